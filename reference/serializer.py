@@ -2,8 +2,9 @@
 
 A value is pickled by cloudpickle's Pickler (so lambdas, closures, functions and classes defined in
 ``__main__`` or at run time travel by value), at protocol 3, 4 or 5. At protocol 5, contiguous numpy arrays,
-``bytearray`` and ``memoryview`` objects leave the pickle stream as out-of-band buffers (PEP 574); the
-in-band part of a 1 GiB array is a few hundred bytes.
+``memoryview`` objects and explicit ``pickle.PickleBuffer`` wrappers (of a ``bytearray``, say) leave the
+pickle stream as out-of-band buffers (PEP 574); the in-band part of a 1 GiB array is a few hundred bytes.
+A bare ``bytearray`` stays in-band: CPython's pickler saves it without asking any hook.
 
 Frame layout (all integers little-endian; every buffer starts at a multiple of 64 bytes from the frame start,
 so a frame written at a 64-byte-aligned address gives aligned numpy data)::
@@ -171,10 +172,6 @@ class SerializedObject:
 # ---------------------------------------------------------------------------------------------------------
 # Reconstructors. Module-level so that frames refer to them by name (reference.serializer._make_*).
 
-def _make_bytearray(data: Any) -> bytearray:
-    return bytearray(data)
-
-
 def _make_memoryview(data: Any, fmt: str, shape: Tuple[int, ...]) -> memoryview:
     view = memoryview(data)
     if view.format != "B" or view.ndim != 1:
@@ -182,6 +179,10 @@ def _make_memoryview(data: Any, fmt: str, shape: Tuple[int, ...]) -> memoryview:
     if fmt == "B" and len(shape) == 1:
         return view
     return view.cast(fmt, shape)
+
+
+def _view_as(array: "np.ndarray", dtype: "np.dtype") -> "np.ndarray":
+    return array.view(dtype)
 
 
 def _make_custom(deserializer: Callable[[Any], Any], payload: Any) -> Any:
@@ -207,8 +208,17 @@ def _note_non_contiguous_copy(array: "np.ndarray") -> None:
     )
 
 
+_OPEN_FILE_TYPES = frozenset({io.TextIOWrapper, io.BufferedReader, io.BufferedWriter, io.BufferedRandom,
+                              io.FileIO})
+
+
 class _Pickler(cloudpickle.Pickler):
-    """cloudpickle's Pickler plus our reducers: custom serializers, bytearray and memoryview out-of-band."""
+    """cloudpickle's Pickler plus our reducers: custom serializers, memoryview out-of-band, byte order kept.
+
+    CPython's pickler saves exact ``bytearray`` (like ``list`` and ``dict``) itself, without consulting
+    ``reducer_override`` or a dispatch table, so a bytearray travels in-band; wrap it in
+    ``pickle.PickleBuffer`` to send it out-of-band (it then comes back as a zero-copy memoryview).
+    """
 
     def __init__(self, file: Any, protocol: int, buffer_callback: Optional[Callable[[Any], Any]],
                  custom: Dict[type, Tuple[Callable[[Any], Any], Callable[[Any], Any]]]) -> None:
@@ -223,17 +233,34 @@ class _Pickler(cloudpickle.Pickler):
             if pair is not None:
                 serializer, deserializer = pair
                 return _make_custom, (deserializer, serializer(obj))
-        if t is bytearray:
-            if self._oob:
-                return _make_bytearray, (pickle.PickleBuffer(obj),)
-            return NotImplemented
         if t is memoryview:
             return self._reduce_memoryview(obj)
-        if t is np.ndarray and obj.nbytes >= LARGE_COPY_WARNING_BYTES and not (
-            obj.flags.c_contiguous or obj.flags.f_contiguous
-        ):
-            _note_non_contiguous_copy(obj)
+        if t is np.ndarray:
+            return self._reduce_ndarray(obj)
+        if t in _OPEN_FILE_TYPES:
+            return self._reduce_open_file(obj)
         return super().reducer_override(obj)
+
+    def _reduce_ndarray(self, array: "np.ndarray") -> Any:
+        dtype = array.dtype
+        if not dtype.isnative and not dtype.hasobject:
+            # numpy's in-band unpickling (every protocol-3/4 array, and datetime or non-contiguous ones at
+            # 5) converts non-native byte order to native: to come back bit for bit, the bytes travel under
+            # the native dtype (out-of-band where numpy allows) and are viewed as the original on load.
+            return _view_as, (array.view(dtype.newbyteorder("=")), dtype)
+        if array.nbytes >= LARGE_COPY_WARNING_BYTES and not (
+            array.flags.c_contiguous or array.flags.f_contiguous
+        ):
+            _note_non_contiguous_copy(array)
+        return NotImplemented  # numpy's own reduction: out-of-band at protocol 5 when it can
+
+    def _reduce_open_file(self, file: Any) -> Any:
+        # cloudpickle would pickle a file opened for reading by its contents, silently turning a handle
+        # into a snapshot; a file handle is process-local state, so we refuse it as we refuse a lock.
+        raise TypeError(
+            f"cannot pickle an open file ({type(file).__name__} {getattr(file, 'name', '?')!r}): send its "
+            f"path or its contents instead"
+        )
 
     def _reduce_memoryview(self, view: memoryview) -> Any:
         if self._oob and view.c_contiguous:
