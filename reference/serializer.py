@@ -413,6 +413,9 @@ class Serializer:
 def _describe(obj: Any) -> str:
     t = type(obj)
     name = t.__qualname__ if t.__module__ == "builtins" else f"{t.__module__}.{t.__qualname__}"
+    qualname = getattr(obj, "__qualname__", None)
+    if isinstance(qualname, str) and callable(obj):  # functions and classes: say which one
+        return f"{name} {qualname!r}"
     return f"{name} object"
 
 
