@@ -413,10 +413,21 @@ def test_serializing_a_lock_does_not_pass_silently_at_any_protocol():
 GOOD = reference.dumps({"a": np.arange(5), "b": "text"})
 
 
-def _with(frame: bytes, fmt: str, offset: int, value) -> bytes:
+def _with(frame: bytes, fmt: str, offset: int, value, *, fix_checksum: bool = False) -> bytes:
     out = bytearray(frame)
     struct.pack_into(fmt, out, offset, value)
+    if fix_checksum:
+        inband_off, inband_len = struct.unpack_from("<QQ", out, 16)
+        struct.pack_into("<I", out, 12, ser._checksum(out, inband_off + inband_len))
     return bytes(out)
+
+
+def _garbage_pickle(frame: bytes) -> bytes:
+    """The frame with its in-band pickle overwritten by garbage, checksum recomputed to match."""
+    inband_off, inband_len = struct.unpack_from("<QQ", frame, 16)
+    out = bytearray(frame)
+    out[inband_off:inband_off + inband_len] = b"\xff" * inband_len
+    return _with(bytes(out), "<I", 12, 0, fix_checksum=True)
 
 
 CORRUPT = {
@@ -428,9 +439,12 @@ CORRUPT = {
     "bad-protocol": (_with(GOOD, "<B", 6, 9), "protocol 9"),
     "truncated-frame": (GOOD[:-10], "truncated"),
     "table-past-end": (_with(GOOD, "<I", 8, 1 << 30), "buffer table"),
-    "buffer-past-end": (_with(GOOD, "<Q", 40, 1 << 40), "buffer 0"),
+    "buffer-past-end": (_with(GOOD, "<Q", 40, 1 << 40, fix_checksum=True), "buffer 0"),
+    "corrupt-buffer-table": (_with(GOOD, "<Q", 40, 1 << 40), "checksum mismatch"),
     "inband-past-end": (_with(GOOD, "<Q", 24, 1 << 40), "in-band pickle"),
-    "garbage-pickle": (_with(GOOD, "<Q", 40 + 16 + 0, 40 + 16), "failed to load"),
+    "flipped-inband-byte": (GOOD[:100] + bytes([GOOD[100] ^ 1]) + GOOD[101:], "checksum mismatch"),
+    "buffer-overlaps-table": (_with(GOOD, "<Q", 40, 8, fix_checksum=True), "buffer 0"),
+    "garbage-pickle": (_garbage_pickle(GOOD), "failed to load"),
 }
 
 
