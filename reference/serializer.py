@@ -133,19 +133,17 @@ class SerializedObject:
             f"buffers={len(self.buffers)}, total_size={self.total_size}, frame_size={self.frame_size})"
         )
 
-    def _header(self) -> bytes:
-        """Header, buffer table and in-band pickle, checksummed: everything but the buffers."""
+    def _prefix(self) -> bytes:
+        """Header and buffer table, with the checksum of them and the in-band pickle (not copied)."""
         n = len(self.buffers)
         inband_offset = HEADER_SIZE + _ENTRY.size * n
-        parts = [
-            _HEADER.pack(MAGIC, FORMAT_VERSION, self.protocol, 0, n, 0, inband_offset, len(self.inband),
-                         self.frame_size)
-        ]
-        parts.extend(_ENTRY.pack(offset, length) for offset, length in self._layout)
-        parts.append(self.inband)
-        head = bytearray(b"".join(parts))
-        _CRC.pack_into(head, _CRC_OFFSET, _checksum(head, len(head)))
-        return bytes(head)
+        header = _HEADER.pack(MAGIC, FORMAT_VERSION, self.protocol, 0, n, 0, inband_offset,
+                              len(self.inband), self.frame_size)
+        table = b"".join([_ENTRY.pack(offset, length) for offset, length in self._layout])
+        crc = zlib.crc32(header[:_CRC_OFFSET])
+        crc = zlib.crc32(header[_CRC_OFFSET + _CRC.size:], crc)
+        crc = zlib.crc32(self.inband, zlib.crc32(table, crc))
+        return b"".join([header[:_CRC_OFFSET], _CRC.pack(crc), header[_CRC_OFFSET + _CRC.size:], table])
 
     def write_to(self, buffer: Any) -> int:
         """Write the frame into ``buffer`` (any writable, C-contiguous buffer of ``frame_size`` bytes or more).
@@ -166,9 +164,11 @@ class SerializedObject:
             raise ValueError(
                 f"the buffer holds {target.nbytes} bytes but this frame needs {self.frame_size}"
             )
-        head = self._header()
-        pos = len(head)
-        target[:pos] = head
+        prefix = self._prefix()
+        pos = len(prefix)
+        target[:pos] = prefix
+        target[pos:pos + len(self.inband)] = self.inband
+        pos += len(self.inband)
         for (offset, length), buf in zip(self._layout, self.buffers):
             if offset > pos:
                 target[pos:offset] = bytes(offset - pos)
@@ -178,8 +178,8 @@ class SerializedObject:
 
     def to_bytes(self) -> bytes:
         """The frame as one ``bytes`` object (one copy of each buffer)."""
-        parts = [self._header()]
-        pos = len(parts[0])
+        parts = [self._prefix(), self.inband]
+        pos = len(parts[0]) + len(self.inband)
         for (offset, length), buf in zip(self._layout, self.buffers):
             parts.append(bytes(offset - pos))
             parts.append(buf)
