@@ -170,10 +170,18 @@ def check_table(store: ObjectStore) -> List[str]:
         blocks += [(int(arena.free_off[i]), int(arena.free_len[i]), f"free block {i}") for i in range(k)]
         blocks.sort()
         pos = lay.data
+        prev_free = False
         for off, n, what in blocks:
             if off != pos:
                 problems.append(f"{what} starts at {off}, expected {pos} ({'overlap' if off < pos else 'gap'})")
+            is_free = what.startswith("free")
+            if is_free and prev_free and off == pos:
+                problems.append(f"{what} at {off} follows another free block: the allocator did not coalesce")
+            prev_free = is_free
             pos = max(pos, off + n)
+        offs = [int(arena.free_off[i]) for i in range(k)]
+        if offs != sorted(offs):
+            problems.append(f"the free list is not sorted by offset: {offs[:10]}")
         if pos != lay.data + lay.capacity:
             problems.append(f"blocks end at {pos}, the data region at {lay.data + lay.capacity}")
         used = arena.get_u64(A._H_USED)
