@@ -16,8 +16,9 @@ Design (the details of the memory layout are in ``reference._arena``):
 * A waiting ``get`` polls a shared seal counter with sleeps growing from 20 us to 1 ms; a seal anywhere on
   the node wakes it within about a millisecond.
 * When a put does not fit, pins of dead processes and unsealed objects of dead writers are reclaimed, then
-  sealed unpinned objects are evicted, least recently used (put or get) first; if it still does not fit,
-  :class:`ObjectStoreFullError` says why and the store is unchanged apart from the evictions.
+  sealed unpinned objects are evicted, least recently used (put or get) first, at least a tenth of the
+  capacity at a time (as Plasma does, so one scan of the table serves many puts); if it cannot fit,
+  :class:`ObjectStoreFullError` says why, nothing is evicted, and the store stays usable.
 * The lock is ``flock`` on the store file plus a per-process ``RLock``; it covers table updates only.
 
 Non-goals: stores are per machine (no network; see ``reference.node``), the table survives any process
@@ -471,13 +472,10 @@ class ObjectStore:
             off = arena.alloc(n)
             if off >= 0:
                 return off
+        off, _ = arena.evict_until(n, True)
+        if off >= 0:
+            return off
         u = arena.usage()
-        evictable = u["sealed_bytes"] - (u["pinned_bytes"] - _zombie_bytes(arena))
-        if cap - u["used"] + evictable >= n or not arena.free_records():
-            off, _ = arena.evict_until(n, True)
-            if off >= 0:
-                return off
-            u = arena.usage()
         why = "" if u["free_records"] else f"all {u['max_objects']} object records are in use; "
         raise ObjectStoreFullError(
             f"object {oid} of {size} bytes does not fit in store {self.name!r} (capacity {cap} bytes): "
@@ -627,10 +625,3 @@ class ObjectStore:
             pinned_objects=u["pinned"], pinned_bytes=u["pinned_bytes"], evictions=u["evictions"],
             max_objects=u["max_objects"],
         )
-
-
-def _zombie_bytes(arena: Arena) -> int:
-    from reference._arena import ZOMBIE
-
-    ent = arena.entries
-    return int(ent["alloc"][ent["state"] == ZOMBIE].sum())
