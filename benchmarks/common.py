@@ -306,15 +306,57 @@ def store_class() -> Any:
     return ObjectStore
 
 
+#: Every store a benchmark makes is named with this prefix and its process id (see :func:`reap_stores`).
+STORE_PREFIX = "objstore-bench-"
+
+
 def new_store(capacity: int) -> Any:
-    """A new store of ``capacity`` bytes under a name unique to this process; free it with :func:`destroy_store`."""
+    """A new store with room for ``capacity`` bytes, named for this process; free it with :func:`destroy_store`."""
     global _store_serial
     _store_serial += 1
-    name = f"objstore-bench-{os.getpid()}-{_store_serial}"
+    reap_stores()
+    name = f"{STORE_PREFIX}{os.getpid()}-{_store_serial}"
     return store_class().create(name, capacity=capacity)
 
 
 def destroy_store(store: Any) -> None:
-    """Close ``store`` and remove its shared memory."""
-    store.close()
-    raise NotImplementedError("destroy_store: waiting for the store's destroy call")
+    """Remove ``store`` from the machine and close the handle (the store's ``destroy``)."""
+    store.destroy()
+
+
+def reap_stores(directory: str = "/dev/shm") -> int:
+    """Remove the store files of benchmark processes that died without their teardown (killed at a
+    timeout, say), so that they do not hold memory for ever. Returns how many it removed."""
+    removed = 0
+    try:
+        names = os.listdir(directory)
+    except OSError:
+        return 0
+    for filename in names:
+        _, sep, rest = filename.partition(STORE_PREFIX)
+        if not sep:
+            continue
+        pid = rest.split("-", 1)[0]
+        if not pid.isdigit() or int(pid) == os.getpid() or _pid_alive(int(pid)):
+            continue
+        try:
+            os.unlink(os.path.join(directory, filename))
+            removed += 1
+        except OSError:
+            pass
+    return removed
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def store_capacity(nbytes: int) -> int:
+    """Room for one object of ``nbytes`` of data: the frame's header and alignment fit in the slack."""
+    return nbytes + (1 << 20)
