@@ -44,17 +44,21 @@ def _bytes(label: str) -> int:
 class Results:
     """One asv results file: ``get(name, *params)`` is the recorded value, or ``None``."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, since_ms: int = 0) -> None:
         self.path = path
+        self.since_ms = since_ms
         self.data = json.loads(path.read_text())
         columns = self.data["result_columns"]
         self._result = columns.index("result")
         self._params = columns.index("params")
+        self._started = columns.index("started_at")
 
     def get(self, name: str, *params: str) -> Optional[float]:
         row = self.data["results"].get(name)
         if row is None:
             return None
+        if self.since_ms and (len(row) <= self._started or (row[self._started] or 0) < self.since_ms):
+            return None  # recorded by an earlier run
         result = row[self._result]
         param_lists = row[self._params] if len(row) > self._params else []
         if not param_lists:
@@ -66,7 +70,7 @@ class Results:
         return None
 
 
-def newest_results(results_dir: Path) -> Path:
+def newest_results(results_dir: Path, python: Optional[str] = None) -> Path:
     machine = None
     machine_file = Path.home() / ".asv-machine.json"
     if machine_file.exists():
@@ -74,8 +78,11 @@ def newest_results(results_dir: Path) -> Path:
         machine = machines[0] if machines else None
     dirs = [results_dir / machine] if machine else [p for p in results_dir.iterdir() if p.is_dir()]
     files = [f for d in dirs if d.is_dir() for f in d.glob("*.json") if f.name != "machine.json"]
+    if python is not None:
+        files = [f for f in files if json.loads(f.read_text()).get("python") == python]
     if not files:
-        raise SystemExit(f"no asv results under {results_dir}: run ci/bench-summary (or ci/bench) first")
+        raise SystemExit(f"no asv results under {results_dir}"
+                         f"{' for ' + python if python else ''}: run ci/bench-summary (or ci/bench) first")
     return max(files, key=lambda f: f.stat().st_mtime)
 
 
@@ -172,7 +179,7 @@ def summary(res: Results) -> str:
     first = res.get("bench_store.StoreGet.time_get", GET_SIZES[0])
     for size in GET_SIZES:
         get = res.get("bench_store.StoreGet.time_get", size)
-        other = res.get("bench_store.StoreGetOtherProcess.time_get", size)
+        other = res.get("bench_store.StoreGetOtherProcess.track_get", size)
         rows.append([size, _time(get), _ratio(get, first), _time(other)])
     out.append("\n2. get latency by size (zero-copy: should be O(1), the ratio to 1 KiB ~1)")
     out.append(_table(["size", "get", f"vs {GET_SIZES[0]}", "get, other process"], rows))
@@ -239,9 +246,13 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.summary", description=__doc__.splitlines()[0])
     parser.add_argument("--results", type=Path, help="an asv results file (default: the newest)")
     parser.add_argument("--results-dir", type=Path, default=ROOT / ".asv" / "results")
+    parser.add_argument("--python", help="only results of this interpreter (asv's `python` field: a version, "
+                                         "or the executable of a --python=same run)")
+    parser.add_argument("--since", type=int, default=0, metavar="EPOCH_MS",
+                        help="ignore benchmarks recorded before this time (ms since the epoch)")
     args = parser.parse_args(argv)
-    path = args.results or newest_results(args.results_dir)
-    print(summary(Results(path)))
+    path = args.results or newest_results(args.results_dir, args.python)
+    print(summary(Results(path, args.since)))
     return 0
 
 
