@@ -203,6 +203,9 @@ class Implementation:
                 raise TypeError(f"implementation {self.name!r}: {label!r} must be a tuple of exception "
                                 f"types, got {value!r}")
 
+    def __repr__(self) -> str:
+        return f"load_implementation({self.name!r})"
+
     def claims(self, capability: str) -> bool:
         """True when this implementation claims ``capability`` (a key of :data:`CAPABILITIES`)."""
         if capability not in CAPABILITIES:

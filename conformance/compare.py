@@ -103,18 +103,28 @@ def _is_array(x: Any) -> bool:
     return t.__module__ == "numpy" and t.__name__ == "ndarray"
 
 
+def _native(dtype: Any) -> Any:
+    return dtype.newbyteorder("=")
+
+
+def _describe_dtype(dtype: Any) -> str:
+    return str(dtype.descr) if dtype.fields else dtype.str
+
+
 def _compare_arrays(cmp: _Comparer, a: Any, b: Any, path: str) -> None:
-    if a.dtype != b.dtype or a.dtype.str != b.dtype.str:
-        cmp.fail(path, f"dtype {b.dtype.descr if b.dtype.fields else b.dtype.str} came back for "
-                       f"{a.dtype.descr if a.dtype.fields else a.dtype.str}")
+    # Byte order is compared up to numpy's own behaviour: numpy (2.x) unpickles an in-band array of a
+    # non-native dtype as native order, values intact. So dtypes must match up to byte order, and the
+    # values bit for bit once both are in native order.
+    if _native(a.dtype) != _native(b.dtype) or a.dtype.names != b.dtype.names:
+        cmp.fail(path, f"dtype {_describe_dtype(b.dtype)} came back for {_describe_dtype(a.dtype)}")
     if a.shape != b.shape:
         cmp.fail(path, f"shape {b.shape} came back for {a.shape}")
     if a.dtype.hasobject:
         for i, (x, y) in enumerate(zip(a.ravel(order="K").tolist() if a.ndim else [a.item()],
                                        b.ravel(order="K").tolist() if b.ndim else [b.item()])):
             cmp.compare(x, y, f"{path}.flat[{i}]")
-    elif a.tobytes() != b.tobytes():
-        cmp.fail(path, "the array's bytes differ")
+    elif a.astype(_native(a.dtype)).tobytes() != b.astype(_native(b.dtype)).tobytes():
+        cmp.fail(path, "the array's values differ (compared bit for bit in native byte order)")
 
 
 def assert_same(expected: Any, actual: Any, *, path: str = "value", check_identity: bool = True) -> None:
@@ -122,7 +132,7 @@ def assert_same(expected: Any, actual: Any, *, path: str = "value", check_identi
 
     Exact means: the same types throughout (``bool`` is not ``int``, ``bytes`` is not ``bytearray``), floats
     equal bit for bit (``-0.0`` is not ``0.0``; any nan matches any nan), numpy arrays of the same dtype
-    (byte order and field names included), shape and bytes, and, when ``check_identity``, the same identity
+    (field names included; byte order as numpy's pickling keeps it), shape and bits, and, when ``check_identity``, the same identity
     structure: two references to one mutable object come back as two references to one object, distinct
     objects stay distinct, and cycles stay cycles. Other objects compare with ``==``.
     """
