@@ -37,12 +37,12 @@ def _texts() -> SearchStrategy[str]:
     return st.lists(st.one_of(st.characters(), surrogate), max_size=12).map("".join)
 
 
-def scalar_values(*, allow_nan: bool = True) -> SearchStrategy[Any]:
+def scalar_values(*, allow_nan: bool = True, include_bytearray: bool = True) -> SearchStrategy[Any]:
     """Returns a strategy for generating native scalars: ``None``, bool, int (huge too), float (nan, -0.0,
     inf), complex, str (lone surrogates too), bytes and bytearray.
 
-    ``allow_nan=False`` leaves nan out (for set elements and dict keys, where nan is never equal to itself).
-    Shrinks towards ``None``.
+    ``allow_nan=False`` leaves nan out (for set elements and dict keys, where nan is never equal to itself);
+    ``include_bytearray=False`` leaves the one mutable, unhashable scalar out. Shrinks towards ``None``.
     """
     huge = st.integers(min_value=-(2 ** 300), max_value=2 ** 300)
     floats = st.floats(allow_nan=allow_nan, allow_infinity=True)
@@ -50,7 +50,8 @@ def scalar_values(*, allow_nan: bool = True) -> SearchStrategy[Any]:
         st.none(), st.booleans(), st.integers(), huge,
         floats, st.sampled_from([0.0, -0.0, float("inf"), float("-inf")]),
         st.complex_numbers(allow_nan=allow_nan, allow_infinity=True),
-        _texts(), st.binary(max_size=24), st.binary(max_size=24).map(bytearray),
+        _texts(), st.binary(max_size=24),
+        *([st.binary(max_size=24).map(bytearray)] if include_bytearray else []),
     )
 
 
@@ -58,7 +59,7 @@ def hashable_values(*, max_leaves: int = 6) -> SearchStrategy[Any]:
     """Returns a strategy for generating hashable native values without nan: scalars (bytearray aside),
     tuples and frozensets of them. Shrinks towards ``None``."""
     _check_positive("max_leaves", max_leaves)
-    leaves = scalar_values(allow_nan=False).filter(lambda x: not isinstance(x, bytearray))
+    leaves = scalar_values(allow_nan=False, include_bytearray=False)
     return st.recursive(leaves, lambda inner: st.one_of(st.tuples(inner, inner),
                                                         st.frozensets(inner, max_size=3)),
                         max_leaves=max_leaves)
