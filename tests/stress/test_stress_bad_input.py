@@ -160,11 +160,16 @@ def test_deserialize_damaged_frames_hypothesis(figures: Dict[str, Any]) -> None:
     figures.update(sorted(counts.items()))
 
 
-def _run_atheris(script: str, runs: int, seconds: int, tmp_path: Any) -> Tuple[int, str]:
+def _run_atheris(script: str, runs: int, seconds: int, tmp_path: Any, seeds: bool = False) -> Tuple[int, str]:
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join([HERE] + [p for p in sys.path if p])
     args = [sys.executable, os.path.join(HERE, script), f"-runs={runs}", f"-max_total_time={seconds}",
             "-rss_limit_mb=4096", "-timeout=20", f"-artifact_prefix={tmp_path}{os.sep}", "-print_final_stats=1"]
+    if seeds:
+        corpus = str(tmp_path / "corpus")
+        subprocess.run([sys.executable, os.path.join(HERE, script), "--write-seeds", corpus], check=True,
+                       env=env, capture_output=True, timeout=120)
+        args.append(corpus)
     proc = subprocess.run(args, capture_output=True, text=True, timeout=seconds + 300, env=env, cwd=str(tmp_path))
     out = proc.stdout + proc.stderr
     done = re.findall(r"Done (\d+) runs in (\d+) second", out)
@@ -186,7 +191,9 @@ def test_deserialize_coverage_guided_atheris(figures: Dict[str, Any], tmp_path: 
     """atheris (libFuzzer) on deserialize: only DeserializationError, no crash, no timeout, no OOM."""
     _need_atheris()
     runs = scaled(30000, 1000000)
-    done, _out = _run_atheris("fuzz_deserialize.py", runs, scaled(60, 3600), tmp_path)
+    done, out = _run_atheris("fuzz_deserialize.py", runs, scaled(60, 3600), tmp_path)
+    cov = re.findall(r"cov: (\d+)", out)
+    figures["coverage (libFuzzer edges)"] = int(cov[-1]) if cov else 0
     figures["inputs tried (atheris)"] = done
     assert done == runs, f"atheris stopped after {done} of {runs} inputs (time limit)"
 
@@ -437,7 +444,9 @@ def test_transfer_coverage_guided_atheris(figures: Dict[str, Any], tmp_path: Any
     """atheris (libFuzzer) on both ends of the transfer protocol (``fuzz_transfer.py``)."""
     _need_atheris()
     runs = scaled(5000, 200000)
-    done, _out = _run_atheris("fuzz_transfer.py", runs, scaled(60, 3600), tmp_path)
+    done, out = _run_atheris("fuzz_transfer.py", runs, scaled(60, 3600), tmp_path, seeds=True)
+    cov = re.findall(r"cov: (\d+)", out)
+    figures["coverage (libFuzzer edges)"] = int(cov[-1]) if cov else 0
     figures["inputs tried (atheris)"] = done
     assert done == runs, f"atheris stopped after {done} of {runs} inputs (time limit)"
 
