@@ -315,3 +315,90 @@ def test_sigkill_outside_table_updates(figures: Dict[str, Any], tmp_path: Any) -
 def test_sigkill_anywhere_including_table_updates(figures: Dict[str, Any], tmp_path: Any) -> None:
     """The same at truly random points, inside the store's lock included (issue 7 asks for random points)."""
     _sigkill_rounds(scaled(12, 60), False, figures, tmp_path)
+
+
+def test_node_killed_during_a_pull_leaves_the_puller_clean_and_able_to_retry(figures: Dict[str, Any]) -> None:
+    """A node SIGKILLed while it sends an object: the pull fails with TransferError, the puller's store holds
+    nothing of it (no unsealed object, no bytes), and pulling it again from another holder succeeds."""
+    import threading
+
+    from reference.errors import TransferError
+    from reference.node import NodeProcess, pull
+
+    from _stresslib import store_name
+
+    key = os.urandom(16)
+    size = 96 << 20  # large enough that the transfer takes a while on loopback
+    rounds = scaled(2, 10)
+    counts: Counter = Counter()
+    problems: List[str] = []
+    oid = make_id("pull-kill", 0)
+    value = value_for(oid, size)
+    holder_b = NodeProcess(store_name("holder-b"), capacity=size + (8 << 20), authkey=key)
+    try:
+        with holder_b.connect() as b:
+            b.put(value, oid)
+        with TempStore("puller", capacity=size + (8 << 20)) as into:
+            rnd = 0
+            while counts["killed mid-pull"] < rounds and rnd < 4 * rounds:
+                rnd += 1
+                holder_a = NodeProcess(store_name("holder-a"), capacity=size + (8 << 20), authkey=key)
+                try:
+                    with holder_a.connect() as a:
+                        a.put(value, oid)
+                    outcome: List[Any] = []
+
+                    def run() -> None:
+                        try:
+                            pull(oid, source=holder_a.address, into=into, authkey=key, timeout=10)
+                            outcome.append("pulled")
+                        except BaseException as exc:  # noqa: BLE001 - judged below
+                            outcome.append(exc)
+
+                    t = threading.Thread(target=run, daemon=True)
+                    t.start()
+                    deadline = time.monotonic() + 10
+                    while not any(not info.sealed for info in into.list()) and not outcome:
+                        if time.monotonic() > deadline:
+                            break
+                        time.sleep(0.0002)
+                    time.sleep(random.uniform(0, 0.01))
+                    kill(holder_a.process.pid)
+                    counts["SIGKILLs"] += 1
+                    t.join(30)
+                    if t.is_alive():
+                        problems.append(f"round {rnd}: pull still blocked 30 s after its source was killed")
+                        break
+                finally:
+                    holder_a.process.join(10)
+                    holder_a.stop()
+                    try:  # a killed node cannot destroy its own store
+                        ObjectStore.attach(holder_a.name).destroy()
+                    except ObjectStoreError:
+                        pass
+                if outcome == ["pulled"]:
+                    counts["transfers that finished before the kill"] += 1
+                    into.delete(oid)
+                    continue
+                exc = outcome[0]
+                if not isinstance(exc, TransferError):
+                    problems.append(f"round {rnd}: pull raised {type(exc).__name__}: {exc}")
+                counts["killed mid-pull"] += 1
+                stats = into.stats()
+                if oid in into or stats.num_unsealed or stats.used_bytes:
+                    problems.append(f"round {rnd}: the puller is not clean after a failed pull: {stats}")
+                problems.extend(f"round {rnd}: {p}" for p in check_table(into))
+                # retry from the other holder
+                pull(oid, source=holder_b.address, into=into, authkey=key, timeout=30)
+                problem, nbytes = check_value(oid, into.get(oid, timeout=0), size)
+                if problem:
+                    problems.append(f"round {rnd}: after the retry: {problem}")
+                counts["retries from the other holder"] += 1
+                counts["bytes verified"] += nbytes
+                into.delete(oid)
+    finally:
+        holder_b.stop()
+    figures.update(counts)
+    figures["problems"] = len(problems)
+    assert not problems, "\n".join(problems)
+    assert counts["killed mid-pull"] >= rounds, f"only {counts['killed mid-pull']} kills landed mid-pull"
