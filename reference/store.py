@@ -24,7 +24,8 @@ Design (the details of the memory layout are in ``reference._arena``):
 Non-goals: stores are per machine (no network; see ``reference.node``), the table survives any process
 crash except one in the middle of a table update (microseconds under the lock), and a writer must not
 write through a buffer from ``create`` after ``seal`` (``seal`` releases the memoryview it returned when
-nothing else exports it).
+nothing else exports it). Handles survive ``fork`` (the child takes its own lock and client slot), but views
+a child inherits are pinned by the parent only: the child must ``get`` again to keep an object alive.
 """
 
 from __future__ import annotations

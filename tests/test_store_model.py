@@ -117,5 +117,6 @@ class StoreModel(RuleBasedStateMachine):
         check_arena(self.store._arena)
 
 
-StoreModel.TestCase.settings = settings(max_examples=30, stateful_step_count=40, deadline=None)
+# max_examples comes from the Hypothesis profile (conftest.py): 40 in CI, 2000 nightly.
+StoreModel.TestCase.settings = settings(stateful_step_count=40, deadline=None)
 TestStoreModel = StoreModel.TestCase
