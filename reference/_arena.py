@@ -391,16 +391,18 @@ class Arena:
 
         ``slot`` comes from a :meth:`lookup` that missed. Returns (-1, 0) when no record is free.
         """
-        n = self.get_u32(_H_NSTACK)
+        mm = self.mm
+        n = _U32.unpack_from(mm, _H_NSTACK)[0]
         if n == 0:
             return -1, 0
-        e = self.get_u32(self.lay.stack + 4 * (n - 1))
-        self.set_u32(_H_NSTACK, n - 1)
-        inc = self.tick()
-        _ENTRY.pack_into(self.mm, self.lay.entries + e * ENTRY_SIZE, CREATED, os.getpid(), oid, offset,
+        e = _U32.unpack_from(mm, self.lay.stack + 4 * (n - 1))[0]
+        _U32.pack_into(mm, _H_NSTACK, n - 1)
+        inc = _U64.unpack_from(mm, _H_TICK)[0] + 1
+        _U64.pack_into(mm, _H_TICK, inc)
+        _ENTRY.pack_into(mm, self.lay.entries + e * ENTRY_SIZE, CREATED, os.getpid(), oid, offset,
                          size, alloc, time.time(), inc, inc, 0)
         self._index_insert(slot, e)
-        self.set_u64(_H_USED, self.get_u64(_H_USED) + alloc)
+        _U64.pack_into(mm, _H_USED, _U64.unpack_from(mm, _H_USED)[0] + alloc)
         return e, inc
 
     def free_records(self) -> int:
@@ -465,23 +467,34 @@ class Arena:
     # -- allocator (first fit over a sorted free list, coalescing on free) -------------------------------
     def alloc(self, n: int) -> int:
         """Offset of ``n`` (a multiple of 64) free bytes, taken from the free list; -1 if no block fits."""
-        k = self.get_u32(_H_NFREE)
+        mm = self.mm
+        k = _U32.unpack_from(mm, _H_NFREE)[0]
         if k == 0:
             return -1
-        lens = self.free_len[:k]
-        fits = lens >= n
-        i = int(fits.argmax())
-        if not fits[i]:
-            return -1
-        off = int(self.free_off[i])
-        rest = int(lens[i]) - n
+        if k <= 16:  # the usual case: a few blocks; plain struct reads beat numpy's per-call cost here
+            lens_at = self.lay.free_len
+            for i in range(k):
+                length = _U64.unpack_from(mm, lens_at + 8 * i)[0]
+                if length >= n:
+                    break
+            else:
+                return -1
+        else:
+            fits = self.free_len[:k] >= n
+            i = int(fits.argmax())
+            if not fits[i]:
+                return -1
+            length = int(self.free_len[i])
+        off_at = self.lay.free_off + 8 * i
+        off = _U64.unpack_from(mm, off_at)[0]
+        rest = length - n
         if rest:
-            self.free_off[i] = off + n
-            self.free_len[i] = rest
+            _U64.pack_into(mm, off_at, off + n)
+            _U64.pack_into(mm, self.lay.free_len + 8 * i, rest)
         else:
             self.free_off[i:k - 1] = self.free_off[i + 1:k]
             self.free_len[i:k - 1] = self.free_len[i + 1:k]
-            self.set_u32(_H_NFREE, k - 1)
+            _U32.pack_into(mm, _H_NFREE, k - 1)
         return off
 
     def free(self, off: int, n: int) -> None:

@@ -7,7 +7,8 @@ Design (the details of the memory layout are in ``reference._arena``):
   object table, allocator metadata and the data region; there is no server and no file per object.
 * ``put`` serializes (``reference.serializer``), reserves space under the store's lock, writes the frame
   straight into the mapping *outside* the lock (one copy of each out-of-band buffer), then seals under the
-  lock. ``create``/``seal``/``abort`` expose the same steps. An unsealed object is invisible to others.
+  lock. Frames of 16 KiB or less are written inside one critical section: copying them is cheaper than a
+  second trip through the lock. ``create``/``seal``/``abort`` expose the same steps. An unsealed object is invisible to others.
 * ``get`` looks the object up and pins it under the lock, then deserializes a read-only slice of the
   mapping: every numpy array in the value is a zero-copy, read-only view of the store. The pin is recorded
   in shared memory against this process and dropped when the last view derived from the slice is released
@@ -19,7 +20,8 @@ Design (the details of the memory layout are in ``reference._arena``):
   sealed unpinned objects are evicted, least recently used (put or get) first, at least a tenth of the
   capacity at a time (as Plasma does, so one scan of the table serves many puts); if it cannot fit,
   :class:`ObjectStoreFullError` says why, nothing is evicted, and the store stays usable.
-* The lock is ``flock`` on the store file plus a per-process ``RLock``; it covers table updates only.
+* The lock is ``flock`` on the store file plus a per-process ``RLock``; it covers table updates (and
+  copies of small frames) only.
 
 Non-goals: stores are per machine (no network; see ``reference.node``), the table survives any process
 crash except one in the middle of a table update (microseconds under the lock), and a writer must not
@@ -65,6 +67,8 @@ _NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}\Z")
 DEFAULT_MAX_OBJECTS = 65536
 DEFAULT_MAX_CLIENTS = 64
 _MAX_SLEEP = 1e-3
+#: Frames up to this size are written under the lock (one lock round trip per put instead of two).
+_SMALL_FRAME = 16 << 10
 
 
 class ObjectInfo(NamedTuple):
@@ -371,6 +375,20 @@ class ObjectStore:
         oid = ObjectID.from_random() if object_id is None else as_object_id(object_id)
         so = serialize(value)
         size = so.frame_size
+        if size <= _SMALL_FRAME:
+            # A copy of a few KiB takes less time than a second trip through the lock: do it all at once.
+            with arena:
+                e, inc, off = self._reserve(arena, oid, size)
+                view = arena.view[off:off + size]
+                try:
+                    so.write_to(view)
+                except BaseException:
+                    self._drop_created(arena, oid, e, inc)
+                    raise
+                finally:
+                    view.release()
+                arena.seal(e)
+            return oid
         e, inc, off = self._reserve(arena, oid, size)
         try:
             view = arena.view[off:off + size]
