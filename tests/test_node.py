@@ -238,3 +238,36 @@ def test_bare_id_waits_until_a_peer_has_it(two_nodes):
         assert b.get(oid, timeout=WAIT) == "later"
     finally:
         t.join(WAIT)
+
+
+def test_dropped_transfer_leaves_nothing_behind(names, authkey):
+    """A source that hangs up halfway: the pull fails with TransferError and the local store is unchanged."""
+    import multiprocessing.connection as mpc
+    import threading
+
+    from reference.node import _REPLY
+
+    listener = mpc.Listener(("127.0.0.1", 0), family="AF_INET", authkey=authkey)
+
+    def half_server():
+        with listener.accept() as conn:
+            conn.recv_bytes(64)
+            conn.send_bytes(_REPLY.pack(0, 100_000))
+            with socket.socket(fileno=os.dup(conn.fileno())) as sock:
+                sock.sendall(b"x" * 50_000)
+
+    t = threading.Thread(target=half_server, daemon=True)
+    t.start()
+    try:
+        with ObjectStore.create(names[0], capacity=1 << 20) as s:
+            try:
+                with pytest.raises(TransferError, match="50000 of 100000"):
+                    pull(ObjectID.from_random(), source=listener.address, into=s, authkey=authkey,
+                         timeout=WAIT)
+                st = s.stats()
+                assert st.used_bytes == 0 and st.num_unsealed == 0 and s.list() == []
+            finally:
+                s.destroy()
+    finally:
+        t.join(WAIT)
+        listener.close()
