@@ -44,6 +44,7 @@ __all__ = ["Arena", "CREATED", "FREE", "SEALED", "ZOMBIE", "pid_alive"]
 MAGIC = b"OSSTORE1"
 VERSION = 1
 PAGE = 4096
+HUGE_PAGE = 2 << 20
 ALIGN = 64
 HEADER_SIZE = PAGE
 
@@ -128,7 +129,8 @@ class Layout:
         pos += self.nfree_max * 8
         self.ledger = pos = _round_up(pos, PAGE)
         pos += c * e * 4
-        self.data = pos = _round_up(pos, PAGE)
+        # 2 MiB-aligned data lets the kernel back it with huge pages where tmpfs allows them.
+        self.data = pos = _round_up(pos, HUGE_PAGE if capacity >= HUGE_PAGE else PAGE)
         self.total = pos + capacity
 
 
@@ -154,6 +156,11 @@ class Arena:
         self.ledger = np.frombuffer(mm, dtype="<u4", count=lay.max_clients * lay.max_objects,
                                     offset=lay.ledger).reshape(lay.max_clients, lay.max_objects)
         self.index_mask = lay.index_size - 1
+        if hasattr(mmap, "MADV_HUGEPAGE") and lay.capacity >= HUGE_PAGE:
+            try:  # best effort: honoured only when /sys/kernel/mm/transparent_hugepage/shmem_enabled allows
+                mm.madvise(mmap.MADV_HUGEPAGE, lay.data, lay.total - lay.data)
+            except (OSError, ValueError):
+                pass
         self._reset_process_state()
         self.handles = 0
         self.closed = False
