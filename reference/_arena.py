@@ -19,11 +19,12 @@ The kernel drops a dead process's ``flock``; a process killed *while holding* th
 of table updates) can leave the table inconsistent, which this design does not repair.
 
 Records move through FREE -> CREATED -> SEALED -> (deleted/evicted) FREE, or SEALED -> ZOMBIE -> FREE when
-the object is deleted or evicted while a reader still pins it: a zombie is out of the index (invisible, its
+the object is deleted while a reader still pins it (pinned objects are never evicted): a zombie is out of
+the index (invisible, its
 id reusable) but keeps its bytes until the last pin goes. Creators and pinning clients are recorded by pid;
 :meth:`Arena.reclaim_dead` frees unsealed objects of dead creators and drops pins of dead clients (checked
-with ``os.kill(pid, 0)`` and ``/proc/<pid>/stat``). A pid reused by an unrelated process before the
-reclaim keeps its predecessor's pins alive; that is accepted.
+with ``os.kill(pid, 0)`` and ``/proc/<pid>/stat``; a live process that started after the pin or the object
+was recorded is a reused pid, so counts as dead).
 """
 
 from __future__ import annotations
@@ -87,8 +88,31 @@ def _round_up(n: int, k: int) -> int:
     return (n + k - 1) // k * k
 
 
-def pid_alive(pid: int) -> bool:
-    """Whether ``pid`` is a live (not zombie) process on this machine."""
+_boot_time: Optional[float] = None
+
+
+def _process_start(stat: bytes) -> Optional[float]:
+    """The start time (seconds since the epoch) recorded in a ``/proc/<pid>/stat`` line."""
+    global _boot_time
+    try:
+        if _boot_time is None:
+            with open("/proc/stat", "rb") as f:
+                for line in f:
+                    if line.startswith(b"btime "):
+                        _boot_time = float(line.split()[1])
+                        break
+        ticks = int(stat[stat.rindex(b")") + 2:].split()[19])
+        return (_boot_time or 0.0) + ticks / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def pid_alive(pid: int, since: Optional[float] = None) -> bool:
+    """Whether ``pid`` is a live (not zombie) process on this machine.
+
+    With ``since`` (a ``time.time()`` at which the process we mean was known to run), a live process that
+    started after it is another process that reuses the pid: reported dead.
+    """
     if pid <= 0:
         return False
     try:
@@ -100,9 +124,15 @@ def pid_alive(pid: int) -> bool:
     try:
         with open(f"/proc/{pid}/stat", "rb") as f:
             stat = f.read()
-        return stat[stat.rindex(b")") + 2:stat.rindex(b")") + 3] not in (b"Z", b"X")
+        if stat[stat.rindex(b")") + 2:stat.rindex(b")") + 3] in (b"Z", b"X"):
+            return False
     except (OSError, ValueError):
         return True
+    if since is not None:
+        started = _process_start(stat)
+        if started is not None and started > since + 1.0:  # clock-tick and btime rounding slack
+            return False
+    return True
 
 
 class Layout:
@@ -311,6 +341,7 @@ class Arena:
                 off = lay.clients + c * _CLIENT_SIZE
                 if self.get_u32(off) == 0:
                     self.set_u32(off, me)
+                    _F64.pack_into(self.mm, off + 8, time.time())
                     self.client = c
                     return c
             self.reclaim_dead()
@@ -538,19 +569,19 @@ class Arena:
         freed = 0
         for c in range(lay.max_clients):
             pid = self.get_u32(lay.clients + c * _CLIENT_SIZE)
-            if pid and c != self.client and not pid_alive(pid):
+            since = _F64.unpack_from(self.mm, lay.clients + c * _CLIENT_SIZE + 8)[0]
+            if pid and c != self.client and not pid_alive(pid, since):
                 self._drop_client(c)
         created = np.flatnonzero(self.entries["state"] == CREATED)
-        alive: Dict[int, bool] = {}
+        me = os.getpid()
         for e in created.tolist():
-            state, pid, oid = self.entry(e)[:3]
-            if pid not in alive:
-                alive[pid] = pid == os.getpid() or pid_alive(pid)
-            if not alive[pid]:
-                found, slot = self.lookup(oid)
-                if found == e:
-                    self.remove(e, slot)
-                    freed += 1
+            state, pid, oid, _off, _size, _alloc, created_at = self.entry(e)[:7]
+            if pid == me or pid_alive(pid, created_at):
+                continue
+            found, slot = self.lookup(oid)
+            if found == e:
+                self.remove(e, slot)
+                freed += 1
         return freed
 
     def evict_until(self, n: int, need_record: bool) -> Tuple[int, int]:

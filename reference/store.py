@@ -462,8 +462,8 @@ class ObjectStore:
         with arena:
             e, slot = arena.lookup(oidb)
             if e >= 0:
-                state, pid = arena.entry(e)[:2]
-                if state == CREATED and pid != os.getpid() and not pid_alive(pid):
+                state, pid, _oid, _off, _size, _alloc, created_at = arena.entry(e)[:7]
+                if state == CREATED and pid != os.getpid() and not pid_alive(pid, created_at):
                     arena.reclaim_dead()  # its writer died mid-put: the ID is free again
                     e, slot = arena.lookup(oidb)
                 if e >= 0:
