@@ -20,10 +20,10 @@ of table updates) can leave the table inconsistent, which this design does not r
 
 Records move through FREE -> CREATED -> SEALED -> (deleted/evicted) FREE, or SEALED -> ZOMBIE -> FREE when
 the object is deleted while a reader still pins it (pinned objects are never evicted): a zombie is out of
-the index (invisible, its id reusable) but keeps its bytes until the last pin goes. Creators and pinning clients are recorded by pid;
-:meth:`Arena.reclaim_dead` frees unsealed objects of dead creators and drops pins of dead clients (checked
-with ``os.kill(pid, 0)`` and ``/proc/<pid>/stat``; a live process that started after the pin or the object
-was recorded is a reused pid, so counts as dead).
+the index (invisible, its id reusable) but keeps its bytes until the last pin goes. Creators and pinning
+clients are recorded by pid; :meth:`Arena.reclaim_dead` frees unsealed objects of dead creators and drops
+pins of dead clients (checked with ``os.kill(pid, 0)`` and ``/proc/<pid>/stat``; a live process that
+started after the pin or the object was recorded is a reused pid, so counts as dead).
 """
 
 from __future__ import annotations
