@@ -305,10 +305,10 @@ class Arena:
         """Unmap and close. Raises ``BufferError`` (and stays open) while views of the mapping exist."""
         if self.closed:
             return
-        entries, free_off, free_len, ledger, ro = self.entries, self.free_off, self.free_len, self.ledger, self.ro
+        views = (self.entries, self.free_off, self.free_len, self.ledger, self.ro)
         del self.entries, self.free_off, self.free_len, self.ledger, self.ro
         self.view.release()
-        del entries, free_off, free_len, ledger, ro
+        del views
         try:
             self.mm.close()
         except BufferError:

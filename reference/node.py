@@ -70,7 +70,9 @@ class ObjectRef(NamedTuple):
 
 def _check_authkey(authkey: Any) -> bytes:
     if not isinstance(authkey, bytes) or not authkey:
-        raise TypeError(f"'authkey' must be non-empty bytes (e.g. os.urandom(32)); got {type(authkey).__name__}")
+        raise TypeError(
+            f"'authkey' must be non-empty bytes (e.g. os.urandom(32)); got {type(authkey).__name__}"
+        )
     return authkey
 
 

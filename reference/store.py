@@ -8,7 +8,8 @@ Design (the details of the memory layout are in ``reference._arena``):
 * ``put`` serializes (``reference.serializer``), reserves space under the store's lock, writes the frame
   straight into the mapping *outside* the lock (one copy of each out-of-band buffer), then seals under the
   lock. Frames of 16 KiB or less are written inside one critical section: copying them is cheaper than a
-  second trip through the lock. ``create``/``seal``/``abort`` expose the same steps. An unsealed object is invisible to others.
+  second trip through the lock. ``create``/``seal``/``abort`` expose the same steps. An unsealed object
+  is invisible to others.
 * ``get`` looks the object up and pins it under the lock, then deserializes a read-only slice of the
   mapping: every numpy array in the value is a zero-copy, read-only view of the store. The pin is recorded
   in shared memory against this process and dropped when the last view derived from the slice is released
@@ -452,7 +453,7 @@ class ObjectStore:
         try:
             view.release()
         except BufferError:
-            pass  # the writer still exports it (e.g. a numpy array over it): it stays usable, by contract unused
+            pass  # the writer still exports it (a numpy array over it, say): by contract, unused from now on
         return e, inc, view
 
     def _reserve(self, arena: Arena, oid: ObjectID, size: int) -> Tuple[int, int, int]:

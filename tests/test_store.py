@@ -1,4 +1,4 @@
-"""The reference object store (issue 3): one process at a time. Multi-process tests are in test_store_mp.py."""
+"""The reference object store (issue 3), one process at a time; test_store_mp.py has the multi-process tests."""
 
 from __future__ import annotations
 

@@ -132,7 +132,8 @@ def _stress(name, k, nprocs, n, q):
         for i in range(n):
             v = s.get(_oid(other, i), timeout=WAIT)
             a = v["a"]
-            if (v["k"], v["i"]) == (other, i) and a.shape == (100 + 37 * i,) and (a == other * 1000 + i).all():
+            whole = a.shape == (100 + 37 * i,) and (a == other * 1000 + i).all()
+            if (v["k"], v["i"]) == (other, i) and whole:
                 ok += 1
     q.put(ok)
 
