@@ -1,4 +1,4 @@
-"""The reference object store (issue 3), one process at a time; test_store_mp.py has the multi-process tests."""
+"""The reference object store (issue 3) in one process; test_store_mp.py has the multi-process tests."""
 
 from __future__ import annotations
 
