@@ -164,7 +164,7 @@ def test_put_in_another_process_wakes_waiting_get(store, children):
     children.join_all()
     assert v.sum() == np.arange(1000).sum()
     assert time.monotonic() - t0 >= 0.25
-    assert woke - sealed < 0.1, f"woke {1e3 * (woke - sealed):.1f} ms after the seal"
+    assert woke - sealed < 0.25, f"woke {1e3 * (woke - sealed):.1f} ms after the seal"
 
 
 def test_get_timeout_while_other_process_puts_other_things(store, children):
