@@ -63,6 +63,7 @@ _H_NLIVE = 68         # I: ids in the index
 _H_EVICT = 72         # Q: evictions so far
 _H_USED = 80          # Q: allocated bytes (all states)
 _H_CTIME = 88         # d: creation time
+_H_HIGH = 96          # I: 1 + the highest record index ever used (scans stop there)
 
 _U32 = struct.Struct("<I")
 _U64 = struct.Struct("<Q")
@@ -434,6 +435,8 @@ class Arena:
             return -1, 0
         e = _U32.unpack_from(mm, self.lay.stack + 4 * (n - 1))[0]
         _U32.pack_into(mm, _H_NSTACK, n - 1)
+        if e >= _U32.unpack_from(mm, _H_HIGH)[0]:
+            _U32.pack_into(mm, _H_HIGH, e + 1)
         inc = _U64.unpack_from(mm, _H_TICK)[0] + 1
         _U64.pack_into(mm, _H_TICK, inc)
         _ENTRY.pack_into(mm, self.lay.entries + e * ENTRY_SIZE, CREATED, os.getpid(), oid, offset,
@@ -441,6 +444,14 @@ class Arena:
         self._index_insert(slot, e)
         _U64.pack_into(mm, _H_USED, _U64.unpack_from(mm, _H_USED)[0] + alloc)
         return e, inc
+
+    def used_entries(self) -> np.ndarray:
+        """The table up to the highest record ever used: what every scan needs to look at.
+
+        Freed records go back on top of the stack and are reused first, so this stays as short as the
+        most objects ever held at once.
+        """
+        return self.entries[:_U32.unpack_from(self.mm, _H_HIGH)[0]]
 
     def free_records(self) -> int:
         return self.get_u32(_H_NSTACK)
@@ -571,7 +582,7 @@ class Arena:
             since = _F64.unpack_from(self.mm, lay.clients + c * _CLIENT_SIZE + 8)[0]
             if pid and c != self.client and not pid_alive(pid, since):
                 self._drop_client(c)
-        created = np.flatnonzero(self.entries["state"] == CREATED)
+        created = np.flatnonzero(self.used_entries()["state"] == CREATED)
         me = os.getpid()
         for e in created.tolist():
             state, pid, oid, _off, _size, _alloc, created_at = self.entry(e)[:7]
@@ -588,7 +599,7 @@ class Arena:
         is free if ``need_record``), and at least a tenth of the capacity has been evicted (as Plasma
         does: one scan of the table then serves many puts). Evicts nothing when even evicting everything
         evictable could not make room. Returns (offset or -1, bytes evicted)."""
-        ent = self.entries
+        ent = self.used_entries()
         cand = np.flatnonzero((ent["state"] == SEALED) & (ent["pins"] == 0))
         sizes = ent["alloc"][cand]
         free_bytes = self.lay.capacity - self.get_u64(_H_USED)
@@ -614,7 +625,7 @@ class Arena:
 
     def usage(self) -> Dict[str, int]:
         """Counts and bytes by state, for statistics and for the store-full message."""
-        ent = self.entries
+        ent = self.used_entries()
         state = ent["state"]
         alloc = ent["alloc"]
         pinned = (state == ZOMBIE) | ((state == SEALED) & (ent["pins"] > 0))

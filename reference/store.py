@@ -625,7 +625,7 @@ class ObjectStore:
         me = os.getpid()
         out = []
         with arena:
-            state = arena.entries["state"]
+            state = arena.used_entries()["state"]
             for e in np.flatnonzero((state == SEALED) | (state == CREATED)).tolist():
                 st, pid, oidb, _off, size, _alloc, created = arena.entry(e)[:7]
                 if st == SEALED or pid == me:

@@ -42,6 +42,7 @@ def check_arena(arena) -> None:
         assert pos == lay.data + lay.capacity, "the data region is not exactly covered"
         assert arena.get_u64(80) == int(ent["alloc"][used].sum())
         assert arena.get_u32(_H_NSTACK) + len(used) == lay.max_objects
+        assert len(used) == 0 or used.max() < len(arena.used_entries()), "a record beyond the high-water mark"
         index = np.frombuffer(arena.mm, dtype="<u4", count=lay.index_size, offset=lay.index)
         indexed = sorted((index[(index != 0) & (index != _TOMB)] - 1).tolist())
         del index
