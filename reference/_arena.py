@@ -80,7 +80,9 @@ _ENTRY_DTYPE = np.dtype({
     "offsets": [_E_STATE, _E_PID, _E_OFF, _E_SIZE, _E_ALLOC, _E_CTIME, _E_LRU, _E_INC, _E_PINS],
     "itemsize": ENTRY_SIZE,
 })
-_CLIENT_SIZE = 16
+_CLIENT_SIZE = 16  # pid u32, 4 bytes padding, time.time() of registration f64
+_CLIENT_DTYPE = np.dtype({"names": ["pid", "since"], "formats": ["<u4", "<f8"], "offsets": [0, 8],
+                          "itemsize": _CLIENT_SIZE})
 _TOMB = 0xFFFFFFFF
 
 
@@ -577,10 +579,12 @@ class Arena:
         """Drop pins of dead clients and unsealed objects of dead creators; returns records freed."""
         lay = self.lay
         freed = 0
-        for c in range(lay.max_clients):
-            pid = self.get_u32(lay.clients + c * _CLIENT_SIZE)
-            since = _F64.unpack_from(self.mm, lay.clients + c * _CLIENT_SIZE + 8)[0]
-            if pid and c != self.client and not pid_alive(pid, since):
+        clients = np.frombuffer(self.mm, dtype=_CLIENT_DTYPE, count=lay.max_clients, offset=lay.clients)
+        registered = [(c, int(clients["pid"][c]), float(clients["since"][c]))
+                      for c in np.flatnonzero(clients["pid"]).tolist()]
+        del clients
+        for c, pid, since in registered:
+            if c != self.client and not pid_alive(pid, since):
                 self._drop_client(c)
         created = np.flatnonzero(self.used_entries()["state"] == CREATED)
         me = os.getpid()
