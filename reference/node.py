@@ -39,7 +39,7 @@ import threading
 import time
 from typing import Any, List, NamedTuple, Optional, Sequence, Tuple
 
-from reference._objectid import ObjectID, as_object_id
+from reference._objectid import ObjectID, ObjectIDLike, as_object_id
 from reference.errors import (
     AuthenticationError,
     GetTimeoutError,
@@ -192,7 +192,7 @@ def _connect(address: Address, authkey: bytes) -> Any:
         raise TransferError(f"cannot connect to the node at {address[0]}:{address[1]}: {exc}") from exc
 
 
-def pull(object_id: Any, *, source: Address, into: ObjectStore, authkey: bytes,
+def pull(object_id: ObjectIDLike, *, source: Address, into: ObjectStore, authkey: bytes,
          timeout: Optional[float] = None) -> ObjectID:
     """Copy ``object_id`` from the node serving at ``source`` into the store ``into``, and seal it there.
 
@@ -292,7 +292,7 @@ class Node:
         if peer != self.address and peer not in self.peers:
             self.peers.append(peer)
 
-    def put(self, value: Any, object_id: Any = None) -> ObjectRef:
+    def put(self, value: Any, object_id: Optional[ObjectIDLike] = None) -> ObjectRef:
         """Put ``value`` in this node's store; returns a ref naming this node as the owner. Sends nothing."""
         return ObjectRef(self.store.put(value, object_id), self.address)
 
@@ -333,7 +333,7 @@ class Node:
         oid = self.pull(ref, timeout=timeout)
         return self.store.get(oid, timeout=timeout)
 
-    def contains(self, object_id: Any) -> bool:
+    def contains(self, object_id: ObjectIDLike) -> bool:
         """Whether this node's own store holds the object (nothing is pulled)."""
         return self.store.contains(object_id)
 

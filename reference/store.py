@@ -45,7 +45,7 @@ from typing import Any, Dict, List, NamedTuple, Optional, Tuple
 import numpy as np
 
 from reference._arena import ALIGN, CREATED, SEALED, Arena, Layout, pid_alive
-from reference._objectid import ID_SIZE, ObjectID, as_object_id
+from reference._objectid import ID_SIZE, ObjectID, ObjectIDLike, as_object_id
 from reference.errors import (
     GetTimeoutError,
     ObjectExistsError,
@@ -59,7 +59,7 @@ from reference.errors import (
 )
 from reference.serializer import deserialize, serialize
 
-__all__ = ["ID_SIZE", "ObjectID", "ObjectInfo", "ObjectStore", "StoreStats", "STORE_DIR"]
+__all__ = ["ID_SIZE", "ObjectID", "ObjectIDLike", "ObjectInfo", "ObjectStore", "STORE_DIR", "StoreStats"]
 
 #: Where store files live: tmpfs, so the store is memory.
 STORE_DIR = "/dev/shm"
@@ -364,7 +364,7 @@ class ObjectStore:
         return self._a().lay.capacity
 
     # -- writing ----------------------------------------------------------------------------------------
-    def put(self, value: Any, object_id: Any = None) -> ObjectID:
+    def put(self, value: Any, object_id: Optional[ObjectIDLike] = None) -> ObjectID:
         """Serialize ``value`` straight into the store and seal it; returns its :class:`ObjectID`.
 
         ``object_id`` (an ObjectID, 20 bytes or 40 hex digits) defaults to a random one. Each out-of-band
@@ -405,7 +405,7 @@ class ObjectStore:
             self._seal_record(arena, oid, e, inc)
         return oid
 
-    def create_object(self, object_id: Any, size: int) -> memoryview:
+    def create_object(self, object_id: ObjectIDLike, size: int) -> memoryview:
         """Reserve ``size`` bytes for ``object_id`` and return them as a writable memoryview.
 
         The object is invisible to everyone until :meth:`seal`; :meth:`abort` (or this process dying)
@@ -422,7 +422,7 @@ class ObjectStore:
 
     create = _ClassOrInstanceMethod(create_store, create_object)
 
-    def seal(self, object_id: Any) -> None:
+    def seal(self, object_id: ObjectIDLike) -> None:
         """Make an object created by this process visible and immutable; wakes waiting gets.
 
         The memoryview from :meth:`create` is released (unless something still exports it). Raises
@@ -434,7 +434,7 @@ class ObjectStore:
         with arena:
             self._seal_record(arena, oid, e, inc)
 
-    def abort(self, object_id: Any) -> None:
+    def abort(self, object_id: ObjectIDLike) -> None:
         """Drop an object this process created and has not sealed; its space is free again."""
         arena = self._a()
         oid = as_object_id(object_id)
@@ -518,7 +518,7 @@ class ObjectStore:
             arena.remove(e, slot)
 
     # -- reading ----------------------------------------------------------------------------------------
-    def get(self, object_id: Any, timeout: Optional[float] = None) -> Any:
+    def get(self, object_id: ObjectIDLike, timeout: Optional[float] = None) -> Any:
         """The value of ``object_id``, waiting until it is sealed.
 
         Every numpy array in the value is a zero-copy, read-only view of the store; the object cannot be
@@ -529,14 +529,14 @@ class ObjectStore:
         """
         return deserialize(self._frame(object_id, timeout))
 
-    def get_buffer(self, object_id: Any, timeout: Optional[float] = None) -> memoryview:
+    def get_buffer(self, object_id: ObjectIDLike, timeout: Optional[float] = None) -> memoryview:
         """The raw bytes of ``object_id`` as a read-only memoryview of the store (waits like :meth:`get`).
 
         The object stays pinned while the memoryview (or anything made from it) is alive.
         """
         return memoryview(self._frame(object_id, timeout))
 
-    def _frame(self, object_id: Any, timeout: Optional[float]) -> np.ndarray:
+    def _frame(self, object_id: ObjectIDLike, timeout: Optional[float]) -> np.ndarray:
         arena = self._a()
         oid = as_object_id(object_id)
         oidb = oid.binary()
@@ -593,7 +593,7 @@ class ObjectStore:
             if hit is not None:
                 return hit
 
-    def contains(self, object_id: Any) -> bool:
+    def contains(self, object_id: ObjectIDLike) -> bool:
         """Whether a sealed object ``object_id`` is in the store now."""
         arena = self._a()
         oidb = as_object_id(object_id).binary()
@@ -603,7 +603,7 @@ class ObjectStore:
 
     __contains__ = contains
 
-    def delete(self, object_id: Any) -> None:
+    def delete(self, object_id: ObjectIDLike) -> None:
         """Remove a sealed object. Views already held stay valid; its space returns when they are released.
 
         Raises :class:`ObjectNotFoundError` if no sealed object has this ID.
