@@ -5,7 +5,9 @@ Where an object lives: **the owner's address travels with the ID.** ``Node.put``
 of the node that put it. A ref is a plain picklable value: send it anywhere. ``Node.get(ref)`` reads from
 the local store when it holds the object, and otherwise pulls it from ``ref.owner`` into the local store
 first; from then on every read on that node is local and zero-copy. There is no directory and no
-broadcast: putting sends nothing anywhere.
+broadcast: putting sends nothing anywhere. For callers that hold only a bare ID, a node may also know a
+static list of ``peers`` (server addresses); it asks each in turn, with ``timeout=0`` requests, until one
+sends the object.
 
 Transfer: the server listens on 127.0.0.1 unless told otherwise and authenticates every connection with
 ``multiprocessing.connection``'s HMAC challenge (``deliver_challenge``/``answer_challenge``) before it reads
@@ -34,9 +36,10 @@ import os
 import socket
 import struct
 import threading
-from typing import Any, List, NamedTuple, Optional, Tuple
+import time
+from typing import Any, List, NamedTuple, Optional, Sequence, Tuple
 
-from reference._objectid import ObjectID, as_object_id
+from reference._objectid import ObjectID, ObjectIDLike, as_object_id
 from reference.errors import (
     AuthenticationError,
     GetTimeoutError,
@@ -67,7 +70,9 @@ class ObjectRef(NamedTuple):
 
 def _check_authkey(authkey: Any) -> bytes:
     if not isinstance(authkey, bytes) or not authkey:
-        raise TypeError(f"'authkey' must be non-empty bytes (e.g. os.urandom(32)); got {type(authkey).__name__}")
+        raise TypeError(
+            f"'authkey' must be non-empty bytes (e.g. os.urandom(32)); got {type(authkey).__name__}"
+        )
     return authkey
 
 
@@ -187,7 +192,7 @@ def _connect(address: Address, authkey: bytes) -> Any:
         raise TransferError(f"cannot connect to the node at {address[0]}:{address[1]}: {exc}") from exc
 
 
-def pull(object_id: Any, *, source: Address, into: ObjectStore, authkey: bytes,
+def pull(object_id: ObjectIDLike, *, source: Address, into: ObjectStore, authkey: bytes,
          timeout: Optional[float] = None) -> ObjectID:
     """Copy ``object_id`` from the node serving at ``source`` into the store ``into``, and seal it there.
 
@@ -248,18 +253,23 @@ class Node:
 
     :meth:`start` makes a node in this process (a new store and a transfer server); :meth:`connect`
     attaches to a node running elsewhere on this machine (its store by name; no second server).
+    ``peers`` (addresses of other nodes' servers) are asked, in order, for objects named by a bare ID
+    rather than an :class:`ObjectRef`.
     """
 
     def __init__(self, store: ObjectStore, address: Address, authkey: bytes,
-                 server: Optional[TransferServer] = None) -> None:
+                 server: Optional[TransferServer] = None, *, peers: Sequence[Address] = ()) -> None:
         self.store = store
         self.address: Address = (address[0], int(address[1]))
         self._authkey = _check_authkey(authkey)
         self._server = server
+        self.peers: List[Address] = []
+        for peer in peers:
+            self.add_peer(peer)
 
     @classmethod
     def start(cls, name: str, *, capacity: int, authkey: bytes, host: str = "127.0.0.1", port: int = 0,
-              **store_options: Any) -> "Node":
+              peers: Sequence[Address] = (), **store_options: Any) -> "Node":
         """Create the store ``name`` and serve it on ``(host, port)``. ``close()`` stops and destroys both."""
         _check_authkey(authkey)
         store = ObjectStore.create(name, capacity=capacity, **store_options)
@@ -268,31 +278,64 @@ class Node:
         except BaseException:
             store.destroy()
             raise
-        return cls(store, server.address, authkey, server)
+        return cls(store, server.address, authkey, server, peers=peers)
 
     @classmethod
-    def connect(cls, store_name: str, address: Address, *, authkey: bytes) -> "Node":
+    def connect(cls, store_name: str, address: Address, *, authkey: bytes,
+                peers: Sequence[Address] = ()) -> "Node":
         """The API of the node whose store is ``store_name`` and whose server is at ``address``."""
-        return cls(ObjectStore.attach(store_name), address, authkey)
+        return cls(ObjectStore.attach(store_name), address, authkey, peers=peers)
 
-    def put(self, value: Any, object_id: Any = None) -> ObjectRef:
+    def add_peer(self, address: Address) -> None:
+        """Ask the node serving at ``address`` too when looking for an object by bare ID."""
+        peer = (str(address[0]), int(address[1]))
+        if peer != self.address and peer not in self.peers:
+            self.peers.append(peer)
+
+    def put(self, value: Any, object_id: Optional[ObjectIDLike] = None) -> ObjectRef:
         """Put ``value`` in this node's store; returns a ref naming this node as the owner. Sends nothing."""
         return ObjectRef(self.store.put(value, object_id), self.address)
 
-    def pull(self, ref: ObjectRef, *, timeout: Optional[float] = None) -> ObjectID:
-        """Make sure this node's store holds ``ref``'s object (pulling it from the owner if needed)."""
-        oid, owner = ref
-        if self.store.contains(oid) or tuple(owner) == self.address:
-            return as_object_id(oid)
-        return pull(oid, source=owner, into=self.store, authkey=self._authkey, timeout=timeout)
+    def pull(self, ref: Any, *, timeout: Optional[float] = None) -> ObjectID:
+        """Make sure this node's store holds the object (pulling it if needed); returns its ID.
 
-    def get(self, ref: ObjectRef, *, timeout: Optional[float] = None) -> Any:
-        """The value of ``ref``, read zero-copy from this node's store after pulling it if needed.
-
-        ``timeout`` bounds the wait for the object to be sealed (at the owner, then locally).
+        ``ref`` is an :class:`ObjectRef` (pulled from its owner) or a bare ID (each peer is asked in turn,
+        again and again with growing pauses, until one has it or ``timeout`` passes).
         """
+        if isinstance(ref, ObjectRef):
+            oid, owner = as_object_id(ref.object_id), ref.owner
+            if self.store.contains(oid) or tuple(owner) == self.address:
+                return oid
+            return pull(oid, source=owner, into=self.store, authkey=self._authkey, timeout=timeout)
+        oid = as_object_id(ref)
+        deadline = None if timeout is None else time.monotonic() + timeout
+        pause = 1e-3
+        while True:
+            if self.store.contains(oid):
+                return oid
+            for peer in list(self.peers):
+                try:
+                    return pull(oid, source=peer, into=self.store, authkey=self._authkey, timeout=0)
+                except GetTimeoutError:
+                    continue  # not there (yet)
+            now = time.monotonic()
+            if deadline is not None and now >= deadline:
+                raise GetTimeoutError(
+                    f"object {oid} is on none of this node's store and its {len(self.peers)} peers "
+                    f"(after {timeout} s)"
+                )
+            time.sleep(pause if deadline is None else min(pause, deadline - now))
+            pause = min(pause * 2, 0.05)
+
+    def get(self, ref: Any, *, timeout: Optional[float] = None) -> Any:
+        """The value of ``ref`` (an :class:`ObjectRef` or a bare ID), read zero-copy from this node's store
+        after pulling it if needed. ``timeout`` bounds each wait (at the source, then locally)."""
         oid = self.pull(ref, timeout=timeout)
         return self.store.get(oid, timeout=timeout)
+
+    def contains(self, object_id: ObjectIDLike) -> bool:
+        """Whether this node's own store holds the object (nothing is pulled)."""
+        return self.store.contains(object_id)
 
     def close(self) -> None:
         """Stop this node's server and destroy its store if :meth:`start` made them; else just detach."""
@@ -354,9 +397,9 @@ class NodeProcess:
             raise TransferError(f"node {name!r} failed to start: {detail}")
         self.address: Address = tuple(detail)  # type: ignore[assignment]
 
-    def connect(self) -> Node:
+    def connect(self, *, peers: Sequence[Address] = ()) -> Node:
         """This node's API for the calling process (attaches the node's store)."""
-        return Node.connect(self.name, self.address, authkey=self._authkey)
+        return Node.connect(self.name, self.address, authkey=self._authkey, peers=peers)
 
     def stop(self, timeout: float = 10.0) -> None:
         """Stop the node (its store is destroyed); kill it if it does not exit within ``timeout``."""

@@ -204,3 +204,70 @@ def test_unreachable_node(names, authkey):
                 pull(ObjectID.from_random(), source=("127.0.0.1", port), into=s, authkey=authkey)
         finally:
             s.destroy()
+
+
+def test_bare_id_is_found_through_peers(names, authkey):
+    """A node asked for a bare ID asks its peers in turn; one that has it sends it."""
+    nodes = [Node.start(n, capacity=16 << 20, authkey=authkey) for n in names]
+    try:
+        a, b, c = nodes
+        c.add_peer(a.address)
+        c.add_peer(b.address)
+        c.add_peer(c.address)  # itself: ignored
+        assert c.peers == [a.address, b.address]
+        ref = b.put(np.arange(10))
+        assert not c.contains(ref.object_id)
+        np.testing.assert_array_equal(c.get(ref.object_id.binary(), timeout=WAIT), np.arange(10))
+        assert c.contains(ref.object_id) and not a.contains(ref.object_id)
+        with pytest.raises(GetTimeoutError):
+            c.get(ObjectID.from_random(), timeout=0.1)
+    finally:
+        for node in nodes:
+            node.close()
+
+
+def test_bare_id_waits_until_a_peer_has_it(two_nodes):
+    import threading
+
+    a, b = two_nodes
+    b.add_peer(a.address)
+    oid = ObjectID.from_random()
+    t = threading.Timer(0.2, lambda: a.put("later", oid))
+    t.start()
+    try:
+        assert b.get(oid, timeout=WAIT) == "later"
+    finally:
+        t.join(WAIT)
+
+
+def test_dropped_transfer_leaves_nothing_behind(names, authkey):
+    """A source that hangs up halfway: the pull fails with TransferError and the local store is unchanged."""
+    import multiprocessing.connection as mpc
+    import threading
+
+    from reference.node import _REPLY
+
+    listener = mpc.Listener(("127.0.0.1", 0), family="AF_INET", authkey=authkey)
+
+    def half_server():
+        with listener.accept() as conn:
+            conn.recv_bytes(64)
+            conn.send_bytes(_REPLY.pack(0, 100_000))
+            with socket.socket(fileno=os.dup(conn.fileno())) as sock:
+                sock.sendall(b"x" * 50_000)
+
+    t = threading.Thread(target=half_server, daemon=True)
+    t.start()
+    try:
+        with ObjectStore.create(names[0], capacity=1 << 20) as s:
+            try:
+                with pytest.raises(TransferError, match="50000 of 100000"):
+                    pull(ObjectID.from_random(), source=listener.address, into=s, authkey=authkey,
+                         timeout=WAIT)
+                st = s.stats()
+                assert st.used_bytes == 0 and st.num_unsealed == 0 and s.list() == []
+            finally:
+                s.destroy()
+    finally:
+        t.join(WAIT)
+        listener.close()

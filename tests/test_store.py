@@ -1,4 +1,4 @@
-"""The reference object store (issue 3): one process at a time. Multi-process tests are in test_store_mp.py."""
+"""The reference object store (issue 3) in one process; test_store_mp.py has the multi-process tests."""
 
 from __future__ import annotations
 
@@ -490,5 +490,23 @@ def test_many_put_delete_cycles_keep_lookups_working(name):
             assert s.get(keep, timeout=0) == "keep"
             assert not s.contains(ObjectID.from_random())
             assert s.stats().used_bytes == s.stats().sealed_bytes
+        finally:
+            s.destroy()
+
+
+def test_pid_liveness_sees_reused_pids():
+    """A live pid whose process started after the pin/object was recorded belongs to someone else."""
+    from reference._arena import pid_alive
+
+    assert pid_alive(os.getpid()) and pid_alive(os.getpid(), time.time())
+    assert not pid_alive(os.getpid(), time.time() - 10 * 365 * 86400)  # "recorded" before we started
+    assert not pid_alive(0) and not pid_alive(-5)
+
+
+def test_prefaulted_store(name):
+    with ObjectStore.create(name, capacity=4 << 20, prefault=True) as s:
+        try:
+            oid = s.put(np.arange(1000))
+            assert s.get(oid)[999] == 999
         finally:
             s.destroy()

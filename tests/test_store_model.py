@@ -42,6 +42,7 @@ def check_arena(arena) -> None:
         assert pos == lay.data + lay.capacity, "the data region is not exactly covered"
         assert arena.get_u64(80) == int(ent["alloc"][used].sum())
         assert arena.get_u32(_H_NSTACK) + len(used) == lay.max_objects
+        assert len(used) == 0 or used.max() < len(arena.used_entries()), "a record beyond the high-water mark"
         index = np.frombuffer(arena.mm, dtype="<u4", count=lay.index_size, offset=lay.index)
         indexed = sorted((index[(index != 0) & (index != _TOMB)] - 1).tolist())
         del index
@@ -117,5 +118,6 @@ class StoreModel(RuleBasedStateMachine):
         check_arena(self.store._arena)
 
 
-StoreModel.TestCase.settings = settings(max_examples=30, stateful_step_count=40, deadline=None)
+# max_examples comes from the Hypothesis profile (conftest.py): 40 in CI, 2000 nightly.
+StoreModel.TestCase.settings = settings(stateful_step_count=40, deadline=None)
 TestStoreModel = StoreModel.TestCase
