@@ -19,7 +19,6 @@ import multiprocessing.connection as mpc
 import os
 import socket
 import stat
-import subprocess
 import sys
 import threading
 import time
@@ -60,81 +59,78 @@ def test_store_memory_is_mode_0600_and_owned_by_its_creator() -> None:
         os.umask(old)
 
 
-_AS_OTHER_USER = r"""
-import json, mmap, os, sys
-path, name = sys.argv[1], sys.argv[2]
-print("started", flush=True)
-out = {"uid": os.getuid(), "euid": os.geteuid()}
-for label, flags in (("open O_RDONLY", os.O_RDONLY), ("open O_RDWR", os.O_RDWR)):
-    try:
-        fd = os.open(path, flags)
-    except PermissionError:
-        out[label] = "refused"
-    else:
+def _as_other_user(uid: int, path: str, name: str, control: str) -> Dict[str, str]:
+    """Fork; in the child drop to ``uid`` (no groups) and try to open and attach the store; return what
+    happened. Forking (rather than running an interpreter as ``uid``) needs no interpreter or packages that
+    ``uid`` can read: pyenv and tox keep theirs in directories only root can enter."""
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child
+        code = 0
         try:
-            mmap.mmap(fd, 4096, mmap.MAP_SHARED, mmap.PROT_READ)
-            out[label] = "OPENED AND MAPPED"
-        except OSError:
-            out[label] = "OPENED"
-try:
-    from reference.store import ObjectStore
-except ImportError as exc:
-    out["attach"] = "skipped: " + str(exc)
-else:
-    try:
-        ObjectStore.attach(name)
-        out["attach"] = "ATTACHED"
-    except PermissionError:
-        out["attach"] = "refused"
-print(json.dumps(out), flush=True)
-"""
-
-
-def _run_as(uid: int, args: List[str], timeout: float = 60) -> "subprocess.CompletedProcess[str]":
-    def demote() -> None:  # pragma: no cover - runs in the child
-        os.setgroups([])
-        os.setgid(uid)
-        os.setuid(uid)
-
-    # This project and its dependencies, if that interpreter can use them (same minor version).
-    path = os.pathsep.join(p for p in sys.path if p and os.path.isdir(p))
-    env = dict(os.environ, HOME="/", PYTHONDONTWRITEBYTECODE="1", PYTHONPATH=path)
-    return subprocess.run(args, preexec_fn=demote, capture_output=True, text=True, timeout=timeout,
-                          env=env, cwd="/")
+            os.close(r)
+            out: Dict[str, str] = {}
+            os.setgroups([])
+            os.setgid(uid)
+            os.setuid(uid)
+            out["uid"] = str(os.getuid())
+            try:  # the control: a world-readable file beside the store opens (so refusals are the mode's)
+                os.close(os.open(control, os.O_RDONLY))
+                out["control (0644 file) open"] = "OPENED"
+            except OSError as exc:
+                out["control (0644 file) open"] = f"{type(exc).__name__}: {exc}"
+            for label, flags in (("open O_RDONLY", os.O_RDONLY), ("open O_RDWR", os.O_RDWR)):
+                try:
+                    fd = os.open(path, flags)
+                except PermissionError:
+                    out[label] = "refused"
+                else:
+                    os.close(fd)
+                    out[label] = "OPENED"
+            try:
+                ObjectStore.attach(name).close()
+                out["attach"] = "ATTACHED"
+            except PermissionError:
+                out["attach"] = "refused"
+            except Exception as exc:  # noqa: BLE001 - reported
+                out["attach"] = f"{type(exc).__name__}: {exc}"
+            os.write(w, json.dumps(out).encode())
+        except BaseException as exc:  # noqa: BLE001
+            os.write(w, json.dumps({"error": f"{type(exc).__name__}: {exc}"}).encode())
+            code = 1
+        finally:
+            os._exit(code)
+    os.close(w)
+    data = b""
+    while True:
+        chunk = os.read(r, 65536)
+        if not chunk:
+            break
+        data += chunk
+    os.close(r)
+    os.waitpid(pid, 0)
+    return json.loads(data.decode() or "{}")
 
 
 def test_another_user_cannot_open_or_attach_the_store(figures: Dict[str, Any]) -> None:
     """Another uid (65534, nobody) can neither open the store's file for reading or writing nor attach."""
     if os.geteuid() != 0:
         pytest.skip("needs root to run a child as a second uid (65534); run the battery as root to check this")
-    # The test's own interpreter may live where uid 65534 cannot read (pyenv under /root): then any
-    # interpreter it can run does for the open() checks; attach needs this project importable.
-    candidates = [sys.executable, "/usr/bin/python3", "/usr/local/bin/python3"]
-    proc = None
-    why = []
-    with TempStore("sec", capacity=1 << 20) as store:
-        store.put(b"secret", make_id("secret", 0))
-        for exe in candidates:
-            if not os.path.exists(exe):
-                continue
-            try:
-                proc = _run_as(NOBODY, [exe, "-c", _AS_OTHER_USER, store.path, store.name])
-            except (OSError, subprocess.SubprocessError) as exc:
-                why.append(f"{exe}: {exc}")
-                continue
-            if proc.stdout.startswith("started"):
-                break
-            why.append(f"{exe}: {proc.stderr.strip()[-200:]}")
-            proc = None
-    if proc is None:
-        pytest.skip(f"no interpreter runs as uid {NOBODY} here: {'; '.join(why)}")
-    assert proc.returncode == 0, proc.stderr
-    out = json.loads(proc.stdout.splitlines()[-1])
-    figures.update({"second uid": out["uid"], **{k: v for k, v in out.items() if k not in ("uid", "euid")}})
-    assert out["uid"] == out["euid"] == NOBODY
-    assert out["open O_RDONLY"] == "refused"
-    assert out["open O_RDWR"] == "refused"
-    assert out["attach"] in ("refused",) or out["attach"].startswith("skipped")
+    control = store_path(store_name("control"))
+    with open(control, "w") as f:
+        f.write("readable by all")
+    os.chmod(control, 0o644)
+    try:
+        with TempStore("sec", capacity=1 << 20) as store:
+            store.put(b"secret", make_id("secret", 0))
+            out = _as_other_user(NOBODY, store.path, store.name, control)
+    finally:
+        os.unlink(control)
+    if "error" in out:
+        pytest.skip(f"cannot become uid {NOBODY} here: {out['error']}")
+    figures.update({"second uid": int(out.pop("uid")), **out})
+    assert out == {"control (0644 file) open": "OPENED", "open O_RDONLY": "refused", "open O_RDWR": "refused",
+                   "attach": "refused"}
 
 
 def test_attach_refuses_a_store_file_planted_by_another_user() -> None:
