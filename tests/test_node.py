@@ -271,3 +271,27 @@ def test_dropped_transfer_leaves_nothing_behind(names, authkey):
     finally:
         t.join(WAIT)
         listener.close()
+
+
+def test_pull_writes_chunks_straight_into_the_store(two_nodes, monkeypatch):
+    """Every byte of a pulled object is received into the local store's memory, at most 5 MiB per call:
+    no staging buffer, so no second full copy in memory."""
+    a, b = two_nodes
+    size = 2 * CHUNK_SIZE + 1000
+    ref = a.put(np.ones(size // 8))
+    targets = []
+    real = socket.socket.recv_into
+
+    def spy(self, buffer, nbytes=0, flags=0):
+        view = memoryview(buffer)
+        targets.append((np.frombuffer(view, dtype=np.uint8).ctypes.data, view.nbytes))
+        return real(self, buffer, nbytes, flags)
+
+    monkeypatch.setattr(socket.socket, "recv_into", spy)
+    b.pull(ref, timeout=WAIT)
+    monkeypatch.undo()
+    lo = np.frombuffer(b.store._arena.mm, dtype=np.uint8).ctypes.data
+    hi = lo + len(b.store._arena.mm)
+    assert targets and all(lo <= addr and addr + n <= hi for addr, n in targets)
+    assert max(n for _, n in targets) <= CHUNK_SIZE
+    assert b.get(ref, timeout=0).sum() == size // 8
