@@ -102,6 +102,9 @@ def test_wrong_key_is_refused(two_nodes):
         pull(ref.object_id, source=a.address, into=b.store, authkey=b"not the key")
     assert isinstance(info.value, TransferError)
     assert not b.store.contains(ref.object_id) and b.store.list() == []
+    deadline = time.monotonic() + 5  # the server counts the refusal just after the client hears of it
+    while a._server.refused < 1 and time.monotonic() < deadline:
+        time.sleep(0.01)
     assert a._server.refused >= 1
     assert b.get(ref, timeout=WAIT) == "secret"  # the server is still serving the right key
 
