@@ -119,7 +119,8 @@ class TransferServer:
                 mpc.deliver_challenge(conn, self._authkey)
                 mpc.answer_challenge(conn, self._authkey)
             except (multiprocessing.AuthenticationError, OSError, EOFError, ValueError):
-                self.refused += 1
+                with self._lock:
+                    self.refused += 1
                 return
             while not self._closed.is_set():
                 try:
