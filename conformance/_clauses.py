@@ -1,0 +1,85 @@
+"""Naming clauses: every conformance test is a clause with a stable id, a docstring and the capabilities
+it needs. ``@clause("serializer.native.roundtrip", "numpy")`` marks a test; the plugin turns a missing
+capability into a skip that says "not claimed", and the report groups results by clause id.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Callable, Dict, Tuple, TypeVar
+
+import pytest
+
+from conformance.api import CAPABILITIES
+
+__all__ = ["CLAUSES", "ClauseInfo", "clause"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+_ID = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)+$")
+
+
+class ClauseInfo:
+    """What a clause checks: its id, the first line of its docstring and the capabilities it needs."""
+
+    __slots__ = ("id", "summary", "requires", "module", "function")
+
+    def __init__(self, id: str, summary: str, requires: Tuple[str, ...], module: str, function: str) -> None:
+        self.id = id
+        self.summary = summary
+        self.requires = requires
+        self.module = module
+        self.function = function
+
+    def __repr__(self) -> str:
+        return f"ClauseInfo({self.id!r}, requires={self.requires!r})"
+
+
+#: Every clause defined so far (clause modules register on import), by id.
+CLAUSES: Dict[str, ClauseInfo] = {}
+
+
+def clause(clause_id: str, *requires: str) -> Callable[[F], F]:
+    """Mark a test as checking clause ``clause_id``; skip it ("not claimed") unless the implementation claims
+    every capability in ``requires``. The docstring must start with ``Clause <clause_id>:``."""
+    if not _ID.match(clause_id):
+        raise ValueError(f"clause id {clause_id!r} must be dotted lower-case words, like 'serializer.x.y'")
+    unknown = [r for r in requires if r not in CAPABILITIES]
+    if unknown:
+        raise ValueError(f"clause {clause_id!r} requires unknown capabilities {unknown}")
+
+    def mark(fn: F) -> F:
+        doc = (fn.__doc__ or "").strip()
+        prefix = f"Clause {clause_id}:"
+        if not doc.startswith(prefix):
+            raise ValueError(f"{fn.__qualname__}'s docstring must start with {prefix!r}")
+        if clause_id in CLAUSES and CLAUSES[clause_id].function != fn.__qualname__:
+            raise ValueError(f"clause id {clause_id!r} is used twice")
+        summary = doc[len(prefix):].strip().split("\n\n")[0]
+        CLAUSES[clause_id] = ClauseInfo(clause_id, " ".join(summary.split()), tuple(requires),
+                                        fn.__module__, fn.__qualname__)
+        fn = pytest.mark.requires(*requires)(fn)
+        return pytest.mark.clause(clause_id)(fn)
+
+    return mark
+
+
+def all_clauses() -> Dict[str, ClauseInfo]:
+    """Import every clause module and return :data:`CLAUSES`."""
+    import importlib
+    import pkgutil
+
+    import conformance
+
+    names = [m.name for m in pkgutil.iter_modules(conformance.__path__) if m.name.startswith("test_")]
+    names.sort(key=lambda n: (MODULE_ORDER.index(n) if n in MODULE_ORDER else len(MODULE_ORDER), n))
+    for name in names:
+        importlib.import_module(f"conformance.{name}")
+    order = {n: i for i, n in enumerate(names)}
+    ranked = sorted(CLAUSES.values(), key=lambda c: order.get(c.module.rpartition(".")[2], len(order)))
+    return {c.id: c for c in ranked}
+
+
+#: The order of areas in listings and reports: serializer first, values before machinery.
+MODULE_ORDER = ["test_serializer_values", "test_serializer_protocols", "test_serializer_numpy",
+                "test_serializer_dynamic", "test_serializer_errors", "test_store_basics",
+                "test_store_processes", "test_store_eviction", "test_store_nodes", "test_store_stateful"]

@@ -1,0 +1,12 @@
+"""The adapters shipped with the suite: each builds an :class:`conformance.api.Implementation`.
+
+``reference`` (this project), ``pickle3`` / ``pickle4`` / ``pickle5`` (the stdlib), ``cloudpickle``, and
+``shared_memory`` (a minimal store on ``multiprocessing.shared_memory`` with stdlib pickle 5).
+"""
+
+from __future__ import annotations
+
+from conformance.adapters._pickling import cloudpickle_implementation, pickle_implementation
+from conformance.adapters._reference import reference_implementation
+
+__all__ = ["cloudpickle_implementation", "pickle_implementation", "reference_implementation"]

@@ -1,0 +1,70 @@
+"""The adapter for this project's reference implementation (``reference``): every capability."""
+
+from __future__ import annotations
+
+import io
+from typing import Any, Callable, Optional, Set, Tuple
+
+from conformance.api import Implementation
+
+__all__ = ["ReferenceSerializer", "reference_implementation"]
+
+
+class ReferenceSerializer:
+    """``reference.Serializer`` as the contract's serializer (a private instance: registrations stay local)."""
+
+    def __init__(self) -> None:
+        import reference
+
+        self._ref = reference
+        self._ser = reference.Serializer()
+
+    def serialize(self, obj: Any, *, protocol: int) -> Any:
+        return self._ser.serialize(obj, protocol=protocol)  # a SerializedObject is a Frame already
+
+    def deserialize(self, frame: Any) -> Any:
+        return self._ser.deserialize(frame)
+
+    def register_serializer(self, cls: type, *, serializer: Callable[[Any], Any],
+                            deserializer: Callable[[Any], Any]) -> None:
+        self._ser.register_serializer(cls, serializer=serializer, deserializer=deserializer)
+
+    def deregister_serializer(self, cls: type) -> None:
+        self._ser.deregister_serializer(cls)
+
+    def inspect(self, value: Any, *, name: str = "value", depth: int = 64) -> Tuple[bool, Set[Any]]:
+        return self._ref.inspect_serializability(value, name=name, depth=depth, print_file=io.StringIO(),
+                                                 serializer=self._ser)
+
+
+def _store_factory() -> Optional[Any]:
+    """The reference store's factory, once ``reference.store`` exists (it is being written)."""
+    try:
+        from conformance.adapters._reference_store import ReferenceStoreFactory
+    except ImportError:
+        return None
+    return ReferenceStoreFactory.available()
+
+
+def reference_implementation() -> Implementation:
+    """The reference serializer (and store, when present): claims every capability it has."""
+    import reference
+
+    caps = {"numpy", "recursive", "by_value_functions", "dynamic_classes", "out_of_band", "zero_copy",
+            "read_only", "custom_serializers", "inspect"}
+    factory = _store_factory()
+    extra = {}
+    if factory is not None:
+        caps |= factory.capabilities
+        extra = factory.errors
+    return Implementation(
+        name="reference",
+        serializer=ReferenceSerializer(),
+        protocols=(3, 4, 5),
+        capabilities=frozenset(caps),
+        store_factory=factory,
+        serialization_error=(reference.SerializationError,),
+        deserialization_error=(reference.DeserializationError,),
+        description="this project's reference serializer" + (" and store" if factory else ""),
+        **extra,
+    )

@@ -1,0 +1,365 @@
+"""Mutants: implementations with one deliberate defect each, which the suite must catch.
+
+Each mutant wraps a correct serializer (cloudpickle's, or the reference) and breaks exactly one promise,
+while claiming every capability a correct one would. ``MUTANTS[name].targets`` lists the clause ids that
+must fail against it; the meta tests (``tests/test_conformance_mutants.py``) run those clauses against
+each mutant and fail when one passes, and fail when a clause has no mutant. Load one with
+``--impl mutant.<name>``.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import io
+import pickle
+import threading
+import types
+from typing import Any, Callable, Dict, List, NamedTuple, Tuple
+
+import cloudpickle
+
+from conformance.adapters._frames import PickleFrame, read_frame
+from conformance.adapters._pickling import PICKLE_DUMP_ERRORS, PICKLE_LOAD_ERRORS
+from conformance.api import Implementation
+
+__all__ = ["MUTANTS", "Mutant"]
+
+
+class Mutant(NamedTuple):
+    """A broken implementation: how to build it, the clauses that must catch it, and its defect."""
+
+    factory: Callable[[], Implementation]
+    targets: Tuple[str, ...]
+    defect: str
+
+
+MUTANTS: Dict[str, Mutant] = {}
+
+_SERIALIZER_CAPS = frozenset({"numpy", "recursive", "by_value_functions", "dynamic_classes", "out_of_band",
+                              "zero_copy", "read_only"})
+
+
+def mutant(name: str, *targets: str) -> Callable[[Callable[[], Implementation]], Callable[[], Implementation]]:
+    """Register ``factory`` as the mutant ``name`` that clauses ``targets`` must catch."""
+
+    def register(factory: Callable[[], Implementation]) -> Callable[[], Implementation]:
+        doc = (factory.__doc__ or "").strip().splitlines()[0]
+        MUTANTS[name] = Mutant(factory, tuple(targets), doc)
+        return factory
+
+    return register
+
+
+class _Serializer:
+    """A cloudpickle-based serializer whose pickler, unpickling and buffers a mutant can bend."""
+
+    pickler_class: type = cloudpickle.Pickler
+    fast = False
+    out_of_band = True
+    protocol_override = None
+
+    def serialize(self, obj: Any, *, protocol: int) -> PickleFrame:
+        protocol = self.protocol_override or protocol
+        out = io.BytesIO()
+        buffers: List[Any] = []
+        callback = buffers.append if protocol >= 5 and self.out_of_band else None
+        pickler = self.pickler_class(out, protocol=protocol, buffer_callback=callback)
+        pickler.fast = self.fast
+        pickler.dump(obj)
+        return PickleFrame(out.getvalue(), [b.raw() for b in buffers])
+
+    def buffers_for_load(self, buffers: List[memoryview]) -> List[Any]:
+        return buffers
+
+    def loads(self, inband: Any, buffers: List[Any]) -> Any:
+        return pickle.loads(inband, buffers=buffers)
+
+    def deserialize(self, frame: Any) -> Any:
+        inband, buffers = read_frame(frame)
+        return self.loads(inband, self.buffers_for_load(buffers))
+
+
+def _impl(name: str, serializer: Any, **kw: Any) -> Implementation:
+    kw.setdefault("capabilities", _SERIALIZER_CAPS)
+    kw.setdefault("protocols", (3, 4, 5))
+    kw.setdefault("serialization_error", PICKLE_DUMP_ERRORS)
+    kw.setdefault("deserialization_error", PICKLE_LOAD_ERRORS)
+    return Implementation(name=f"mutant.{name}", serializer=serializer, description="a mutant", **kw)
+
+
+# -- values -------------------------------------------------------------------------------------------------
+def _bytes_from(*args: Any) -> bytes:
+    return bytes(bytearray(*args))
+
+
+class _BytearrayAsBytes(pickle.Unpickler):
+    def find_class(self, module: str, name: str) -> Any:
+        if (module, name) == ("builtins", "bytearray"):
+            return _bytes_from
+        return super().find_class(module, name)
+
+
+@mutant("bytearray_as_bytes", "serializer.native.roundtrip")
+def _bytearray_as_bytes() -> Implementation:
+    """bytearray comes back as bytes (protocols 3 and 4, where bytearray is rebuilt by name)."""
+    s = _Serializer()
+    s.loads = lambda inband, buffers: _BytearrayAsBytes(io.BytesIO(bytes(inband)), buffers=buffers).load()
+    return _impl("bytearray_as_bytes", s, protocols=(3, 4))
+
+
+@mutant("no_memo", "serializer.identity.shared", "serializer.identity.recursive")
+def _no_memo() -> Implementation:
+    """Pickles in "fast" mode (no memo): shared references come back as copies, cycles fail."""
+    s = _Serializer()
+    s.fast = True
+    return _impl("no_memo", s)
+
+
+@mutant("ignores_protocol", "serializer.protocols.roundtrip")
+def _ignores_protocol() -> Implementation:
+    """Always pickles at protocol 5, whatever protocol was asked for."""
+    s = _Serializer()
+    s.protocol_override = 5
+    return _impl("ignores_protocol", s)
+
+
+class _PrivateStrings(cloudpickle.Pickler):
+    def persistent_id(self, obj: Any) -> Any:
+        return ("str", obj) if type(obj) is str else None
+
+
+class _PrivateUnpickler(pickle.Unpickler):
+    def persistent_load(self, pid: Any) -> Any:
+        return pid[1]
+
+
+@mutant("private_inband", "serializer.protocols.stdlib_loads")
+def _private_inband() -> Implementation:
+    """Writes strings as persistent ids that only its own loader understands: stdlib pickle cannot load it."""
+    s = _Serializer()
+    s.pickler_class = _PrivateStrings
+    s.loads = lambda inband, buffers: _PrivateUnpickler(io.BytesIO(bytes(inband)), buffers=buffers).load()
+    return _impl("private_inband", s)
+
+
+# -- numpy and buffers --------------------------------------------------------------------------------------
+class _TruncatesDatetimes(cloudpickle.Pickler):
+    def reducer_override(self, obj: Any) -> Any:
+        import numpy as np
+
+        if type(obj) is np.ndarray and obj.dtype.kind in "mM" and np.datetime_data(obj.dtype)[0] in (
+                "ms", "us", "ns", "ps", "fs", "as"):
+            coarse = obj.astype(obj.dtype.str[:-4] + "[s]" if obj.dtype.str.endswith("s]") else obj.dtype)
+            return np.asarray, (coarse.tolist() if coarse.ndim else coarse.item(), coarse.dtype)
+        return super().reducer_override(obj)
+
+
+@mutant("truncates_datetimes", "serializer.numpy.roundtrip")
+def _truncates_datetimes() -> Implementation:
+    """datetime64/timedelta64 arrays finer than seconds come back rounded to seconds."""
+    s = _Serializer()
+    s.pickler_class = _TruncatesDatetimes
+    return _impl("truncates_datetimes", s)
+
+
+@mutant("inband_buffers", "serializer.out_of_band.inband_size", "serializer.out_of_band.zero_copy")
+def _inband_buffers() -> Implementation:
+    """Claims out-of-band buffers but pickles every array in-band."""
+    s = _Serializer()
+    s.out_of_band = False
+    return _impl("inband_buffers", s)
+
+
+@mutant("copies_buffers", "serializer.out_of_band.zero_copy")
+def _copies_buffers() -> Implementation:
+    """Copies each out-of-band buffer (read-only copies) before loading: no zero copy."""
+    s = _Serializer()
+    s.buffers_for_load = lambda buffers: [bytes(b) for b in buffers]
+    return _impl("copies_buffers", s)
+
+
+def _writable_alias(view: memoryview) -> memoryview:
+    if not view.readonly or view.nbytes == 0:
+        return view
+    # A writable view of read-only memory: exactly what a store must never hand out.
+    import numpy as np
+
+    arr = np.frombuffer(view, dtype=np.uint8)
+    addr = arr.__array_interface__["data"][0]
+    return memoryview((ctypes.c_char * view.nbytes).from_address(addr)).cast("B")
+
+
+@mutant("writable_arrays", "serializer.out_of_band.read_only")
+def _writable_arrays() -> Implementation:
+    """Hands out writable arrays over a read-only frame (shared memory, but writes go through)."""
+    s = _Serializer()
+    s.buffers_for_load = lambda buffers: [_writable_alias(b) for b in buffers]
+    return _impl("writable_arrays", s)
+
+
+# -- errors -------------------------------------------------------------------------------------------------
+class _SwallowsLocks(cloudpickle.Pickler):
+    _culprits = (type(threading.Lock()), type(threading.RLock()), types.GeneratorType)
+
+    def reducer_override(self, obj: Any) -> Any:
+        if isinstance(obj, self._culprits):
+            return type(None), ()
+        return super().reducer_override(obj)
+
+
+@mutant("swallows_locks", "serializer.errors.unserializable")
+def _swallows_locks() -> Implementation:
+    """Serializes locks and generators silently, as None."""
+    s = _Serializer()
+    s.pickler_class = _SwallowsLocks
+    return _impl("swallows_locks", s)
+
+
+@mutant("untyped_errors", "serializer.errors.corrupt")
+def _untyped_errors() -> Implementation:
+    """Declares pickle.UnpicklingError for corrupt frames, but its frame reader raises other errors."""
+    return _impl("untyped_errors", _Serializer(), deserialization_error=(pickle.UnpicklingError,))
+
+
+class _ReferenceBased:
+    def __init__(self) -> None:
+        from conformance.adapters._reference import ReferenceSerializer
+
+        self._inner = ReferenceSerializer()
+
+    def serialize(self, obj: Any, *, protocol: int) -> Any:
+        return self._inner.serialize(obj, protocol=protocol)
+
+    def deserialize(self, frame: Any) -> Any:
+        return self._inner.deserialize(frame)
+
+    def register_serializer(self, cls: type, **kw: Any) -> None:
+        self._inner.register_serializer(cls, **kw)
+
+    def deregister_serializer(self, cls: type) -> None:
+        self._inner.deregister_serializer(cls)
+
+    def inspect(self, value: Any, *, name: str = "value") -> Any:
+        return self._inner.inspect(value, name=name)
+
+
+def _reference_mutant(name: str, serializer: Any) -> Implementation:
+    import reference
+
+    return _impl(name, serializer, capabilities=_SERIALIZER_CAPS | {"custom_serializers", "inspect"},
+                 serialization_error=(reference.SerializationError,),
+                 deserialization_error=(reference.DeserializationError,))
+
+
+@mutant("inspect_first_only", "serializer.inspect.culprits")
+def _inspect_first_only() -> Implementation:
+    """inspect reports only the first culprit it finds."""
+    class S(_ReferenceBased):
+        def inspect(self, value: Any, *, name: str = "value") -> Any:
+            ok, failures = self._inner.inspect(value, name=name)
+            return ok, set(sorted(failures, key=lambda f: f.path)[:1])
+
+    return _reference_mutant("inspect_first_only", S())
+
+
+@mutant("register_ignored", "serializer.custom.register")
+def _register_ignored() -> Implementation:
+    """register_serializer does nothing."""
+    class S(_ReferenceBased):
+        def register_serializer(self, cls: type, **kw: Any) -> None:
+            self._registered = cls
+
+        def deregister_serializer(self, cls: type) -> None:
+            pass
+
+    return _reference_mutant("register_ignored", S())
+
+
+@mutant("deregister_ignored", "serializer.custom.deregister")
+def _deregister_ignored() -> Implementation:
+    """deregister_serializer does nothing: the custom serializer stays in force."""
+    class S(_ReferenceBased):
+        def deregister_serializer(self, cls: type) -> None:
+            pass
+
+    return _reference_mutant("deregister_ignored", S())
+
+
+# -- functions and classes ----------------------------------------------------------------------------------
+_IN_PROCESS: Dict[int, Any] = {}
+
+
+def _lookup_in_process(key: int) -> Any:
+    return _IN_PROCESS[key]
+
+
+class _InProcess(cloudpickle.Pickler):
+    def reducer_override(self, obj: Any) -> Any:
+        from conformance._dynamic import DYNAMIC_MODULE
+
+        if isinstance(obj, (types.FunctionType, type)) and getattr(obj, "__module__", None) in (
+                DYNAMIC_MODULE, "__main__"):
+            _IN_PROCESS[id(obj)] = obj
+            return _lookup_in_process, (id(obj),)
+        return super().reducer_override(obj)
+
+
+_DYNAMIC_CLAUSES = tuple(f"serializer.functions.{c}" for c in (
+    "lambda", "nested", "closure", "recursive_closure", "runtime", "main")) + tuple(
+    f"serializer.classes.{c}" for c in (
+        "methods", "attributes", "inheritance", "slots", "enums", "dataclasses", "one_class"))
+
+
+@mutant("in_process_registry", *_DYNAMIC_CLAUSES)
+def _in_process_registry() -> Implementation:
+    """Pickles run-time functions and classes as keys into the writer's memory: works in-process only."""
+    s = _Serializer()
+    s.pickler_class = _InProcess
+    return _impl("in_process_registry", s)
+
+
+class _DropsClassAttributes(cloudpickle.Pickler):
+    def reducer_override(self, obj: Any) -> Any:
+        from conformance._dynamic import DYNAMIC_MODULE
+
+        rv = super().reducer_override(obj)
+        if isinstance(obj, type) and obj.__module__ == DYNAMIC_MODULE and isinstance(rv, tuple) and len(rv) > 2:
+            state, slotstate = rv[2]
+            state = {k: v for k, v in state.items() if k.startswith("_") or callable(v)
+                     or isinstance(v, (property, staticmethod, classmethod))}
+            rv = rv[:2] + ((state, slotstate),) + rv[3:]
+        return rv
+
+
+@mutant("drops_class_attributes", "serializer.classes.attributes")
+def _drops_class_attributes() -> Implementation:
+    """Leaves a dynamic class's plain class attributes behind."""
+    s = _Serializer()
+    s.pickler_class = _DropsClassAttributes
+    return _impl("drops_class_attributes", s)
+
+
+def _rebuild(cls: type, state: Dict[str, Any]) -> Any:
+    obj = object.__new__(cls)
+    obj.__dict__.update(state)
+    return obj
+
+
+class _ClassPerInstance(cloudpickle.Pickler):
+    def reducer_override(self, obj: Any) -> Any:
+        from conformance._dynamic import DYNAMIC_MODULE
+
+        cls = type(obj)
+        if cls.__module__ == DYNAMIC_MODULE and hasattr(obj, "__dict__") and not isinstance(obj, type):
+            # A fresh copy of the class for each instance: two instances, two class objects.
+            body = {k: v for k, v in vars(cls).items() if k not in ("__dict__", "__weakref__")}
+            return _rebuild, (type(cls.__name__, cls.__bases__, body), dict(vars(obj)))
+        return super().reducer_override(obj)
+
+
+@mutant("class_per_instance", "serializer.classes.one_class")
+def _class_per_instance() -> Implementation:
+    """Gives each instance of a dynamic class its own copy of the class."""
+    s = _Serializer()
+    s.pickler_class = _ClassPerInstance
+    return _impl("class_per_instance", s)

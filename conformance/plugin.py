@@ -1,0 +1,187 @@
+"""The pytest plugin: choose the implementation, turn capabilities into skips, apply xfails and settings.
+
+Loaded in every pytest run of an environment where this project is installed (entry point ``pytest11``),
+or explicitly with ``-p conformance.plugin``. It only adds options and markers until conformance clauses
+are collected; then it needs an implementation::
+
+    pytest --pyargs conformance --impl reference
+    CONFORMANCE_IMPL=cloudpickle pytest --pyargs conformance
+    pytest --pyargs conformance --impl mypackage.adapter:implementation --xfails-file xfails.txt
+
+Options: ``--impl NAME`` (or ``CONFORMANCE_IMPL``), ``--xfails-file PATH`` (or ``CONFORMANCE_XFAILS``),
+``--max-examples N``, ``--conformance-profile ci|nightly`` (or ``CONFORMANCE_PROFILE``; default ``ci``),
+``--clause ID`` (repeatable: run only these clauses).
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from typing import Any, Dict, List, Optional, Tuple
+
+import pytest
+
+__all__ = ["PROFILES", "load_xfails"]
+
+#: Hypothesis settings for the suite: ``ci`` is quick (the default), ``nightly`` thorough.
+PROFILES: Dict[str, Dict[str, Any]] = {
+    "ci": {"max_examples": 15},
+    "nightly": {"max_examples": 400},
+}
+
+_IMPL_KEY = "_conformance_impl"
+
+_HOW_TO_CHOOSE = (
+    "the conformance suite needs an implementation to test: pass --impl NAME (or set CONFORMANCE_IMPL=NAME), "
+    "where NAME is one of {names}, or 'package.module:factory' for a function that returns a "
+    "conformance.api.Implementation. Example: pytest --pyargs conformance --impl reference"
+)
+
+
+def pytest_addoption(parser: Any) -> None:
+    group = parser.getgroup("conformance", "object store conformance suite")
+    group.addoption("--impl", default=None, metavar="NAME",
+                    help="the implementation to test: a registered adapter or package.module:factory "
+                         "(default: $CONFORMANCE_IMPL)")
+    group.addoption("--xfails-file", default=None, metavar="PATH",
+                    help="a file of test ids (node ids or clause ids) expected to fail, one a line, "
+                         "'#' comments (default: $CONFORMANCE_XFAILS)")
+    group.addoption("--max-examples", type=int, default=None, metavar="N",
+                    help="Hypothesis examples per property clause (overrides the profile)")
+    group.addoption("--conformance-profile", default=None, choices=sorted(PROFILES),
+                    help="Hypothesis settings: 'ci' (quick, the default) or 'nightly' (thorough); "
+                         "default $CONFORMANCE_PROFILE")
+    group.addoption("--clause", action="append", default=[], metavar="ID",
+                    help="run only this clause (repeatable; a trailing '*' matches a prefix)")
+
+
+def _impl_name(config: Any) -> Optional[str]:
+    return config.getoption("impl") or os.environ.get("CONFORMANCE_IMPL") or None
+
+
+def _load_profile(config: Any) -> None:
+    from hypothesis import HealthCheck, settings
+
+    name = config.getoption("conformance_profile") or os.environ.get("CONFORMANCE_PROFILE") or "ci"
+    if name not in PROFILES:
+        raise pytest.UsageError(f"unknown conformance profile {name!r}: choose one of {sorted(PROFILES)}")
+    explicit = config.getoption("hypothesis_profile", None)
+    base = settings.get_profile(explicit) if explicit else settings(**PROFILES[name])
+    overrides: Dict[str, Any] = {
+        "deadline": None,
+        "print_blob": True,
+        "suppress_health_check": list(base.suppress_health_check) + [
+            HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much],
+    }
+    max_examples = config.getoption("max_examples")
+    if max_examples is not None:
+        if max_examples < 1:
+            raise pytest.UsageError(f"--max-examples must be a positive integer, got {max_examples}")
+        overrides["max_examples"] = max_examples
+    settings.register_profile("conformance", parent=base, **overrides)
+    settings.load_profile("conformance")
+
+
+def pytest_configure(config: Any) -> None:
+    config.addinivalue_line("markers", "clause(id): the conformance clause a test checks")
+    config.addinivalue_line("markers", "requires(*capabilities): capabilities a clause needs claimed")
+    if _impl_name(config):
+        # Hypothesis fixes a test's settings when the module is imported (at collection): load them now.
+        _load_profile(config)
+
+
+def load_xfails(path: str) -> List[Tuple[int, str]]:
+    """The (line number, test id) entries of an xfails file: one id a line, ``#`` starts a comment."""
+    entries = []
+    with open(path, encoding="utf-8") as f:
+        for n, line in enumerate(f, 1):
+            text = line.split("#", 1)[0].strip()
+            if text:
+                entries.append((n, text))
+    return entries
+
+
+def _clause_of(item: Any) -> Optional[str]:
+    mark = item.get_closest_marker("clause")
+    return mark.args[0] if mark is not None else None
+
+
+def _matches(entry: str, item: Any) -> bool:
+    nodeid = item.nodeid
+    clause_id = _clause_of(item)
+    return (entry == clause_id or nodeid == entry or nodeid.endswith("/" + entry)
+            or nodeid.endswith("::" + entry) or nodeid.split("::", 1)[-1] == entry)
+
+
+def _selected(patterns: List[str], clause_id: str) -> bool:
+    for p in patterns:
+        if p.endswith("*") and clause_id.startswith(p[:-1]) or p == clause_id:
+            return True
+    return False
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(session: Any, config: Any, items: List[Any]) -> None:
+    clause_items = [it for it in items if _clause_of(it) is not None]
+    if not clause_items:
+        return  # not a conformance run: stay inert
+    name = _impl_name(config)
+    if not name:
+        from conformance.registry import available
+
+        raise pytest.UsageError(_HOW_TO_CHOOSE.format(names=", ".join(available())))
+    from conformance.registry import UnknownImplementationError, load_implementation
+
+    try:
+        impl = load_implementation(name)
+    except (UnknownImplementationError, ImportError, AttributeError, TypeError) as exc:
+        raise pytest.UsageError(f"cannot load implementation {name!r}: {exc}") from exc
+    setattr(config, _IMPL_KEY, impl)
+
+    patterns = config.getoption("clause")
+    if patterns:
+        keep = [it for it in items if _clause_of(it) is None or _selected(patterns, _clause_of(it))]
+        drop = [it for it in items if it not in keep]
+        if drop:
+            config.hook.pytest_deselected(items=drop)
+            items[:] = keep
+
+    xfails_path = config.getoption("xfails_file") or os.environ.get("CONFORMANCE_XFAILS")
+    if xfails_path:
+        entries = load_xfails(xfails_path)
+        for lineno, entry in entries:
+            hits = [it for it in items if _matches(entry, it)]
+            if not hits:
+                warnings.warn(f"{xfails_path}:{lineno}: xfail entry {entry!r} matches no collected test",
+                              UserWarning)
+            for it in hits:
+                it.add_marker(pytest.mark.xfail(reason=f"listed in {xfails_path}:{lineno}", strict=False))
+
+
+def pytest_runtest_setup(item: Any) -> None:
+    mark = item.get_closest_marker("requires")
+    if mark is None or _clause_of(item) is None:
+        return
+    impl = getattr(item.config, _IMPL_KEY, None)
+    if impl is None:
+        return
+    missing = sorted(impl.missing(mark.args))
+    if missing:
+        pytest.skip(f"not claimed: {impl.name} does not claim {', '.join(missing)}")
+
+
+@pytest.fixture(scope="session")
+def impl(request: Any) -> Any:
+    """The implementation under test (a :class:`conformance.api.Implementation`)."""
+    found = getattr(request.config, _IMPL_KEY, None)
+    if found is None:
+        pytest.fail("no implementation chosen: pass --impl NAME or set CONFORMANCE_IMPL", pytrace=False)
+    return found
+
+
+def pytest_report_header(config: Any) -> Optional[List[str]]:
+    name = _impl_name(config)
+    if not name:
+        return None
+    return [f"conformance: implementation {name!r}, profile "
+            f"{config.getoption('conformance_profile') or os.environ.get('CONFORMANCE_PROFILE') or 'ci'}"]

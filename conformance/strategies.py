@@ -1,0 +1,270 @@
+"""Hypothesis strategies for values a pickle-5 serializer must carry: public, typed, reusable.
+
+Each returns a ``SearchStrategy``; options are keyword-only and checked up front. Examples shrink towards
+small, flat values (``None``, ``0``, empty containers, 0-d arrays of ``bool``), so a failure is reported
+on the simplest value that shows it.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any, List, Sequence, Tuple
+
+from hypothesis import strategies as st
+from hypothesis.strategies import SearchStrategy
+
+__all__ = [
+    "DTYPE_KINDS",
+    "Holder",
+    "SlottedHolder",
+    "array_dtypes",
+    "hashable_values",
+    "native_values",
+    "numpy_arrays",
+    "scalar_values",
+    "shared_structures",
+    "unserializable_nestings",
+]
+
+
+def _check_positive(name: str, value: int) -> None:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise ValueError(f"{name!r} must be a positive integer, got {value!r}")
+
+
+def _texts() -> SearchStrategy[str]:
+    # Lone surrogates are legal in a Python str and pickle must carry them (it encodes with surrogatepass).
+    surrogate = st.integers(0xD800, 0xDFFF).map(chr)
+    return st.lists(st.one_of(st.characters(), surrogate), max_size=12).map("".join)
+
+
+def scalar_values(*, allow_nan: bool = True, include_bytearray: bool = True) -> SearchStrategy[Any]:
+    """Returns a strategy for generating native scalars: ``None``, bool, int (huge too), float (nan, -0.0,
+    inf), complex, str (lone surrogates too), bytes and bytearray.
+
+    ``allow_nan=False`` leaves nan out (for set elements and dict keys, where nan is never equal to itself);
+    ``include_bytearray=False`` leaves the one mutable, unhashable scalar out. Shrinks towards ``None``.
+    """
+    huge = st.integers(min_value=-(2 ** 300), max_value=2 ** 300)
+    floats = st.floats(allow_nan=allow_nan, allow_infinity=True)
+    return st.one_of(
+        st.none(), st.booleans(), st.integers(), huge,
+        floats, st.sampled_from([0.0, -0.0, float("inf"), float("-inf")]),
+        st.complex_numbers(allow_nan=allow_nan, allow_infinity=True),
+        _texts(), st.binary(max_size=24),
+        *([st.binary(max_size=24).map(bytearray)] if include_bytearray else []),
+    )
+
+
+def hashable_values(*, max_leaves: int = 6) -> SearchStrategy[Any]:
+    """Returns a strategy for generating hashable native values without nan: scalars (bytearray aside),
+    tuples and frozensets of them. Shrinks towards ``None``."""
+    _check_positive("max_leaves", max_leaves)
+    leaves = scalar_values(allow_nan=False, include_bytearray=False)
+    return st.recursive(leaves, lambda inner: st.one_of(st.tuples(inner, inner),
+                                                        st.frozensets(inner, max_size=3)),
+                        max_leaves=max_leaves)
+
+
+def native_values(*, max_leaves: int = 20) -> SearchStrategy[Any]:
+    """Returns a strategy for generating nested native values: :func:`scalar_values` in tuples, lists,
+    dicts (hashable keys), sets and frozensets, nested up to ``max_leaves`` leaves.
+
+    >>> native_values().example()  # doctest: +SKIP
+    [{(-0.0, ''): frozenset({b'\\x00'})}, nan, bytearray(b'')]
+
+    Shrinks towards ``None`` and flat, short containers.
+    """
+    _check_positive("max_leaves", max_leaves)
+    keys = hashable_values(max_leaves=3)
+
+    def extend(inner: SearchStrategy[Any]) -> SearchStrategy[Any]:
+        return st.one_of(
+            st.lists(inner, max_size=5),
+            st.lists(inner, max_size=4).map(tuple),
+            st.dictionaries(keys, inner, max_size=4),
+            st.sets(keys, max_size=4),
+            st.frozensets(keys, max_size=4),
+        )
+
+    return st.recursive(scalar_values(), extend, max_leaves=max_leaves)
+
+
+@st.composite
+def _shared(draw: Any, max_nodes: int, cycles: bool) -> Any:
+    n = draw(st.integers(1, max_nodes))
+    kinds = draw(st.lists(st.sampled_from(["list", "dict"]), min_size=n, max_size=n))
+    nodes: List[Any] = [[] if k == "list" else {} for k in kinds]
+    # Edges i -> j; without cycles only to later nodes (a DAG), so sharing still happens.
+    for i, node in enumerate(nodes):
+        targets = range(n) if cycles else range(i + 1, n)
+        picks = draw(st.lists(st.sampled_from(list(targets)), max_size=4)) if len(targets) else []
+        for k, j in enumerate(picks):
+            child = nodes[j]
+            if draw(st.booleans()):
+                child = (child, draw(st.integers(0, 3)))  # a tuple on the way: still shared
+            if isinstance(node, list):
+                node.append(child)
+            else:
+                node[f"k{k}"] = child
+        if draw(st.booleans()):
+            leaf = draw(scalar_values())
+            if isinstance(node, list):
+                node.append(leaf)
+            else:
+                node["leaf"] = leaf
+    return nodes[0] if draw(st.booleans()) else nodes
+
+
+def shared_structures(*, max_nodes: int = 6, cycles: bool = True) -> SearchStrategy[Any]:
+    """Returns a strategy for generating lists and dicts that share children and, with ``cycles``, contain
+    themselves (directly or through others): identity structure a serializer must keep.
+
+    Shrinks towards one empty list.
+    """
+    _check_positive("max_nodes", max_nodes)
+    return _shared(max_nodes, cycles)
+
+
+#: The dtype kinds :func:`array_dtypes` can be limited to.
+DTYPE_KINDS = ("bool", "int", "uint", "float", "complex", "datetime", "timedelta", "bytes", "str",
+               "structured", "object")
+
+
+def array_dtypes(*, kinds: Sequence[str] = DTYPE_KINDS) -> SearchStrategy[Any]:
+    """Returns a strategy for generating numpy dtypes of the given ``kinds`` (default: all of
+    :data:`DTYPE_KINDS`): every scalar kind in both byte orders, datetime64 and timedelta64 in every unit,
+    fixed-width bytes and str, structured (nested too) and object.
+
+    >>> array_dtypes(kinds=["datetime"]).example()  # doctest: +SKIP
+    dtype('>M8[ms]')
+
+    Shrinks towards the first kind listed (``bool``).
+    """
+    import numpy as np
+    from hypothesis.extra import numpy as hnp
+
+    unknown = [k for k in kinds if k not in DTYPE_KINDS]
+    if unknown or not kinds:
+        raise ValueError(f"'kinds' must be a non-empty selection of {DTYPE_KINDS}, got {list(kinds)!r}")
+    table = {
+        "bool": hnp.boolean_dtypes(),
+        "int": hnp.integer_dtypes(endianness="?"),
+        "uint": hnp.unsigned_integer_dtypes(endianness="?"),
+        "float": hnp.floating_dtypes(endianness="?"),
+        "complex": hnp.complex_number_dtypes(endianness="?"),
+        "datetime": hnp.datetime64_dtypes(endianness="?"),
+        "timedelta": hnp.timedelta64_dtypes(endianness="?"),
+        "bytes": hnp.byte_string_dtypes(endianness="?", max_len=6),
+        "str": hnp.unicode_string_dtypes(endianness="?", max_len=6),
+        "object": st.just(np.dtype(object)),
+    }
+    scalar = st.one_of(*(table[k] for k in DTYPE_KINDS if k not in ("structured", "object")))
+    table["structured"] = hnp.array_dtypes(subtype_strategy=scalar, max_size=3) | hnp.nested_dtypes(
+        subtype_strategy=scalar, max_leaves=4, max_itemsize=64).filter(lambda d: d.fields is not None)
+    return st.one_of(*(table[k] for k in kinds))
+
+
+@st.composite
+def _arrays(draw: Any, max_side: int, kinds: Sequence[str]) -> Any:
+    import numpy as np
+    from hypothesis.extra import numpy as hnp
+
+    dtype = draw(array_dtypes(kinds=kinds))
+    shape = draw(hnp.array_shapes(min_dims=0, max_dims=3, min_side=0, max_side=max_side))
+    if dtype.hasobject:
+        elements = scalar_values()
+        a = np.empty(shape, dtype=object)
+        for idx in np.ndindex(*shape):
+            a[idx] = draw(elements)
+    else:
+        a = draw(hnp.arrays(dtype, shape))
+    layout = draw(st.sampled_from(["C", "F", "strided", "transposed", "reversed"]))
+    if layout == "F":
+        a = np.asfortranarray(a)
+    elif layout == "strided" and a.ndim:
+        a = a[tuple(slice(None, None, 2) for _ in range(a.ndim))]
+    elif layout == "transposed":
+        a = a.T
+    elif layout == "reversed" and a.ndim:
+        a = a[::-1]
+    return a
+
+
+def numpy_arrays(*, max_side: int = 5, kinds: Sequence[str] = DTYPE_KINDS) -> SearchStrategy[Any]:
+    """Returns a strategy for generating numpy arrays of the dtype ``kinds`` (see :func:`array_dtypes`), 0 to 3
+    dimensions (0-d and empty included) with sides up to ``max_side``, C or Fortran order, or a strided,
+    transposed or reversed view. Shrinks towards a 0-d ``bool`` array in C order."""
+    _check_positive("max_side", max_side)
+    array_dtypes(kinds=kinds)  # validates kinds now, not at the first draw
+    return _arrays(max_side, tuple(kinds))
+
+
+class Holder:
+    """A plain, importable class with attributes: the object nesting in :func:`unserializable_nestings`."""
+
+    def __init__(self, **attrs: Any) -> None:
+        self.__dict__.update(attrs)
+
+    def __repr__(self) -> str:
+        return f"Holder({', '.join(f'{k}={v!r}' for k, v in self.__dict__.items())})"
+
+
+class SlottedHolder:
+    """An importable class with ``__slots__``, for culprits held in a slot."""
+
+    __slots__ = ("first", "second")
+
+    def __init__(self, first: Any = None, second: Any = None) -> None:
+        self.first = first
+        self.second = second
+
+    def __repr__(self) -> str:
+        return f"SlottedHolder({self.first!r}, {self.second!r})"
+
+
+def _culprits() -> SearchStrategy[Any]:
+    def gen() -> Any:
+        yield 1
+
+    return st.sampled_from(["Lock", "RLock", "generator"]).map(
+        lambda k: threading.Lock() if k == "Lock" else threading.RLock() if k == "RLock" else gen())
+
+
+@st.composite
+def _nestings(draw: Any, max_culprits: int) -> Tuple[Any, List[Any]]:
+    planted: List[Any] = []
+    n = draw(st.integers(1, max_culprits))
+    leaves = [draw(_culprits()) for _ in range(n)]
+    planted.extend(leaves)
+    items: List[Any] = list(leaves) + draw(st.lists(scalar_values(allow_nan=False), max_size=3))
+    items = draw(st.permutations(items))
+    # Wrap random groups in containers until one remains.
+    while len(items) > 1 or draw(st.booleans()) and len(items) == 1 and len(planted) < 8:
+        k = draw(st.integers(1, len(items)))
+        group, items = items[:k], items[k:]
+        kind = draw(st.sampled_from(["list", "tuple", "dict", "holder", "slotted"]))
+        if kind == "list":
+            box: Any = list(group)
+        elif kind == "tuple":
+            box = tuple(group)
+        elif kind == "dict":
+            box = {f"k{i}": v for i, v in enumerate(group)}
+        elif kind == "holder":
+            box = Holder(**{f"a{i}": v for i, v in enumerate(group)})
+        else:
+            box = [SlottedHolder(*group[i:i + 2]) for i in range(0, len(group), 2)]
+            box = box[0] if len(box) == 1 else box
+        items.append(box)
+        planted.append(None)  # count of wrappings, bounded above
+    planted = [p for p in planted if p is not None]
+    return items[0], planted
+
+
+def unserializable_nestings(*, max_culprits: int = 3) -> SearchStrategy[Tuple[Any, List[Any]]]:
+    """Returns a strategy for generating ``(value, culprits)``: ``value`` nests lists, tuples, dicts and
+    attribute holders (``__dict__`` and ``__slots__``) around serializable scalars and 1 to
+    ``max_culprits`` distinct unserializable objects (locks, re-entrant locks, generators), which are
+    listed in ``culprits``. Shrinks towards one lock at the top."""
+    _check_positive("max_culprits", max_culprits)
+    return _nestings(max_culprits)
