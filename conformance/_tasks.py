@@ -51,13 +51,13 @@ def store_get(impl: Any, payload: Any) -> Dict[str, Any]:
 
 
 def store_look(impl: Any, payload: Any) -> Dict[str, Any]:
-    """Attach to a store and report whether an object is visible (contains, list, get with timeout 0)."""
+    """Attach to a store and report whether an object is visible (contains, list, get_buffer, timeout 0)."""
     name, oid = payload
     store = impl.store_factory.attach(name)
     try:
         got = "value"
         try:
-            store.get(oid, timeout=0)
+            store.get_buffer(oid, timeout=0)
         except impl.timeout_error + impl.not_found_error as exc:
             got = type(exc).__name__
         return {"contains": store.contains(oid), "listed": oid in set(store.list()), "get": got}
