@@ -108,7 +108,8 @@ class Store(Protocol):
     read-only array backed by the store's memory (capability ``zero_copy``). An object is *pinned*, and
     never evicted, while a value or buffer obtained from ``get``/``get_buffer`` is referenced; deleting or
     evicting a pinned object hides it at once but keeps its bytes until the last view is gone.
-    Missing objects raise the declared ``not_found_error`` (``get`` with a timeout: ``timeout_error``).
+    ``delete`` of a missing object raises the declared ``not_found_error``; ``get`` of one waits (see
+    :meth:`get`) and raises the declared ``timeout_error``.
     """
 
     #: What another process passes to ``StoreFactory.attach`` to reach this same store.
@@ -118,7 +119,8 @@ class Store(Protocol):
         """Serialize and seal ``value``; the declared ``object_exists_error`` if the id exists; returns the id."""
 
     def get(self, object_id: bytes, *, timeout: Optional[float] = None) -> Any:
-        """The value; waits up to ``timeout`` seconds for it to be sealed (``None``: do not wait)."""
+        """The value; waits up to ``timeout`` seconds for it to be sealed (``None``: as long as it takes,
+        ``0``: not at all), then raises the declared ``timeout_error``."""
 
     def get_buffer(self, object_id: bytes, *, timeout: Optional[float] = None) -> memoryview:
         """The sealed object's bytes, read-only and zero-copy."""

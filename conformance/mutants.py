@@ -14,7 +14,7 @@ import io
 import pickle
 import threading
 import types
-from typing import Any, Callable, Dict, List, NamedTuple, Tuple
+from typing import Any, Callable, Dict, List, NamedTuple, Optional, Tuple
 
 import cloudpickle
 
@@ -392,7 +392,7 @@ def _shm() -> Any:
     return _shm_store
 
 
-@mutant("store_unlisted", "store.put_get.roundtrip")
+@mutant("store_unlisted", "store.put_get.roundtrip", "store.stateful.model")
 def _store_unlisted() -> Implementation:
     """list() forgets the objects this client put."""
     class S(_shm().ShmStore):
@@ -503,7 +503,7 @@ def _store_ignores_timeout() -> Implementation:
     """get never waits: any timeout behaves like 0."""
     class S(_shm().ShmStore):
         def _open(self, oid: bytes, timeout: Any) -> memoryview:
-            return super()._open(oid, None if timeout is None else 0)
+            return super()._open(oid, 0)
 
     return _store_mutant("store_ignores_timeout", S)
 
@@ -560,3 +560,86 @@ def _store_dead_writers_linger() -> Implementation:
             pass
 
     return _store_mutant("store_dead_writers_linger", S)
+
+
+# Eviction mutants: the reference store plus an eviction policy of their own, applied before each put
+# (deleting hides an object at once, as eviction does). They need reference.store.
+def _reference_store_mutant(name: str, policy: Callable[[Any, List[bytes], int], None]) -> Implementation:
+    from conformance.adapters._reference import reference_implementation
+    from conformance.adapters._reference_store import ReferenceStore, ReferenceStoreFactory
+
+    base = reference_implementation()
+    factory = ReferenceStoreFactory.available()
+    if factory is None or "store" not in base.capabilities:
+        raise ImportError("this mutant needs the reference store (reference.store), which is not installed")
+
+    class Store(ReferenceStore):
+        def __init__(self, handle: Any) -> None:
+            super().__init__(handle)
+            self.order: List[bytes] = []  # least recently used first, as this client saw it
+
+        def _used(self, oid: bytes) -> None:
+            if oid in self.order:
+                self.order.remove(oid)
+            self.order.append(oid)
+
+        def put(self, value: Any, object_id: Optional[bytes] = None) -> bytes:
+            from reference.serializer import serialize
+
+            policy(self, self.order, serialize(value).frame_size)
+            oid = super().put(value, object_id)
+            self._used(oid)
+            return oid
+
+        def get(self, object_id: bytes, *, timeout: Optional[float] = None) -> Any:
+            value = super().get(object_id, timeout=timeout)
+            self._used(bytes(object_id))
+            return value
+
+    class Factory(ReferenceStoreFactory):
+        def create(self, *, capacity: int) -> Any:
+            return Store(super().create(capacity=capacity)._s)
+
+        def attach(self, name: str) -> Any:
+            return Store(self._cls.attach(name))
+
+    fields = {f: getattr(base, f) for f in ("serializer", "protocols", "capabilities", "serialization_error",
+                                             "deserialization_error", "object_exists_error",
+                                             "store_full_error", "timeout_error", "not_found_error")}
+    return Implementation(name=f"mutant.{name}", description="a store mutant",
+                          store_factory=Factory(factory._cls, factory.errors, factory.capabilities), **fields)
+
+
+def _evict_until_fits(store: Any, candidates: List[bytes], size: int) -> None:
+    for oid in candidates:
+        if store._s.stats().largest_free_block >= size + 4096:
+            return
+        if store.contains(oid):
+            store.delete(oid)
+        store.order.remove(oid)
+
+
+@mutant("store_evicts_pinned", "store.eviction.pinning", "store.full.pinned")
+def _store_evicts_pinned() -> Implementation:
+    """Evicts least recently used first, held (pinned) objects included."""
+    return _reference_store_mutant("store_evicts_pinned",
+                                   lambda store, order, size: _evict_until_fits(store, list(order), size))
+
+
+@mutant("store_evicts_newest", "store.eviction.lru")
+def _store_evicts_newest() -> Implementation:
+    """Evicts the most recently used unpinned object first."""
+    def policy(store: Any, order: List[bytes], size: int) -> None:
+        import gc
+
+        gc.collect()
+        stats = store._s.stats()
+        if stats.largest_free_block >= size + 4096:
+            return
+        pinned = stats.pinned_objects
+        unpinned = [o for o in reversed(order)]
+        if pinned:
+            return  # keep out of the pinning clauses' way: only break the order
+        _evict_until_fits(store, unpinned, size)
+
+    return _reference_store_mutant("store_evicts_newest", policy)

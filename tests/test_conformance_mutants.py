@@ -7,7 +7,7 @@ fixed Hypothesis seed so the proof does not depend on luck; two run at a time.
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
-from typing import Dict
+from typing import Dict, Optional
 
 import pytest
 
@@ -19,9 +19,19 @@ from conformance.report import ImplResult, run_implementation
 MAX_EXAMPLES = 30
 
 
+def _loadable(name: str) -> bool:
+    try:
+        MUTANTS[name].factory()
+    except ImportError:
+        return False  # built on a part of the reference that is not installed here
+    return True
+
+
 @pytest.fixture(scope="module")
-def mutant_results() -> Dict[str, ImplResult]:
-    def run(name: str) -> ImplResult:
+def mutant_results() -> Dict[str, Optional[ImplResult]]:
+    def run(name: str) -> Optional[ImplResult]:
+        if not _loadable(name):
+            return None
         return run_implementation(f"mutant.{name}", clauses=MUTANTS[name].targets, max_examples=MAX_EXAMPLES,
                                   extra_args=["--hypothesis-seed", "0"])
 
@@ -33,6 +43,8 @@ def mutant_results() -> Dict[str, ImplResult]:
 def test_mutant_is_caught(mutant_results, name):
     """Every clause a mutant targets fails (or errors) against it."""
     result = mutant_results[name]
+    if result is None:
+        pytest.skip(f"mutant {name!r} needs the reference store, which is not installed")
     survived = {c: result.clauses[c].status if c in result.clauses else "not run"
                 for c in MUTANTS[name].targets
                 if c not in result.clauses or result.clauses[c].status not in ("fail", "error")}

@@ -176,9 +176,7 @@ class ShmStore:
             try:
                 shm = shared_memory.SharedMemory(name=self._sealed(oid))
             except FileNotFoundError:
-                if deadline is None:
-                    raise KeyError(f"object {oid.hex()} is not in store {self.name!r}") from None
-                if time.monotonic() >= deadline:
+                if deadline is not None and time.monotonic() >= deadline:
                     raise TimeoutError(f"object {oid.hex()} was not sealed within {timeout}s") from None
                 time.sleep(delay)
                 delay = min(delay * 2, 5e-3)
