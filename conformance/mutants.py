@@ -643,3 +643,59 @@ def _store_evicts_newest() -> Implementation:
         _evict_until_fits(store, unpinned, size)
 
     return _reference_store_mutant("store_evicts_newest", policy)
+
+
+def _cluster_mutant(name: str, node_class: Callable[[Any], type]) -> Implementation:
+    shm = _shm()
+
+    class Cluster(shm.ShmCluster):
+        def __init__(self, n: int, capacity: int) -> None:
+            super().__init__(n, capacity)
+            cls = node_class(shm)
+            self._nodes = [cls(node.name, capacity, node._peer_names) for node in self._nodes]
+
+    class Factory(shm.ShmStoreFactory):
+        def create_cluster(self, n: int, *, capacity: int) -> Any:
+            return Cluster(n, capacity)
+
+    base = shm.shared_memory_implementation()
+    fields = {f: getattr(base, f) for f in ("serializer", "protocols", "capabilities", "serialization_error",
+                                             "deserialization_error", "object_exists_error",
+                                             "store_full_error", "timeout_error", "not_found_error")}
+    return Implementation(name=f"mutant.{name}", store_factory=Factory(), description="a nodes mutant",
+                          **fields)
+
+
+@mutant("nodes_eager_push", "store.nodes.pull_on_demand")
+def _nodes_eager_push() -> Implementation:
+    """put copies the object to every node at once."""
+    def node_class(shm: Any) -> type:
+        class Node(shm.ShmNode):
+            def put(self, value: Any, object_id: Any = None) -> bytes:
+                oid = super().put(value, object_id)
+                for peer in self._peers():
+                    data = self.get_buffer(oid)
+                    buf = peer.create(oid, len(data))
+                    buf[:len(data)] = data
+                    peer.seal(oid)
+                return oid
+        return Node
+
+    return _cluster_mutant("nodes_eager_push", node_class)
+
+
+@mutant("nodes_no_local_copy", "store.nodes.pull_on_demand")
+def _nodes_no_local_copy() -> Implementation:
+    """A node serves objects of other nodes without ever holding them: every get goes to the network."""
+    def node_class(shm: Any) -> type:
+        class Node(shm.ShmNode):
+            def get(self, object_id: bytes, *, timeout: Any = None) -> Any:
+                if shm.ShmStore.contains(self, object_id):
+                    return super().get(object_id, timeout=timeout)
+                for peer in self._peers():
+                    if peer.contains(object_id):
+                        return peer.get(object_id, timeout=0)
+                return super().get(object_id, timeout=timeout)
+        return Node
+
+    return _cluster_mutant("nodes_no_local_copy", node_class)
