@@ -35,6 +35,8 @@ __all__ = [
 #: Every capability an implementation may claim, with what claiming it promises.
 CAPABILITIES: Dict[str, str] = {
     "numpy": "numpy arrays of every dtype, shape, order and stride pattern round-trip bit for bit",
+    "numpy_byte_order": "numpy arrays of a non-native byte order come back in that byte order, bit for bit "
+                        "(numpy's own pickling turns in-band ones native)",
     "recursive": "recursive objects and shared references keep their identity structure",
     "by_value_functions": "lambdas, nested functions, closures, run-time and __main__ functions travel by "
                           "value and work in a fresh interpreter",

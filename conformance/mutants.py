@@ -10,6 +10,7 @@ each mutant and fail when one passes, and fail when a clause has no mutant. Load
 from __future__ import annotations
 
 import ctypes
+import dataclasses
 import io
 import pickle
 import threading
@@ -249,6 +250,21 @@ def _reference_mutant(name: str, serializer: Any) -> Implementation:
     return _impl(name, serializer, capabilities=_SERIALIZER_CAPS | {"custom_serializers", "inspect"},
                  serialization_error=(reference.SerializationError,),
                  deserialization_error=(reference.DeserializationError,))
+
+
+@mutant("native_byte_order", "serializer.numpy.byte_order")
+def _native_byte_order() -> Implementation:
+    """Turns every array native-endian before serializing (values intact, byte order lost)."""
+    class S(_ReferenceBased):
+        def serialize(self, obj: Any, *, protocol: int) -> Any:
+            import numpy as np
+
+            if isinstance(obj, np.ndarray) and not obj.dtype.hasobject:
+                obj = obj.astype(obj.dtype.newbyteorder("="))
+            return self._inner.serialize(obj, protocol=protocol)
+
+    impl = _reference_mutant("native_byte_order", S())
+    return dataclasses.replace(impl, capabilities=impl.capabilities | {"numpy_byte_order"})
 
 
 @mutant("inspect_first_only", "serializer.inspect.culprits")
