@@ -65,7 +65,11 @@ SERVER._authkey = KEY
 SERVER._closed = types.SimpleNamespace(is_set=lambda: False)
 SERVER._lock = __import__("threading").Lock()
 SERVER._conns = []
+SERVER._workers = []
 SERVER.refused = 0
+# The server waits for an absent object in slices until its node closes; this server never closes, so
+# its waits are cut to one look, as _ShortWaits does for the store's own.
+SERVER._wait_for = lambda oid, timeout: SERVER._store.get_buffer(oid, timeout=0.0)
 
 
 def _pair_with_input(data: bytes) -> "tuple[socket.socket, socket.socket]":

@@ -401,9 +401,6 @@ def test_node_killed_during_a_pull_leaves_the_puller_clean_and_able_to_retry(fig
     assert counts["killed mid-pull"] >= rounds, f"only {counts['killed mid-pull']} kills landed mid-pull"
 
 
-@pytest.mark.xfail(strict=False, reason=(
-    "bug: NodeProcess.stop() destroys the store of a node it had to kill, but not of one that was already "
-    "dead (SIGKILLed, OOM-killed, crashed): its /dev/shm file, and the memory, stay until someone unlinks it"))
 def test_stopping_a_node_that_was_killed_removes_its_store() -> None:
     """After a node process dies by SIGKILL, NodeProcess.stop() still leaves no store file behind."""
     from reference.node import NodeProcess

@@ -503,16 +503,11 @@ def test_puller_refuses_a_peer_without_the_key_before_unpickling(peer: str, tmp_
         assert stats.num_objects == 0 and stats.num_unsealed == 0 and stats.used_bytes == 0, stats
 
 
-_HANDSHAKE_ASSERT = pytest.mark.xfail(
-    sys.version_info < (3, 12), strict=False,
-    reason="bug: reference.node._connect lets multiprocessing's `assert message[:len(CHALLENGE)] == "
-           "CHALLENGE` (CPython < 3.12) escape pull() as a bare AssertionError instead of AuthenticationError; "
-           "3.12+ raises AuthenticationError itself")
 
 
 @pytest.mark.parametrize("peer", [
-    pytest.param("no handshake", marks=_HANDSHAKE_ASSERT),
-    pytest.param("marker as challenge", marks=_HANDSHAKE_ASSERT),
+    "no handshake",
+    "marker as challenge",
     "wrong key",
     "lying peer",
 ])
