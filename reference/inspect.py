@@ -207,7 +207,10 @@ class _Search:
     def walk(self, obj: Any, label: str, path: str, parent: Any, exc: BaseException, level: int) -> _Node:
         node = _Node(label, path, _type_name(obj))
         if level >= self.depth:
-            node.failure = self._fail(obj, label, path, parent, exc, depth_limited=True)
+            # Stopped by the limit: only an object with something inside could hide a deeper culprit.
+            looked_inside = any(True for _ in _children(obj, path)) or \
+                any(True for _ in _reduction_children(obj, path, self.protocol))
+            node.failure = self._fail(obj, label, path, parent, exc, depth_limited=looked_inside)
             return node
         self._on_path.add(id(obj))
         try:
