@@ -1,0 +1,210 @@
+"""The store: put and get latency and throughput, beside the physical limits they are judged against.
+
+The limits are plain memory copies of the same arrays, in the same process and run:
+
+* ``Memcpy`` "warm": ``np.copyto`` into an array whose pages are already mapped and touched, the best a
+  put can do when the store's memory has been written before;
+* ``Memcpy`` "cold": ``np.copyto`` into fresh POSIX shared memory (``multiprocessing.shared_memory``,
+  created in setup, never touched), so the page faults of first touch are in the timed call, as they are
+  for a put into a new store.
+
+``ci/bench-summary`` divides the store's put times by these.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import time
+from collections import OrderedDict
+from multiprocessing import shared_memory
+from typing import Any
+
+import numpy as np
+
+from .common import (KiB, array_of, cached, destroy_store, float64_array, new_store, sizes,
+                     store_capacity)
+
+#: Array sizes of the throughput benchmarks (64 MiB and 256 MiB are dropped by OBJSTORE_BENCH_QUICK).
+THROUGHPUT_SIZES = sizes("1MiB", "64MiB", "256MiB")
+
+
+class Memcpy:
+    """Copy a float64 array into memory already mapped ("warm") or into fresh shared memory ("cold")."""
+
+    params = [THROUGHPUT_SIZES, ["warm", "cold"]]
+    param_names = ["size", "memory"]
+    timeout = 300
+
+    def setup(self, size: str, memory: str) -> None:
+        self.src = array_of(size)
+        self.shm: Any = None
+        if memory == "warm":
+            def touched() -> np.ndarray:
+                dst = np.empty_like(self.src)
+                dst.fill(1.0)  # fault every page in now, outside the timing
+                return dst
+
+            self.dst = cached(("warm-destination", size), touched)
+        else:
+            self.shm = shared_memory.SharedMemory(create=True, size=self.src.nbytes)
+            self.dst = np.ndarray(self.src.shape, self.src.dtype, buffer=self.shm.buf)
+
+    def teardown(self, size: str, memory: str) -> None:
+        if self.shm is not None:
+            del self.dst  # release the export of shm.buf, or close() raises BufferError
+            self.shm.close()
+            self.shm.unlink()
+            self.shm = None
+
+    def time_copy(self, size: str, memory: str) -> None:
+        np.copyto(self.dst, self.src)
+
+    def peakmem_copy(self, size: str, memory: str) -> None:
+        np.copyto(self.dst, self.src)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The reference store. Each setup makes a store (and each teardown destroys it), so a timed call always
+# meets the state it names; that work is not timed.
+
+class StorePut:
+    """``put`` of a float64 array: throughput, beside ``Memcpy`` of the same array.
+
+    "warm": the store's memory was written before through this process's mapping (a put of the same size,
+    then a delete, in setup), so the put copies into mapped pages; "cold": a new store whose pages were
+    never touched, so the put pays the page faults too (compare with Memcpy "cold").
+    """
+
+    params = [THROUGHPUT_SIZES, ["warm", "cold"]]
+    param_names = ["size", "memory"]
+    timeout = 300
+
+    def setup(self, size: str, memory: str) -> None:
+        self.value = array_of(size)
+        self.store = new_store(store_capacity(self.value.nbytes))
+        if memory == "warm":
+            # First-fit allocation: the timed put lands where this one was.
+            self.store.delete(self.store.put(self.value))
+
+    def teardown(self, size: str, memory: str) -> None:
+        destroy_store(self.store)
+
+    def time_put(self, size: str, memory: str) -> None:
+        self.store.put(self.value)
+
+    def peakmem_put(self, size: str, memory: str) -> None:
+        self.store.put(self.value)
+
+
+#: Payloads of the small-object latency benchmarks.
+SMALL = OrderedDict([
+    ("int", lambda: 12345),
+    ("bytes-100B", lambda: bytes(range(100))),
+    ("dict-10", lambda: {f"k{i}": i for i in range(10)}),
+    ("float64-1KiB", lambda: float64_array(KiB)),
+])
+
+
+class StoreSmall:
+    """``put`` and ``get`` latency of small objects, where per-call overhead (lock, table, pickle) is all."""
+
+    params = [list(SMALL)]
+    param_names = ["payload"]
+    timeout = 120
+    # Single calls of a few microseconds: take many samples (at least 50, at most 500, 5 s at most).
+    repeat = (50, 500, 5.0)
+
+    def setup(self, payload: str) -> None:
+        self.value = SMALL[payload]()
+        self.store = new_store(16 << 20)
+        self.object_id = self.store.put(self.value)
+        self.store.get(self.object_id)  # first-call caches (unpickler, pin table) out of the timing
+
+    def teardown(self, payload: str) -> None:
+        destroy_store(self.store)
+
+    def time_put(self, payload: str) -> None:
+        self.store.put(self.value)
+
+    def time_get(self, payload: str) -> None:
+        self.store.get(self.object_id)
+
+
+class StoreGet:
+    """``get`` latency by size: arrays come back as zero-copy views, so this must not grow with the size."""
+
+    params = [sizes("1KiB", "1MiB", "64MiB", "256MiB")]
+    param_names = ["size"]
+    timeout = 300
+    repeat = (20, 200, 5.0)
+
+    def setup(self, size: str) -> None:
+        value = array_of(size)
+        self.store = new_store(store_capacity(value.nbytes))
+        self.object_id = self.store.put(value)
+        self.store.get(self.object_id)
+
+    def teardown(self, size: str) -> None:
+        destroy_store(self.store)
+
+    def time_get(self, size: str) -> None:
+        self.store.get(self.object_id)
+
+    def peakmem_get(self, size: str) -> None:
+        self.store.get(self.object_id)
+
+
+def _get_in_child(name: str, object_id: Any, rounds: int, conn: Any) -> None:
+    """Child process: attach to the store by name, time ``rounds`` gets, send back the median."""
+    from reference.store import ObjectStore
+
+    store = ObjectStore.attach(name)
+    try:
+        store.get(object_id)  # attach-time work and first-call caches out of the timing
+        times = []
+        for _ in range(rounds):
+            start = time.perf_counter()
+            store.get(object_id)
+            times.append(time.perf_counter() - start)
+        times.sort()
+        conn.send(times[len(times) // 2])
+    finally:
+        store.close()
+        conn.close()
+
+
+class StoreGetOtherProcess:
+    """``get`` in another process (attached by name) of an object this process put: its median latency.
+
+    Timed inside the child with ``time.perf_counter`` (a ``track_`` in seconds), so the process start and
+    the pipe are not in it.
+    """
+
+    params = [sizes("1KiB", "1MiB", "64MiB", "256MiB")]
+    param_names = ["size"]
+    timeout = 300
+    ROUNDS = 101
+
+    def setup(self, size: str) -> None:
+        value = array_of(size)
+        self.store = new_store(store_capacity(value.nbytes))
+        self.object_id = self.store.put(value)
+
+    def teardown(self, size: str) -> None:
+        destroy_store(self.store)
+
+    def track_get(self, size: str) -> float:
+        ctx = multiprocessing.get_context("fork")
+        parent, child = ctx.Pipe(duplex=False)
+        proc = ctx.Process(target=_get_in_child, args=(self.store.name, self.object_id, self.ROUNDS, child))
+        proc.start()
+        child.close()
+        try:
+            median = parent.recv()
+        finally:
+            proc.join(60)
+        if proc.exitcode != 0:
+            raise RuntimeError(f"the child process failed (exit code {proc.exitcode})")
+        return median
+
+    track_get.unit = "seconds"

@@ -1,0 +1,260 @@
+"""Print the ratios that decide the project's standing, from one asv results file (one run, one machine).
+
+Usage::
+
+    python -m benchmarks.summary [--results FILE] [--results-dir DIR]
+
+Without ``--results`` it reads the newest results file of the machine in ``~/.asv-machine.json`` under
+``.asv/results``. ``ci/bench-summary`` runs the benchmarks it needs on the current interpreter first and
+then calls this, so every number printed comes from the same run.
+
+Every time is asv's median over its samples; peak memory is asv's ``peakmem`` (the process's peak RSS). A
+ratio is printed only when both of its sides are in the file; a missing side prints ``n/a``.
+
+Not a benchmark module: asv imports it while discovering benchmarks and finds nothing to run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import os
+import platform
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Sequence
+
+ROOT = Path(__file__).resolve().parents[1]
+
+SIZES = ["1MiB", "64MiB", "256MiB"]
+GET_SIZES = ["1KiB", "1MiB", "64MiB", "256MiB"]
+ARRAYS = ["float64-1KiB", "float64-1MiB", "float64-64MiB", "float64-256MiB"]
+_UNITS = {"KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30}
+
+
+def _bytes(label: str) -> int:
+    for unit, factor in _UNITS.items():
+        if label.endswith(unit):
+            return int(label.rsplit("-", 1)[-1][: -len(unit)]) * factor
+    raise ValueError(label)
+
+
+class Results:
+    """One asv results file: ``get(name, *params)`` is the recorded value, or ``None``."""
+
+    def __init__(self, path: Path, since_ms: int = 0) -> None:
+        self.path = path
+        self.since_ms = since_ms
+        self.data = json.loads(path.read_text())
+        columns = self.data["result_columns"]
+        self._result = columns.index("result")
+        self._params = columns.index("params")
+        self._started = columns.index("started_at")
+
+    def get(self, name: str, *params: str) -> Optional[float]:
+        row = self.data["results"].get(name)
+        if row is None:
+            return None
+        if self.since_ms and (len(row) <= self._started or (row[self._started] or 0) < self.since_ms):
+            return None  # recorded by an earlier run
+        result = row[self._result]
+        param_lists = row[self._params] if len(row) > self._params else []
+        if not param_lists:
+            return result if isinstance(result, (int, float)) else None
+        wanted = tuple(repr(p) for p in params)
+        for combo, value in zip(itertools.product(*param_lists), result or []):
+            if tuple(combo) == wanted:
+                return value if isinstance(value, (int, float)) else None
+        return None
+
+
+def newest_results(results_dir: Path, python: Optional[str] = None) -> Path:
+    machine = None
+    machine_file = Path.home() / ".asv-machine.json"
+    if machine_file.exists():
+        machines = [k for k in json.loads(machine_file.read_text()) if k != "version"]
+        machine = machines[0] if machines else None
+    dirs = [results_dir / machine] if machine else [p for p in results_dir.iterdir() if p.is_dir()]
+    files = [f for d in dirs if d.is_dir() for f in d.glob("*.json") if f.name != "machine.json"]
+    if python is not None:
+        files = [f for f in files if json.loads(f.read_text()).get("python") == python]
+    if not files:
+        raise SystemExit(f"no asv results under {results_dir}"
+                         f"{' for ' + python if python else ''}: run ci/bench-summary (or ci/bench) first")
+    return max(files, key=lambda f: f.stat().st_mtime)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Formatting
+
+def _time(seconds: Optional[float]) -> str:
+    if seconds is None:
+        return "n/a"
+    for unit, factor in (("s", 1.0), ("ms", 1e-3), ("us", 1e-6)):
+        if seconds >= factor:
+            return f"{seconds / factor:.3g} {unit}"
+    return f"{seconds / 1e-9:.3g} ns"
+
+
+def _ratio(a: Optional[float], b: Optional[float]) -> str:
+    if a is None or b is None or b == 0:
+        return "n/a"
+    return f"{a / b:.2f}x"
+
+
+def _rate(nbytes: int, seconds: Optional[float]) -> str:
+    if seconds is None or seconds == 0:
+        return "n/a"
+    return f"{nbytes / seconds / (1 << 30):.2f} GiB/s"
+
+
+def _table(header: Sequence[str], rows: List[Sequence[str]]) -> str:
+    widths = [max(len(str(r[i])) for r in [header] + rows) for i in range(len(header))]
+    lines = ["  " + "  ".join(str(h).ljust(w) for h, w in zip(header, widths)).rstrip(),
+             "  " + "  ".join("-" * w for w in widths)]
+    for row in rows:
+        lines.append("  " + "  ".join(str(c).ljust(w) for c, w in zip(row, widths)).rstrip())
+    return "\n".join(lines)
+
+
+def _cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def _env_versions(python: str) -> str:
+    """Python and numpy versions of the interpreter that produced the results (if it can be run here)."""
+    code = "import sys, numpy; print('%d.%d.%d' % sys.version_info[:3], numpy.__version__)"
+    candidates = [python] if os.path.isabs(python) else []
+    candidates.append(sys.executable)
+    for exe in candidates:
+        try:
+            out = subprocess.run([exe, "-c", code], capture_output=True, text=True, timeout=60)
+        except OSError:
+            continue
+        if out.returncode == 0:
+            py, np_version = out.stdout.split()
+            where = "" if exe == python else f" (read from {exe}; the results name Python {python})"
+            return f"CPython {py}, numpy {np_version}{where}"
+    return f"Python {python}"
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The summary
+
+def summary(res: Results) -> str:
+    out: List[str] = []
+    params = res.data.get("params", {})
+    load = os.getloadavg() if hasattr(os, "getloadavg") else None
+    out.append("objstore-conformance benchmark summary")
+    out.append(f"  machine : {params.get('machine', '?')}: {_cpu_model()}, {os.cpu_count()} logical cores, "
+               f"{int(params.get('ram', 0)) / (1 << 30):.1f} GiB RAM, {params.get('os', platform.platform())}")
+    out.append(f"  python  : {_env_versions(str(res.data.get('python', '')))}")
+    out.append(f"  commit  : {res.data.get('commit_hash', '?')[:12]}  results: {res.path}")
+    if load:
+        out.append(f"  load    : {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} (1/5/15 min, when this summary ran)")
+    out.append("  times are asv medians; a ratio > 1 means the first is slower (or bigger)")
+
+    # 1. put vs memcpy -------------------------------------------------------------------------------------
+    rows = []
+    for size in SIZES:
+        n = _bytes(size)
+        for memory in ("warm", "cold"):
+            put = res.get("bench_store.StorePut.time_put", size, memory)
+            cpy = res.get("bench_store.Memcpy.time_copy", size, memory)
+            rows.append([size, memory, _time(put), _rate(n, put), _time(cpy), _rate(n, cpy), _ratio(put, cpy)])
+    out.append("\n1. reference put vs memcpy (same array; warm = memory already mapped, cold = fresh shm)")
+    out.append(_table(["size", "memory", "put", "put rate", "memcpy", "memcpy rate", "put/memcpy"], rows))
+
+    # 2. get latency by size -------------------------------------------------------------------------------
+    rows = []
+    first = res.get("bench_store.StoreGet.time_get", GET_SIZES[0])
+    for size in GET_SIZES:
+        get = res.get("bench_store.StoreGet.time_get", size)
+        other = res.get("bench_store.StoreGetOtherProcess.track_get", size)
+        rows.append([size, _time(get), _ratio(get, first), _time(other)])
+    out.append("\n2. get latency by size (zero-copy: should be O(1), the ratio to 1 KiB ~1)")
+    out.append(_table(["size", "get", f"vs {GET_SIZES[0]}", "get, other process"], rows))
+
+    # 3. small objects ---------------------------------------------------------------------------------------
+    rows = []
+    small = res.data["results"].get("bench_store.StoreSmall.time_put")
+    labels = [eval(p) for p in small[1][0]] if small and len(small) > 1 and small[1] else []  # noqa: S307
+    for label in labels:
+        put = res.get("bench_store.StoreSmall.time_put", label)
+        get = res.get("bench_store.StoreSmall.time_get", label)
+        rows.append([label, _us(put), _us(get)])
+    out.append("\n3. small objects: put and get latency")
+    out.append(_table(["payload", "put (us)", "get (us)"], rows or [["n/a", "n/a", "n/a"]]))
+
+    # 4. protocol 5 out-of-band vs 3/4 in-band -------------------------------------------------------------
+    rows = []
+    for payload in ARRAYS:
+        for direction, name in (("dumps", "bench_serialization.Dumps.time_dumps"),
+                                ("loads", "bench_serialization.Loads.time_loads")):
+            p3 = res.get(name, payload, "reference", "3")
+            p4 = res.get(name, payload, "reference", "4")
+            p5 = res.get(name, payload, "reference", "5-oob")
+            zero = res.get(name, payload, "pickle", "5-oob")
+            rows.append([payload, direction, _time(p3), _time(p4), _time(p5), _ratio(p3, p5), _ratio(p4, p5),
+                         _time(zero)])
+    out.append("\n4. reference serializer: protocol 5 out-of-band vs protocols 3 and 4 in-band "
+               "(last column: stdlib pickle 5 with buffers kept aside, no copy at all)")
+    out.append(_table(["payload", "op", "p3", "p4", "p5-oob", "p3/p5", "p4/p5", "pickle p5-oob"], rows))
+
+    # 5. peak memory over payload --------------------------------------------------------------------------
+    rows = []
+    big = next((p for p in reversed(ARRAYS)
+                if res.get("bench_serialization.Dumps.peakmem_dumps", p, "reference", "5-oob") is not None),
+               None)
+    if big is not None:
+        n = _bytes(big)
+        for library, protocol in (("reference", "3"), ("reference", "4"), ("reference", "5-oob"),
+                                  ("pickle", "5-inband"), ("pickle", "5-oob")):
+            cells = [f"{library} p{protocol}"]
+            for name in ("bench_serialization.Dumps.peakmem_dumps", "bench_serialization.Loads.peakmem_loads"):
+                peak = res.get(name, big, library, protocol)
+                base = res.get(name, "float64-1KiB", library, protocol)
+                cells.append("n/a" if peak is None or base is None else f"{(peak - base) / n:.2f}")
+            rows.append(cells)
+        for size in SIZES[::-1]:
+            peak = res.get("bench_store.StorePut.peakmem_put", size, "cold")
+            base = res.get("bench_store.StorePut.peakmem_put", SIZES[0], "cold")
+            if peak is not None and base is not None and size != SIZES[0]:
+                rows.append([f"store put {size}, cold", f"{(peak - base) / (_bytes(size) - _bytes(SIZES[0])):.2f}",
+                             ""])
+                break
+    out.append(f"\n5. peak memory over payload: (peak RSS - peak RSS with a 1 KiB payload) / payload size, "
+               f"{big or 'n/a'}; the payload itself counts 1.00")
+    out.append(_table(["what", "dumps", "loads"], rows or [["n/a", "n/a", "n/a"]]))
+    return "\n".join(out)
+
+
+def _us(seconds: Optional[float]) -> str:
+    return "n/a" if seconds is None else f"{seconds * 1e6:.2f}"
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.summary", description=__doc__.splitlines()[0])
+    parser.add_argument("--results", type=Path, help="an asv results file (default: the newest)")
+    parser.add_argument("--results-dir", type=Path, default=ROOT / ".asv" / "results")
+    parser.add_argument("--python", help="only results of this interpreter (asv's `python` field: a version, "
+                                         "or the executable of a --python=same run)")
+    parser.add_argument("--since", type=int, default=0, metavar="EPOCH_MS",
+                        help="ignore benchmarks recorded before this time (ms since the epoch)")
+    args = parser.parse_args(argv)
+    path = args.results or newest_results(args.results_dir, args.python)
+    print(summary(Results(path, args.since)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
