@@ -21,6 +21,7 @@ import itertools
 import json
 import os
 import platform
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -238,6 +239,52 @@ def summary(res: Results) -> str:
     return "\n".join(out)
 
 
+def across_pythons(results_dir: Path, commit: Optional[str], pattern: str) -> str:
+    """One commit's results side by side per interpreter: rows are benchmark(params), columns Pythons."""
+    files = [f for f in results_dir.glob("*/*.json") if f.name != "machine.json"]
+    runs = [(f, json.loads(f.read_text())) for f in files]
+    runs = [(f, d) for f, d in runs if "commit_hash" in d]
+    if not runs:
+        return f"no asv results under {results_dir}"
+    if commit is None:
+        commit = max(runs, key=lambda r: r[1].get("date", 0))[1]["commit_hash"]
+    runs = [(f, d) for f, d in runs if d["commit_hash"].startswith(commit)]
+    if not runs:
+        return f"no results for commit {commit} under {results_dir}"
+    regex = re.compile(pattern)
+
+    def version_key(d: Dict[str, Any]) -> Any:
+        py = str(d.get("python", ""))
+        try:
+            return (0, tuple(int(x) for x in py.split(".")))
+        except ValueError:
+            return (1, py)
+
+    runs.sort(key=lambda r: version_key(r[1]))
+    columns = [str(d.get("python", "?")) for _, d in runs]
+    table: "Dict[str, Dict[str, str]]" = {}
+    order: List[str] = []
+    for (_f, d), column in zip(runs, columns):
+        res_i = d["result_columns"].index("result")
+        par_i = d["result_columns"].index("params")
+        for name, row in sorted(d["results"].items()):
+            if not regex.search(name):
+                continue
+            param_lists = row[par_i] if len(row) > par_i else []
+            combos = list(itertools.product(*param_lists)) if param_lists else [()]
+            values = row[res_i] if param_lists else [row[res_i]]
+            for combo, value in zip(combos, values or []):
+                key = f"{name}({', '.join(combo)})" if combo else name
+                if key not in table:
+                    table[key] = {}
+                    order.append(key)
+                table[key][column] = "n/a" if value is None else f"{value:.6g}"
+    columns = [c for c in columns if any(c in cells for cells in table.values())]
+    rows = [[key] + [table[key].get(c, "") for c in columns] for key in order]
+    head = f"commit {runs[0][1]['commit_hash'][:12]} on {runs[0][1].get('params', {}).get('machine', '?')}"
+    return head + "\n" + _table(["benchmark"] + [f"py{c}" for c in columns], rows)
+
+
 def _us(seconds: Optional[float]) -> str:
     return "n/a" if seconds is None else f"{seconds * 1e6:.2f}"
 
@@ -250,7 +297,14 @@ def main(argv: Optional[List[str]] = None) -> int:
                                          "or the executable of a --python=same run)")
     parser.add_argument("--since", type=int, default=0, metavar="EPOCH_MS",
                         help="ignore benchmarks recorded before this time (ms since the epoch)")
+    parser.add_argument("--across-pythons", metavar="REGEX", nargs="?", const="bench_leaks",
+                        help="instead of the summary, print one commit's results (benchmarks matching REGEX, "
+                             "default bench_leaks) with one column per interpreter")
+    parser.add_argument("--commit", help="with --across-pythons: the commit (default: the newest results)")
     args = parser.parse_args(argv)
+    if args.across_pythons is not None:
+        print(across_pythons(args.results_dir, args.commit, args.across_pythons))
+        return 0
     path = args.results or newest_results(args.results_dir, args.python)
     print(summary(Results(path, args.since)))
     return 0

@@ -70,7 +70,16 @@ def all_clauses() -> Dict[str, ClauseInfo]:
 
     import conformance
 
-    for info in pkgutil.iter_modules(conformance.__path__):
-        if info.name.startswith("test_"):
-            importlib.import_module(f"conformance.{info.name}")
-    return CLAUSES
+    names = [m.name for m in pkgutil.iter_modules(conformance.__path__) if m.name.startswith("test_")]
+    names.sort(key=lambda n: (MODULE_ORDER.index(n) if n in MODULE_ORDER else len(MODULE_ORDER), n))
+    for name in names:
+        importlib.import_module(f"conformance.{name}")
+    order = {n: i for i, n in enumerate(names)}
+    ranked = sorted(CLAUSES.values(), key=lambda c: order.get(c.module.rpartition(".")[2], len(order)))
+    return {c.id: c for c in ranked}
+
+
+#: The order of areas in listings and reports: serializer first, values before machinery.
+MODULE_ORDER = ["test_serializer_values", "test_serializer_protocols", "test_serializer_numpy",
+                "test_serializer_dynamic", "test_serializer_errors", "test_store_basics",
+                "test_store_processes", "test_store_eviction", "test_store_nodes", "test_store_stateful"]

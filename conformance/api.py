@@ -206,6 +206,11 @@ class Implementation:
     def __repr__(self) -> str:
         return f"load_implementation({self.name!r})"
 
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        # Hypothesis (and IPython) pretty-print dataclasses field by field; a failing example should
+        # show how to get the implementation back, not its innards.
+        printer.text(repr(self))
+
     def claims(self, capability: str) -> bool:
         """True when this implementation claims ``capability`` (a key of :data:`CAPABILITIES`)."""
         if capability not in CAPABILITIES:

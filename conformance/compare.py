@@ -35,6 +35,7 @@ class _Comparer:
         # identity structure (shared references, cycles) came back unchanged.
         self.forward: Dict[int, Any] = {}
         self.backward: Dict[int, Any] = {}
+        self.pairs: set = set()
         self.keep: list = []
 
     def fail(self, path: str, why: str) -> None:
@@ -45,13 +46,19 @@ class _Comparer:
         if ta is not tb:
             self.fail(path, f"type {tb.__module__}.{tb.__qualname__} came back for "
                             f"{ta.__module__}.{ta.__qualname__} ({a!r:.80} -> {b!r:.80})")
-        if ta in (list, dict, set, bytearray) or _is_array(a):
+        if not self.check_identity and (ta in (list, dict, set, bytearray) or _is_array(a)):
+            pair = (id(a), id(b))
+            if pair in self.pairs:
+                return  # compared already (or being compared: a cycle)
+            self.pairs.add(pair)
+            self.keep.append((a, b))
+        elif ta in (list, dict, set, bytearray) or _is_array(a):
             seen = self.forward.get(id(a))
             if seen is not None:
                 if seen is not b:
                     self.fail(path, "a shared reference came back as two distinct objects")
                 return
-            if self.check_identity and id(b) in self.backward and self.backward[id(b)] is not a:
+            if id(b) in self.backward and self.backward[id(b)] is not a:
                 self.fail(path, "two distinct objects came back as one shared object")
             self.forward[id(a)] = b
             self.backward[id(b)] = a

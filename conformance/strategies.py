@@ -8,12 +8,13 @@ on the simplest value that shows it.
 from __future__ import annotations
 
 import threading
-from typing import Any, List, Tuple
+from typing import Any, List, Sequence, Tuple
 
 from hypothesis import strategies as st
 from hypothesis.strategies import SearchStrategy
 
 __all__ = [
+    "DTYPE_KINDS",
     "Holder",
     "SlottedHolder",
     "array_dtypes",
@@ -125,34 +126,51 @@ def shared_structures(*, max_nodes: int = 6, cycles: bool = True) -> SearchStrat
     return _shared(max_nodes, cycles)
 
 
-def array_dtypes(*, include_object: bool = True) -> SearchStrategy[Any]:
-    """Returns a strategy for generating numpy dtypes: every scalar kind in both byte orders, datetime64
-    and timedelta64 in several units, fixed-width bytes and str, structured (nested too) and, with
-    ``include_object``, object. Shrinks towards ``bool``."""
+#: The dtype kinds :func:`array_dtypes` can be limited to.
+DTYPE_KINDS = ("bool", "int", "uint", "float", "complex", "datetime", "timedelta", "bytes", "str",
+               "structured", "object")
+
+
+def array_dtypes(*, kinds: Sequence[str] = DTYPE_KINDS) -> SearchStrategy[Any]:
+    """Returns a strategy for generating numpy dtypes of the given ``kinds`` (default: all of
+    :data:`DTYPE_KINDS`): every scalar kind in both byte orders, datetime64 and timedelta64 in every unit,
+    fixed-width bytes and str, structured (nested too) and object.
+
+    >>> array_dtypes(kinds=["datetime"]).example()  # doctest: +SKIP
+    dtype('>M8[ms]')
+
+    Shrinks towards the first kind listed (``bool``).
+    """
     import numpy as np
     from hypothesis.extra import numpy as hnp
 
-    scalar = st.one_of(
-        hnp.boolean_dtypes(),
-        hnp.integer_dtypes(endianness="?"), hnp.unsigned_integer_dtypes(endianness="?"),
-        hnp.floating_dtypes(endianness="?"), hnp.complex_number_dtypes(endianness="?"),
-        hnp.datetime64_dtypes(endianness="?"), hnp.timedelta64_dtypes(endianness="?"),
-        hnp.byte_string_dtypes(endianness="?", max_len=6), hnp.unicode_string_dtypes(endianness="?", max_len=6),
-    )
-    structured = hnp.array_dtypes(subtype_strategy=scalar, max_size=3) | hnp.nested_dtypes(
-        subtype_strategy=scalar, max_leaves=4, max_itemsize=64)
-    kinds = [scalar, structured]
-    if include_object:
-        kinds.append(st.just(np.dtype(object)))
-    return st.one_of(*kinds)
+    unknown = [k for k in kinds if k not in DTYPE_KINDS]
+    if unknown or not kinds:
+        raise ValueError(f"'kinds' must be a non-empty selection of {DTYPE_KINDS}, got {list(kinds)!r}")
+    table = {
+        "bool": hnp.boolean_dtypes(),
+        "int": hnp.integer_dtypes(endianness="?"),
+        "uint": hnp.unsigned_integer_dtypes(endianness="?"),
+        "float": hnp.floating_dtypes(endianness="?"),
+        "complex": hnp.complex_number_dtypes(endianness="?"),
+        "datetime": hnp.datetime64_dtypes(endianness="?"),
+        "timedelta": hnp.timedelta64_dtypes(endianness="?"),
+        "bytes": hnp.byte_string_dtypes(endianness="?", max_len=6),
+        "str": hnp.unicode_string_dtypes(endianness="?", max_len=6),
+        "object": st.just(np.dtype(object)),
+    }
+    scalar = st.one_of(*(table[k] for k in DTYPE_KINDS if k not in ("structured", "object")))
+    table["structured"] = hnp.array_dtypes(subtype_strategy=scalar, max_size=3) | hnp.nested_dtypes(
+        subtype_strategy=scalar, max_leaves=4, max_itemsize=64).filter(lambda d: d.fields is not None)
+    return st.one_of(*(table[k] for k in kinds))
 
 
 @st.composite
-def _arrays(draw: Any, max_side: int, include_object: bool) -> Any:
+def _arrays(draw: Any, max_side: int, kinds: Sequence[str]) -> Any:
     import numpy as np
     from hypothesis.extra import numpy as hnp
 
-    dtype = draw(array_dtypes(include_object=include_object))
+    dtype = draw(array_dtypes(kinds=kinds))
     shape = draw(hnp.array_shapes(min_dims=0, max_dims=3, min_side=0, max_side=max_side))
     if dtype.hasobject:
         elements = scalar_values()
@@ -173,12 +191,13 @@ def _arrays(draw: Any, max_side: int, include_object: bool) -> Any:
     return a
 
 
-def numpy_arrays(*, max_side: int = 5, include_object: bool = True) -> SearchStrategy[Any]:
-    """Returns a strategy for generating numpy arrays of every dtype (see :func:`array_dtypes`), 0 to 3
+def numpy_arrays(*, max_side: int = 5, kinds: Sequence[str] = DTYPE_KINDS) -> SearchStrategy[Any]:
+    """Returns a strategy for generating numpy arrays of the dtype ``kinds`` (see :func:`array_dtypes`), 0 to 3
     dimensions (0-d and empty included) with sides up to ``max_side``, C or Fortran order, or a strided,
     transposed or reversed view. Shrinks towards a 0-d ``bool`` array in C order."""
     _check_positive("max_side", max_side)
-    return _arrays(max_side, include_object)
+    array_dtypes(kinds=kinds)  # validates kinds now, not at the first draw
+    return _arrays(max_side, tuple(kinds))
 
 
 class Holder:

@@ -1,11 +1,27 @@
 """The reference implementation: a pickle-5 serializer and an immutable shared-memory object store.
 
-Everything public is importable from here; see ``reference.serializer`` and ``reference.inspect``.
+Everything public is importable from here; see ``reference.serializer``, ``reference.inspect``
+and ``reference.store``.
 """
 
 from __future__ import annotations
 
-from reference.errors import DeserializationError, ObjectStoreError, SerializationError
+from reference.errors import (
+    AuthenticationError,
+    DeserializationError,
+    GetTimeoutError,
+    InvalidObjectIDError,
+    ObjectExistsError,
+    ObjectNotFoundError,
+    ObjectNotSealedError,
+    ObjectStoreError,
+    ObjectStoreFullError,
+    SerializationError,
+    StoreClosedError,
+    StoreExistsError,
+    StoreNotFoundError,
+    TransferError,
+)
 from reference.inspect import Failure, inspect_serializability
 from reference.serializer import (
     NonContiguousCopyWarning,
@@ -19,15 +35,31 @@ from reference.serializer import (
     register_serializer,
     serialize,
 )
+from reference.store import ObjectID, ObjectInfo, ObjectStore, StoreStats
 
 __all__ = [
+    "AuthenticationError",
     "DeserializationError",
     "Failure",
+    "GetTimeoutError",
+    "InvalidObjectIDError",
     "NonContiguousCopyWarning",
+    "ObjectExistsError",
+    "ObjectID",
+    "ObjectInfo",
+    "ObjectNotFoundError",
+    "ObjectNotSealedError",
+    "ObjectStore",
     "ObjectStoreError",
+    "ObjectStoreFullError",
     "SerializationError",
     "SerializedObject",
     "Serializer",
+    "StoreClosedError",
+    "StoreExistsError",
+    "StoreNotFoundError",
+    "StoreStats",
+    "TransferError",
     "default_serializer",
     "deregister_serializer",
     "deserialize",

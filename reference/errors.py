@@ -40,3 +40,72 @@ class DeserializationError(ObjectStoreError, pickle.UnpicklingError, ValueError)
     The message says which check failed (bad magic, unsupported version, a buffer table that points past
     the end, ...); the underlying exception, if any, is chained as ``__cause__``.
     """
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The object store's errors (reference.store, reference.node).
+
+class InvalidObjectIDError(ObjectStoreError, ValueError):
+    """An object ID is not 20 bytes (or 40 hex digits): no such ID can name an object in any store."""
+
+
+class ObjectExistsError(ObjectStoreError):
+    """An object with this ID is already in the store (sealed, or being created): objects are immutable."""
+
+
+class ObjectNotFoundError(ObjectStoreError, KeyError):
+    """No sealed object with this ID is in the store (never put, deleted, evicted, or not sealed yet)."""
+
+    def __str__(self) -> str:  # KeyError would quote the message; show it as written
+        return str(self.args[0]) if self.args else ""
+
+
+class ObjectNotSealedError(ObjectStoreError):
+    """``seal``/``abort`` of an object that this process is not creating (already sealed, or another's)."""
+
+
+class ObjectStoreFullError(ObjectStoreError, MemoryError):
+    """An object does not fit even after evicting every sealed object that no reader holds.
+
+    The message names the object's id and size and what holds the space (pinned and unsealed bytes).
+    The store is unchanged and stays usable.
+    """
+
+
+class GetTimeoutError(ObjectStoreError, TimeoutError):
+    """``get`` waited ``timeout`` seconds and the object was still not sealed in the store."""
+
+
+class StoreNotFoundError(ObjectStoreError, FileNotFoundError):
+    """No store of this name exists on this machine (never created, or destroyed)."""
+
+
+class StoreExistsError(ObjectStoreError, FileExistsError):
+    """A store of this name already exists: attach to it, or destroy it first."""
+
+
+class StoreClosedError(ObjectStoreError, ValueError):
+    """An operation on a store handle after ``close()``."""
+
+
+class TransferError(ObjectStoreError, ConnectionError):
+    """Pulling an object from another node failed (refused, dropped, or the peer reported an error)."""
+
+
+class AuthenticationError(TransferError):
+    """A peer refused the connection because the authentication keys differ."""
+
+
+__all__ += [
+    "AuthenticationError",
+    "GetTimeoutError",
+    "InvalidObjectIDError",
+    "ObjectExistsError",
+    "ObjectNotFoundError",
+    "ObjectNotSealedError",
+    "ObjectStoreFullError",
+    "StoreClosedError",
+    "StoreExistsError",
+    "StoreNotFoundError",
+    "TransferError",
+]

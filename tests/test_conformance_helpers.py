@@ -1,0 +1,214 @@
+"""Tests of the suite's own helpers: comparison, strategies, frames, registry, plugin, xfails, report."""
+
+from __future__ import annotations
+
+import math
+import os
+import subprocess
+import sys
+import threading
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+
+from conformance import strategies
+from conformance._collect import extract_failure
+from conformance.adapters._frames import FrameError, PickleFrame, read_frame
+from conformance.api import Implementation
+from conformance.compare import Mismatch, assert_same, same
+from conformance.plugin import load_xfails
+from conformance.registry import UnknownImplementationError, load_implementation
+from conformance.report import ClauseResult, ImplResult, Report
+
+
+# -- compare --------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("a, b", [
+    (0.0, -0.0), (1, True), (b"x", bytearray(b"x")), ((1,), [1]), (1.0, 1), ({1: 2}, {1: 3}),
+    (complex(0, 0.0), complex(0, -0.0)), ("a", "b"), (frozenset({1}), {1}),
+])
+def test_same_rejects_near_misses(a, b):
+    assert not same(a, b)
+
+
+@pytest.mark.parametrize("value", [float("nan"), -0.0, [float("nan")], {"a": (1, b"", bytearray(b"z"))},
+                                   2 ** 200, "\ud800", {frozenset({1, 2}), None}])
+def test_same_accepts_copies(value):
+    import copy
+
+    assert same(value, copy.deepcopy(value))
+
+
+def test_same_checks_identity_structure():
+    x = [1]
+    assert same([x, x], [[1], [1]], check_identity=False)
+    assert not same([x, x], [[1], [1]])
+    y, z = [1], [1]
+    assert not same([y, z], [x, x])  # two objects merged into one
+    loop = []
+    loop.append(loop)
+    copy_loop = []
+    copy_loop.append(copy_loop)
+    assert same(loop, copy_loop)
+    assert not same(loop, [[]])
+
+
+def test_same_arrays():
+    a = np.arange(6, dtype=">i4").reshape(2, 3)
+    assert same(a, a.astype("<i4"))  # byte order: numpy's own pickling may normalise it
+    assert not same(a, a.astype("<i8"))
+    assert not same(a, a.reshape(3, 2))
+    b = a.copy()
+    b[0, 0] = 99
+    assert not same(a, b)
+    assert same(np.array([None, -0.0], dtype=object), np.array([None, -0.0], dtype=object))
+    assert not same(np.array([-0.0], dtype=object), np.array([0.0], dtype=object))
+
+
+def test_mismatch_names_the_path():
+    with pytest.raises(Mismatch, match=r"value\[1\]\['k'\]"):
+        assert_same([0, {"k": 1.0}], [0, {"k": 2.0}])
+
+
+# -- strategies -------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("call", [
+    lambda: strategies.native_values(max_leaves=0), lambda: strategies.numpy_arrays(max_side=-1),
+    lambda: strategies.numpy_arrays(kinds=["quaternion"]), lambda: strategies.unserializable_nestings(max_culprits=0),
+    lambda: strategies.shared_structures(max_nodes=True),
+])
+def test_strategies_validate_arguments(call):
+    with pytest.raises(ValueError):
+        call()
+
+
+@settings(max_examples=25)
+@given(case=strategies.unserializable_nestings())
+def test_nestings_list_every_culprit(case):
+    value, culprits = case
+    assert 1 <= len(culprits) <= 3
+    assert len({id(c) for c in culprits}) == len(culprits)
+
+    def walk(v, seen):
+        if id(v) in seen:
+            return
+        seen.add(id(v))
+        if isinstance(v, (list, tuple)):
+            for x in v:
+                walk(x, seen)
+        elif isinstance(v, dict):
+            for x in v.values():
+                walk(x, seen)
+        elif isinstance(v, (strategies.Holder,)):
+            for x in vars(v).values():
+                walk(x, seen)
+        elif isinstance(v, strategies.SlottedHolder):
+            walk(v.first, seen)
+            walk(v.second, seen)
+
+    seen = set()
+    walk(value, seen)
+    assert {id(c) for c in culprits} <= seen
+
+
+@settings(max_examples=25)
+@given(value=strategies.shared_structures())
+def test_shared_structures_are_lists_or_dicts(value):
+    assert isinstance(value, (list, dict))
+
+
+@settings(max_examples=25)
+@given(a=strategies.numpy_arrays(kinds=["datetime", "structured"]))
+def test_numpy_arrays_respect_kinds(a):
+    assert a.dtype.kind == "M" or a.dtype.fields is not None
+
+
+# -- frames -------------------------------------------------------------------------------------------------
+def test_pickle_frame_roundtrip_and_alignment():
+    frame = PickleFrame(b"abc", [memoryview(b"x" * 10), memoryview(b"")])
+    data = frame.to_bytes()
+    assert len(data) == frame.frame_size
+    inband, buffers = read_frame(data)
+    assert bytes(inband) == b"abc" and [bytes(b) for b in buffers] == [b"x" * 10, b""]
+
+
+@pytest.mark.parametrize("bad", [b"", b"XXXX" + bytes(20), PickleFrame(b"abc", [b"x" * 10]).to_bytes()[:-3]])
+def test_read_frame_rejects_bad_frames(bad):
+    with pytest.raises(FrameError):
+        read_frame(bad)
+
+
+# -- registry and api ---------------------------------------------------------------------------------------
+def test_unknown_implementation_names_the_choices():
+    with pytest.raises(UnknownImplementationError, match="reference.*package.module:factory"):
+        load_implementation("no-such-thing")
+
+
+def test_factory_spec_and_mutants_load():
+    impl = load_implementation("conformance.adapters:cloudpickle_implementation")
+    assert impl.name == "cloudpickle" and impl.claims("by_value_functions")
+    assert load_implementation("mutant.no_memo").name == "mutant.no_memo"
+
+
+def test_implementation_rejects_unknown_capabilities():
+    with pytest.raises(ValueError, match="unknown capabilities"):
+        Implementation(name="x", serializer=object(), capabilities=frozenset({"teleport"}))
+    with pytest.raises(ValueError, match="store_factory"):
+        Implementation(name="x", serializer=object(), capabilities=frozenset({"store"}))
+
+
+# -- plugin -----------------------------------------------------------------------------------------------
+def _pytest(*args, env=None):
+    full_env = dict(os.environ)
+    full_env.pop("CONFORMANCE_IMPL", None)
+    full_env.update(env or {})
+    return subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *args],
+                          capture_output=True, text=True, env=full_env, timeout=300)
+
+
+def test_no_implementation_fails_at_once_with_how_to_choose():
+    proc = _pytest("--pyargs", "conformance")
+    assert proc.returncode == 4
+    assert "--impl NAME" in proc.stderr and "CONFORMANCE_IMPL" in proc.stderr
+
+
+def test_xfails_file_marks_and_warns(tmp_path):
+    xf = tmp_path / "xfails.txt"
+    xf.write_text("# comment\nserializer.custom.register  # by clause id\nno.such.clause\n")
+    assert load_xfails(str(xf)) == [(2, "serializer.custom.register"), (3, "no.such.clause")]
+    proc = _pytest("--pyargs", "conformance", "--impl", "mutant.register_ignored", "--xfails-file", str(xf),
+                   "--clause", "serializer.custom.*", "-rxX")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "1 xfailed" in proc.stdout and "1 passed" in proc.stdout
+    assert "no.such.clause" in proc.stdout  # the unmatched entry is warned about
+
+
+def test_environment_variable_chooses_and_capabilities_skip():
+    proc = _pytest("--pyargs", "conformance", "--clause", "serializer.functions.lambda", "-rs",
+                   env={"CONFORMANCE_IMPL": "pickle5"})
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "not claimed: pickle5 does not claim by_value_functions" in proc.stdout
+
+
+# -- report ------------------------------------------------------------------------------------------------
+def test_extract_failure_finds_example_and_snippet():
+    text = ("E   AssertionError: boom\nE   Falsifying example: test_x(\nE       impl=load_implementation('a'),\n"
+            "E       value=1,\nE   )\nE   # reproduce:\nE   impl = load_implementation('a')\nE   f(1)\n")
+    got = extract_failure(text, [])
+    assert got["message"] == "AssertionError: boom"
+    assert "value=1," in got["example"] and "impl=" not in got["example"]
+    assert got["reproduce"].splitlines()[-1] == "f(1)"
+
+
+def test_report_renders_and_fails_on_claimed_failure(tmp_path):
+    ok = ImplResult("good", {"a.b": ClauseResult("pass"), "a.c": ClauseResult("not claimed")}, 1.0, 0)
+    bad = ImplResult("bad", {"a.b": ClauseResult("fail", message="<boom>", example="x=1"),
+                             "a.c": ClauseResult("xfail")}, 1.0, 1)
+    report = Report([ok, bad], ["a.b", "a.c"], {"a.b": "B", "a.c": "C"}, 2.0, {})
+    assert report.failed
+    text = report.terminal()
+    assert "FAIL" in text and "<boom>" in text
+    paths = report.write(str(tmp_path))
+    html = paths[2].read_text()
+    assert "&lt;boom&gt;" in html and "http" not in html.split("</style>")[0]  # self-contained
+    assert "| `a.b` | pass | **FAIL** |" in paths[0].read_text()
+    assert not Report([ok], ["a.b", "a.c"], {}, 1.0, {}).failed
