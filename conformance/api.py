@@ -20,6 +20,7 @@ from typing import (Any, Callable, Dict, FrozenSet, Iterable, Optional, Protocol
 
 __all__ = [
     "CAPABILITIES",
+    "Cluster",
     "ExceptionTypes",
     "Factory",
     "Frame",
@@ -101,27 +102,26 @@ class Serializer(Protocol):
 
 
 class Store(Protocol):
-    """An immutable object store, as a client of one node sees it.
+    """An immutable object store, as one client (one process, one node) sees it.
 
-    Ids are ``bytes`` of :data:`OBJECT_ID_SIZE`. A value, once sealed, never changes; ``get`` of an array
-    gives a read-only array backed by the store's memory (capability ``zero_copy``). An object is pinned
-    (never evicted) from ``get``/``get_buffer`` until ``release`` is called for it.
+    Ids are ``bytes`` of :data:`OBJECT_ID_SIZE`. A sealed value never changes. ``get`` of an array gives a
+    read-only array backed by the store's memory (capability ``zero_copy``). An object is *pinned*, and
+    never evicted, while a value or buffer obtained from ``get``/``get_buffer`` is referenced; deleting or
+    evicting a pinned object hides it at once but keeps its bytes until the last view is gone.
+    Missing objects raise the declared ``not_found_error`` (``get`` with a timeout: ``timeout_error``).
     """
 
     #: What another process passes to ``StoreFactory.attach`` to reach this same store.
     name: str
 
     def put(self, value: Any, object_id: Optional[bytes] = None) -> bytes:
-        """Serialize and seal ``value``; the declared ``object_exists_error`` if the id exists."""
+        """Serialize and seal ``value``; the declared ``object_exists_error`` if the id exists; returns the id."""
 
     def get(self, object_id: bytes, *, timeout: Optional[float] = None) -> Any:
-        """The value; waits up to ``timeout`` seconds (``None``: forever, ``0``: not at all)."""
+        """The value; waits up to ``timeout`` seconds for it to be sealed (``None``: do not wait)."""
 
     def get_buffer(self, object_id: bytes, *, timeout: Optional[float] = None) -> memoryview:
-        """The sealed object's raw bytes, read-only, zero-copy."""
-
-    def release(self, object_id: bytes) -> None:
-        """Undo one ``get``/``get_buffer`` pin."""
+        """The sealed object's bytes, read-only and zero-copy."""
 
     def contains(self, object_id: bytes) -> bool:
         """True for a sealed object of this store."""
@@ -133,10 +133,10 @@ class Store(Protocol):
         """Allocate an unsealed object of ``size`` bytes and return its writable memory."""
 
     def seal(self, object_id: bytes) -> None:
-        """Make a created object immutable and visible."""
+        """Make a created object immutable and visible to every client."""
 
     def abort(self, object_id: bytes) -> None:
-        """Drop an unsealed object."""
+        """Drop an unsealed object and free its space."""
 
     def list(self) -> Iterable[bytes]:
         """The ids of the sealed objects."""
@@ -152,10 +152,24 @@ class StoreFactory(Protocol):
         """A new, empty store able to hold ``capacity`` bytes of objects. The suite destroys it after use."""
 
     def attach(self, name: str) -> Store:
-        """A client of the existing store called ``name`` (from any process)."""
+        """A client of the existing store called ``name`` (from any process on this machine)."""
 
     def destroy(self, store: Store) -> None:
-        """Close ``store`` and free everything it holds (shared memory, processes)."""
+        """Close ``store`` and free everything it holds."""
+
+
+class Cluster(Protocol):
+    """Several nodes, each with its own store (capability ``nodes``); optional part of a StoreFactory,
+    ``StoreFactory.create_cluster(n, *, capacity) -> Cluster``."""
+
+    def node(self, index: int) -> Store:
+        """A client of node ``index``'s store: ``get`` pulls from other nodes on demand."""
+
+    def is_local(self, index: int, object_id: bytes) -> bool:
+        """True when node ``index``'s own store holds the object (without pulling it)."""
+
+    def close(self) -> None:
+        """Stop every node and free everything."""
 
 
 @dataclass(frozen=True)

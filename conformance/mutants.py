@@ -363,3 +363,200 @@ def _class_per_instance() -> Implementation:
     s = _Serializer()
     s.pickler_class = _ClassPerInstance
     return _impl("class_per_instance", s)
+
+
+# -- stores -------------------------------------------------------------------------------------------------
+# Each store mutant is the minimal shared-memory store (conformance.adapters._shm_store) with one defect.
+def _store_mutant(name: str, store_class: type, **kw: Any) -> Implementation:
+    from conformance.adapters import _shm_store as shm
+
+    class Factory(shm.ShmStoreFactory):
+        def create(self, *, capacity: int) -> Any:
+            return store_class(f"{__import__('secrets').token_hex(6)}-{capacity}", capacity)
+
+        def attach(self, name: str) -> Any:
+            return store_class(name, int(name.rsplit("-", 1)[1]))
+
+    base = shm.shared_memory_implementation()
+    fields = {f: getattr(base, f) for f in ("serializer", "protocols", "capabilities", "serialization_error",
+                                             "deserialization_error", "object_exists_error",
+                                             "store_full_error", "timeout_error", "not_found_error")}
+    fields.update(kw)
+    return Implementation(name=f"mutant.{name}", store_factory=Factory(), description="a store mutant",
+                          **fields)
+
+
+def _shm() -> Any:
+    from conformance.adapters import _shm_store
+
+    return _shm_store
+
+
+@mutant("store_unlisted", "store.put_get.roundtrip")
+def _store_unlisted() -> Implementation:
+    """list() forgets the objects this client put."""
+    class S(_shm().ShmStore):
+        def put(self, value: Any, object_id: Any = None) -> bytes:
+            oid = super().put(value, object_id)
+            self._mine = getattr(self, "_mine", set()) | {oid}
+            return oid
+
+        def list(self) -> List[bytes]:
+            return [o for o in super().list() if o not in getattr(self, "_mine", set())]
+
+    return _store_mutant("store_unlisted", S)
+
+
+@mutant("store_overwrites", "store.immutability.exists")
+def _store_overwrites() -> Implementation:
+    """put with an existing id replaces the object."""
+    class S(_shm().ShmStore):
+        def put(self, value: Any, object_id: Any = None) -> bytes:
+            if object_id is not None and self.contains(object_id):
+                self.delete(object_id)
+            return super().put(value, object_id)
+
+    return _store_mutant("store_overwrites", S)
+
+
+@mutant("store_writable_gets", "store.immutability.read_only")
+def _store_writable_gets() -> Implementation:
+    """get and get_buffer hand out writable views of the stored object."""
+    class S(_shm().ShmStore):
+        def _open(self, oid: bytes, timeout: Any) -> memoryview:
+            view = super()._open(oid, timeout)
+            return _writable_alias(view)
+
+    return _store_mutant("store_writable_gets", S)
+
+
+@mutant("store_writer_view_survives", "store.immutability.sealed_bytes")
+def _store_writer_view_survives() -> Implementation:
+    """seal leaves the writer's create() view writable, so sealed bytes can still change."""
+    class S(_shm().ShmStore):
+        def seal(self, object_id: bytes) -> None:
+            import os
+
+            shm_obj = self._creating.pop(object_id)
+            self._views.pop(object_id)  # not released: the writer keeps writing into the sealed object
+            os.rename(os.path.join("/dev/shm", self._unsealed(object_id)),
+                      os.path.join("/dev/shm", self._sealed(object_id)))
+            self._mapped.append(shm_obj)
+
+    return _store_mutant("store_writer_view_survives", S)
+
+
+@mutant("store_copies_on_get", "store.zero_copy.local", "store.multiprocess.zero_copy")
+def _store_copies_on_get() -> Implementation:
+    """get deserializes from a private copy of the object's bytes."""
+    class S(_shm().ShmStore):
+        def get(self, object_id: bytes, *, timeout: Any = None) -> Any:
+            view = self._open(self._check(object_id), timeout)
+            return self._serializer.deserialize(memoryview(bytes(view)).toreadonly())
+
+    return _store_mutant("store_copies_on_get", S)
+
+
+@mutant("store_shows_unsealed", "store.visibility.unsealed", "store.multiprocess.unsealed_invisible")
+def _store_shows_unsealed() -> Implementation:
+    """Creates objects under their final name: readers see them before seal."""
+    class S(_shm().ShmStore):
+        def _unsealed(self, oid: bytes, pid: Any = None) -> str:
+            return self._sealed(oid)
+
+        def seal(self, object_id: bytes) -> None:
+            shm_obj = self._creating.pop(object_id)
+            self._views.pop(object_id).release()
+            self._mapped.append(shm_obj)
+
+    return _store_mutant("store_shows_unsealed", S)
+
+
+@mutant("store_abort_leaks", "store.abort.leaves_nothing")
+def _store_abort_leaks() -> Implementation:
+    """abort forgets the object but leaves its space allocated."""
+    class S(_shm().ShmStore):
+        def abort(self, object_id: bytes) -> None:
+            import os
+
+            shm_obj = self._creating.pop(object_id)
+            self._views.pop(object_id).release()
+            os.rename(os.path.join("/dev/shm", self._unsealed(object_id)),
+                      os.path.join("/dev/shm", self._unsealed(object_id)) + "x" + os.urandom(4).hex())  # hidden, counted
+            self._mapped.append(shm_obj)
+
+    return _store_mutant("store_abort_leaks", S)
+
+
+@mutant("store_timeout_zero_waits", "store.timeouts.zero")
+def _store_timeout_zero_waits() -> Implementation:
+    """get(timeout=0) waits a second before giving up."""
+    class S(_shm().ShmStore):
+        def _open(self, oid: bytes, timeout: Any) -> memoryview:
+            return super()._open(oid, 1.0 if timeout == 0 else timeout)
+
+    return _store_mutant("store_timeout_zero_waits", S)
+
+
+@mutant("store_ignores_timeout", "store.timeouts.positive", "store.timeouts.wait_for_put")
+def _store_ignores_timeout() -> Implementation:
+    """get never waits: any timeout behaves like 0."""
+    class S(_shm().ShmStore):
+        def _open(self, oid: bytes, timeout: Any) -> memoryview:
+            return super()._open(oid, None if timeout is None else 0)
+
+    return _store_mutant("store_ignores_timeout", S)
+
+
+@mutant("store_delete_scribbles", "store.delete.views_valid")
+def _store_delete_scribbles() -> Implementation:
+    """delete zeroes the object's memory under its readers before unlinking it."""
+    class S(_shm().ShmStore):
+        def delete(self, object_id: bytes) -> None:
+            view = _writable_alias(self._open(self._check(object_id), None))
+            view[:] = bytes(len(view))
+            super().delete(object_id)
+
+    return _store_mutant("store_delete_scribbles", S)
+
+
+@mutant("store_never_full", "store.full.raises")
+def _store_never_full() -> Implementation:
+    """Ignores its capacity: a put larger than the store succeeds."""
+    class S(_shm().ShmStore):
+        def _used(self) -> int:
+            return -(1 << 40)
+
+    return _store_mutant("store_never_full", S)
+
+
+@mutant("store_process_local", "store.multiprocess.get")
+def _store_process_local() -> Implementation:
+    """Keeps its objects in the writer's memory: another process sees an empty store."""
+    class S(_shm().ShmStore):
+        _local: Dict[Tuple[str, bytes], Any] = {}
+
+        def put(self, value: Any, object_id: Any = None) -> bytes:
+            oid = object_id or __import__("os").urandom(20)
+            if (self.name, oid) in self._local:
+                raise _shm().ObjectExistsError(oid.hex())
+            self._local[(self.name, oid)] = value
+            return oid
+
+        def get(self, object_id: bytes, *, timeout: Any = None) -> Any:
+            try:
+                return self._local[(self.name, object_id)]
+            except KeyError:
+                return super().get(object_id, timeout=timeout)
+
+    return _store_mutant("store_process_local", S)
+
+
+@mutant("store_dead_writers_linger", "store.multiprocess.killed_writer")
+def _store_dead_writers_linger() -> Implementation:
+    """Never reclaims the space of writers that died before sealing."""
+    class S(_shm().ShmStore):
+        def _reclaim_dead_writers(self) -> None:
+            pass
+
+    return _store_mutant("store_dead_writers_linger", S)

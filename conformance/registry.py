@@ -37,7 +37,7 @@ def _builtins() -> Dict[str, Callable[[], Implementation]]:
         "pickle4": lambda: adapters.pickle_implementation(4),
         "pickle5": lambda: adapters.pickle_implementation(5),
         "cloudpickle": adapters.cloudpickle_implementation,
-        # "shared_memory": adapters.shared_memory_implementation,
+        "shared_memory": adapters.shared_memory_implementation,
     }
     return table
 
