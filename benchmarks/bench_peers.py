@@ -82,9 +82,7 @@ class _Plasma:
         return self.store.put(value)
 
     def get(self, handle: Any) -> Any:
-        value = self.store.get(handle)
-        self.store.release(handle)  # the adapter's pin; the value's own views keep Plasma's pin
-        return value
+        return self.store.get(handle)
 
     def free(self, handle: Any) -> None:
         self.store.delete(handle)

@@ -11,10 +11,10 @@ contract            Plasma
 ``create``/``seal``  ``PlasmaClient.create`` (a writable ``PlasmaBuffer``) / ``PlasmaClient.seal``
 ``put``             ``create``, ``write_to`` into it, ``seal``
 ``get_buffer``      ``PlasmaClient.get_buffers([id], timeout_ms)``: read-only and zero-copy; Plasma answers
-                    ``None`` when the wait expires, which this adapter raises as ``TimeoutError``
-``get``             ``get_buffer``, then ``reference.deserialize``
-``release``         drops this adapter's reference to one ``PlasmaBuffer``: Plasma unpins when the last
-                    buffer (and every view of it) is gone
+                    ``None`` when the wait expires: ``TimeoutError`` after a wait, ``KeyError`` when
+                    ``timeout`` is ``None`` (the contract's "do not wait")
+``get``             ``get_buffer``, then ``reference.deserialize``; the object stays pinned while a
+                    ``PlasmaBuffer`` (or any view or array made from it) lives, as in the contract
 ``contains``        ``PlasmaClient.contains``
 ``delete``          ``PlasmaClient.delete([id])``
 ``list``            ``PlasmaClient.list()``, sealed entries
@@ -35,7 +35,7 @@ import subprocess
 import tempfile
 import time
 import warnings
-from typing import Any, Dict, Iterable, List, Optional
+from typing import Any, Dict, Iterable, Optional
 
 from conformance.adapters._reference import ReferenceSerializer
 from conformance.api import OBJECT_ID_SIZE, Implementation
@@ -93,7 +93,6 @@ class PlasmaStore:
             warnings.simplefilter("ignore", DeprecationWarning)
             self.client = self._plasma.connect(name)
         self._serializer = serializer or ReferenceSerializer()
-        self._pins: Dict[bytes, List[Any]] = {}
         self._creating: Dict[bytes, Any] = {}
 
     def _oid(self, object_id: bytes) -> Any:
@@ -112,23 +111,19 @@ class PlasmaStore:
         return object_id
 
     def get_buffer(self, object_id: bytes, *, timeout: Optional[float] = None) -> memoryview:
-        timeout_ms = -1 if timeout is None else int(timeout * 1000)
+        # Plasma waits up to timeout_ms (-1: for ever) and answers None when the object is not sealed by
+        # then; the contract's timeout=None means "do not wait" and a missing object is not_found.
+        timeout_ms = 0 if timeout is None else max(0, int(timeout * 1000))
         [buffer] = self.client.get_buffers([self._oid(object_id)], timeout_ms=timeout_ms)
         if buffer is None:
+            if timeout is None:
+                raise KeyError(f"object {object_id.hex()} is not in the store")
             raise TimeoutError(f"object {object_id.hex()} was not sealed within {timeout}s")
-        self._pins.setdefault(object_id, []).append(buffer)
+        # The PlasmaBuffer pins the object until it (and every view of it) is gone, as the contract says.
         return memoryview(buffer).cast("B")
 
     def get(self, object_id: bytes, *, timeout: Optional[float] = None) -> Any:
         return self._serializer.deserialize(self.get_buffer(object_id, timeout=timeout))
-
-    def release(self, object_id: bytes) -> None:
-        pins = self._pins.get(object_id)
-        if not pins:
-            raise KeyError(f"object {object_id.hex()} is not pinned by this client")
-        pins.pop()
-        if not pins:
-            del self._pins[object_id]
 
     def contains(self, object_id: bytes) -> bool:
         return bool(self.client.contains(self._oid(object_id)))
@@ -157,7 +152,6 @@ class PlasmaStore:
         return [oid.binary() for oid, info in self.client.list().items() if info.get("state") == "sealed"]
 
     def close(self) -> None:
-        self._pins.clear()
         self._creating.clear()
         client, self.client = self.client, None
         if client is not None:
