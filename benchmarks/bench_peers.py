@@ -9,13 +9,15 @@ Every store gets the same float64 array, in the same process and run:
   Plasma's buffers (``conformance.adapters._plasma``), the way this project's Plasma adapter stores them.
 
 A store that is not installed (or, for ``reference``, not built yet) is skipped by ``NotImplementedError``
-in ``setup``. Each ``time_put`` sample is one put into a store where the previous object was freed in
-``teardown`` (``number = 1``): Ray frees an object when its last reference goes, asynchronously, so the
-put is measured alone for every store. ``benchmarks.summary`` prints the reference/peer ratios.
+in ``setup``. Each store is opened once per benchmark process (Ray takes seconds to start) and closed at
+exit. Each ``time_put`` sample is one put into a warm store where the previous object was freed in
+``teardown`` (``number = 1``; Ray frees an object asynchronously when its last reference goes), so the
+put is measured alone, for every store alike. ``benchmarks.summary`` prints the reference/peer ratios.
 """
 
 from __future__ import annotations
 
+import atexit
 import os
 from typing import Any, Callable, Dict, List, Optional, Sequence
 
@@ -101,17 +103,26 @@ class _Plasma:
 
 
 _PEERS: Dict[str, Callable[[], Any]] = {"reference": _Reference, "ray": _Ray, "plasma": _Plasma}
+_open: Dict[str, Any] = {}
 
 
 def open_store(name: str) -> Any:
-    """A store called ``name`` (one of :data:`STORES`); ``NotImplementedError`` (asv: skip) if missing."""
+    """The store called ``name`` (one of :data:`STORES`), opened once per process and closed at exit, as
+    Ray must be (it takes seconds to start); ``NotImplementedError`` (asv: skip) if it is missing."""
     if name not in _PEERS:
         raise ValueError(f"unknown store {name!r}: choose one of {STORES}")
-    return _PEERS[name]()
+    if name not in _open:
+        _open[name] = _PEERS[name]()
+        atexit.register(_open[name].close)
+    return _open[name]
 
 
 class PeerPut:
-    """``put`` of a float64 array into each store: one put per sample, the store emptied between them."""
+    """``put`` of a float64 array into each store: one put per sample, freed before the next.
+
+    Every store is warm: it lives for the whole process (Ray's must) and setup puts and frees the same
+    array once, so the timed put writes into memory that is already mapped, for every store alike.
+    """
 
     params = [STORES, PEER_SIZES]
     param_names = ["store", "size"]
@@ -123,12 +134,12 @@ class PeerPut:
     def setup(self, store: str, size: str) -> None:
         self.value = array_of(size)
         self.store = open_store(store)
+        self.store.free(self.store.put(self.value))  # warm: map and touch the memory the put will use
         self.handles: List[Any] = []
 
     def teardown(self, store: str, size: str) -> None:
         while self.handles:
             self.store.free(self.handles.pop())
-        self.store.close()
 
     def time_put(self, store: str, size: str) -> None:
         self.handles.append(self.store.put(self.value))
@@ -153,7 +164,6 @@ class PeerGet:
     def teardown(self, store: str, size: str) -> None:
         handle, self.handle = self.handle, None
         self.store.free(handle)
-        self.store.close()
 
     def time_get(self, store: str, size: str) -> None:
         self.store.get(self.handle)

@@ -64,6 +64,18 @@ def plasma_server() -> str:
     return path
 
 
+def _die_with_parent() -> None:
+    """In the child before exec: ask Linux to SIGKILL it when its parent dies, so that a store never
+    outlives a killed test or benchmark process (prctl PR_SET_PDEATHSIG)."""
+    try:
+        import ctypes
+        import signal
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGKILL), 0, 0, 0)  # PR_SET_PDEATHSIG = 1
+    except (OSError, AttributeError):
+        pass
+
+
 def start_plasma_store(capacity: int, *, socket: Optional[str] = None) -> "subprocess.Popen[bytes]":
     """Start ``plasma-store-server -m capacity -s socket`` and wait (at most :data:`START_TIMEOUT` s) until
     it listens. The caller kills it; ``proc.socket`` is the socket path."""
@@ -71,7 +83,8 @@ def start_plasma_store(capacity: int, *, socket: Optional[str] = None) -> "subpr
         raise ValueError(f"'capacity' must be a positive integer, got {capacity!r}")
     socket = socket or os.path.join(tempfile.mkdtemp(prefix="plasma-"), "store.sock")
     proc = subprocess.Popen([plasma_server(), "-m", str(capacity), "-s", socket],
-                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            preexec_fn=_die_with_parent)
     deadline = time.monotonic() + START_TIMEOUT
     while not os.path.exists(socket):
         if proc.poll() is not None or time.monotonic() > deadline:
