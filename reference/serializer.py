@@ -226,6 +226,7 @@ def _note_non_contiguous_copy(array: "np.ndarray") -> None:
     )
 
 
+_make_skeleton_class = getattr(getattr(cloudpickle, "cloudpickle", None), "_make_skeleton_class", None)
 _OPEN_FILE_TYPES = frozenset({io.TextIOWrapper, io.BufferedReader, io.BufferedWriter, io.BufferedRandom,
                               io.FileIO})
 
@@ -255,6 +256,8 @@ class _Pickler(cloudpickle.Pickler):
             return self._reduce_memoryview(obj)
         if t is np.ndarray:
             return self._reduce_ndarray(obj)
+        if isinstance(obj, type):
+            return self._reduce_class(obj)
         if t in _OPEN_FILE_TYPES:
             return self._reduce_open_file(obj)
         return super().reducer_override(obj)
@@ -271,6 +274,17 @@ class _Pickler(cloudpickle.Pickler):
         ):
             _note_non_contiguous_copy(array)
         return NotImplemented  # numpy's own reduction: out-of-band at protocol 5 when it can
+
+    def _reduce_class(self, cls: type) -> Any:
+        rv = super().reducer_override(cls)
+        # cloudpickle rebuilds a dynamic class with type(name, bases, {}) and sets its attributes after,
+        # so a __slots__ class comes back without slots (its instances grow a __dict__). Passing
+        # __slots__ to the class constructor makes the rebuilt class slotted like the original.
+        if (isinstance(rv, tuple) and rv and rv[0] is _make_skeleton_class and "__slots__" in vars(cls)
+                and isinstance(rv[1][3], dict)):
+            type_kwargs = dict(rv[1][3], __slots__=vars(cls)["__slots__"])
+            rv = (rv[0], rv[1][:3] + (type_kwargs,) + rv[1][4:]) + rv[2:]
+        return rv
 
     def _reduce_open_file(self, file: Any) -> Any:
         # cloudpickle would pickle a file opened for reading by its contents, silently turning a handle

@@ -266,6 +266,7 @@ def test_functions_and_classes_from_main_travel_by_value(tmp_path):
 
 def _make_classes():
     class Base:
+        __slots__ = ()
         kind = "base"
 
         def hello(self):
@@ -294,12 +295,15 @@ def test_dynamic_classes_travel_by_value():
     """Dynamic classes with methods, class attributes, inheritance, __slots__, enums and dataclasses load in
     a fresh interpreter; two instances share one class object there."""
     Child, Colour, Point = _make_classes()
+    assert not hasattr(Child(1, 2), "__dict__")  # slotted all the way up: the copy must be too
     value = [Child(1, 2), Child(3, 4), Colour.GREEN, Point(1, 2), Point]
     out = _load_in_fresh_interpreter(
         reference.dumps(value),
         "[value[0].hello(), value[0].a, value[1].b, type(value[0]) is type(value[1]), value[2].name, "
-        "value[2] is type(value[2])['GREEN'], value[3], value[4](5).y, type(value[3]) is value[4]]")
-    assert out == "['hello from child', 1, 4, True, 'GREEN', True, Point(x=1, y=2), 0, True]"
+        "value[2] is type(value[2])['GREEN'], value[3], value[4](5).y, type(value[3]) is value[4], "
+        "hasattr(value[0], '__dict__'), type(value[0]).__slots__]")
+    assert out == ("['hello from child', 1, 4, True, 'GREEN', True, Point(x=1, y=2), 0, True, False, "
+                   "('a', 'b')]")
 
 
 # -- custom serializers ------------------------------------------------------------------------------------
