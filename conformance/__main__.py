@@ -42,7 +42,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         print("implementations:", ", ".join(available()))
         print("mutants:", ", ".join(mutant_names()))
         print("clauses:")
-        for cid, info in sorted(all_clauses().items()):
+        for cid, info in all_clauses().items():
             needs = f" [needs {', '.join(info.requires)}]" if info.requires else ""
             print(f"  {cid}{needs}: {info.summary}")
         return 0

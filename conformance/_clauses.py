@@ -52,11 +52,11 @@ def clause(clause_id: str, *requires: str) -> Callable[[F], F]:
         prefix = f"Clause {clause_id}:"
         if not doc.startswith(prefix):
             raise ValueError(f"{fn.__qualname__}'s docstring must start with {prefix!r}")
-        if clause_id in CLAUSES and CLAUSES[clause_id].function != fn.__qualname__:
+        if clause_id in CLAUSES and CLAUSES[clause_id].function != fn.__name__:
             raise ValueError(f"clause id {clause_id!r} is used twice")
         summary = doc[len(prefix):].strip().split("\n\n")[0]
         CLAUSES[clause_id] = ClauseInfo(clause_id, " ".join(summary.split()), tuple(requires),
-                                        fn.__module__, fn.__qualname__)
+                                        fn.__module__, fn.__name__)
         fn = pytest.mark.requires(*requires)(fn)
         return pytest.mark.clause(clause_id)(fn)
 

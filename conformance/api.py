@@ -35,6 +35,8 @@ __all__ = [
 #: Every capability an implementation may claim, with what claiming it promises.
 CAPABILITIES: Dict[str, str] = {
     "numpy": "numpy arrays of every dtype, shape, order and stride pattern round-trip bit for bit",
+    "numpy_byte_order": "numpy arrays of a non-native byte order come back in that byte order, bit for bit "
+                        "(numpy's own pickling turns in-band ones native)",
     "recursive": "recursive objects and shared references keep their identity structure",
     "by_value_functions": "lambdas, nested functions, closures, run-time and __main__ functions travel by "
                           "value and work in a fresh interpreter",
@@ -108,7 +110,8 @@ class Store(Protocol):
     read-only array backed by the store's memory (capability ``zero_copy``). An object is *pinned*, and
     never evicted, while a value or buffer obtained from ``get``/``get_buffer`` is referenced; deleting or
     evicting a pinned object hides it at once but keeps its bytes until the last view is gone.
-    Missing objects raise the declared ``not_found_error`` (``get`` with a timeout: ``timeout_error``).
+    ``delete`` of a missing object raises the declared ``not_found_error``; ``get`` of one waits (see
+    :meth:`get`) and raises the declared ``timeout_error``.
     """
 
     #: What another process passes to ``StoreFactory.attach`` to reach this same store.
@@ -118,7 +121,8 @@ class Store(Protocol):
         """Serialize and seal ``value``; the declared ``object_exists_error`` if the id exists; returns the id."""
 
     def get(self, object_id: bytes, *, timeout: Optional[float] = None) -> Any:
-        """The value; waits up to ``timeout`` seconds for it to be sealed (``None``: do not wait)."""
+        """The value; waits up to ``timeout`` seconds for it to be sealed (``None``: as long as it takes,
+        ``0``: not at all), then raises the declared ``timeout_error``."""
 
     def get_buffer(self, object_id: bytes, *, timeout: Optional[float] = None) -> memoryview:
         """The sealed object's bytes, read-only and zero-copy."""

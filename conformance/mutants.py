@@ -10,11 +10,12 @@ each mutant and fail when one passes, and fail when a clause has no mutant. Load
 from __future__ import annotations
 
 import ctypes
+import dataclasses
 import io
 import pickle
 import threading
 import types
-from typing import Any, Callable, Dict, List, NamedTuple, Tuple
+from typing import Any, Callable, Dict, List, NamedTuple, Optional, Tuple
 
 import cloudpickle
 
@@ -251,6 +252,21 @@ def _reference_mutant(name: str, serializer: Any) -> Implementation:
                  deserialization_error=(reference.DeserializationError,))
 
 
+@mutant("native_byte_order", "serializer.numpy.byte_order")
+def _native_byte_order() -> Implementation:
+    """Turns every array native-endian before serializing (values intact, byte order lost)."""
+    class S(_ReferenceBased):
+        def serialize(self, obj: Any, *, protocol: int) -> Any:
+            import numpy as np
+
+            if isinstance(obj, np.ndarray) and not obj.dtype.hasobject:
+                obj = obj.astype(obj.dtype.newbyteorder("="))
+            return self._inner.serialize(obj, protocol=protocol)
+
+    impl = _reference_mutant("native_byte_order", S())
+    return dataclasses.replace(impl, capabilities=impl.capabilities | {"numpy_byte_order"})
+
+
 @mutant("inspect_first_only", "serializer.inspect.culprits")
 def _inspect_first_only() -> Implementation:
     """inspect reports only the first culprit it finds."""
@@ -392,7 +408,7 @@ def _shm() -> Any:
     return _shm_store
 
 
-@mutant("store_unlisted", "store.put_get.roundtrip")
+@mutant("store_unlisted", "store.put_get.roundtrip", "store.stateful.model")
 def _store_unlisted() -> Implementation:
     """list() forgets the objects this client put."""
     class S(_shm().ShmStore):
@@ -503,7 +519,7 @@ def _store_ignores_timeout() -> Implementation:
     """get never waits: any timeout behaves like 0."""
     class S(_shm().ShmStore):
         def _open(self, oid: bytes, timeout: Any) -> memoryview:
-            return super()._open(oid, None if timeout is None else 0)
+            return super()._open(oid, 0)
 
     return _store_mutant("store_ignores_timeout", S)
 
@@ -560,3 +576,142 @@ def _store_dead_writers_linger() -> Implementation:
             pass
 
     return _store_mutant("store_dead_writers_linger", S)
+
+
+# Eviction mutants: the reference store plus an eviction policy of their own, applied before each put
+# (deleting hides an object at once, as eviction does). They need reference.store.
+def _reference_store_mutant(name: str, policy: Callable[[Any, List[bytes], int], None]) -> Implementation:
+    from conformance.adapters._reference import reference_implementation
+    from conformance.adapters._reference_store import ReferenceStore, ReferenceStoreFactory
+
+    base = reference_implementation()
+    factory = ReferenceStoreFactory.available()
+    if factory is None or "store" not in base.capabilities:
+        raise ImportError("this mutant needs the reference store (reference.store), which is not installed")
+
+    class Store(ReferenceStore):
+        def __init__(self, handle: Any) -> None:
+            super().__init__(handle)
+            self.order: List[bytes] = []  # least recently used first, as this client saw it
+
+        def _used(self, oid: bytes) -> None:
+            if oid in self.order:
+                self.order.remove(oid)
+            self.order.append(oid)
+
+        def put(self, value: Any, object_id: Optional[bytes] = None) -> bytes:
+            from reference.serializer import serialize
+
+            policy(self, self.order, serialize(value).frame_size)
+            oid = super().put(value, object_id)
+            self._used(oid)
+            return oid
+
+        def get(self, object_id: bytes, *, timeout: Optional[float] = None) -> Any:
+            value = super().get(object_id, timeout=timeout)
+            self._used(bytes(object_id))
+            return value
+
+    class Factory(ReferenceStoreFactory):
+        def create(self, *, capacity: int) -> Any:
+            return Store(super().create(capacity=capacity)._s)
+
+        def attach(self, name: str) -> Any:
+            return Store(self._cls.attach(name))
+
+    fields = {f: getattr(base, f) for f in ("serializer", "protocols", "capabilities", "serialization_error",
+                                             "deserialization_error", "object_exists_error",
+                                             "store_full_error", "timeout_error", "not_found_error")}
+    return Implementation(name=f"mutant.{name}", description="a store mutant",
+                          store_factory=Factory(factory._cls, factory.errors, factory.capabilities), **fields)
+
+
+def _evict_until_fits(store: Any, candidates: List[bytes], size: int) -> None:
+    for oid in candidates:
+        if store._s.stats().largest_free_block >= size + 4096:
+            return
+        if store.contains(oid):
+            store.delete(oid)
+        store.order.remove(oid)
+
+
+@mutant("store_evicts_pinned", "store.eviction.pinning", "store.full.pinned")
+def _store_evicts_pinned() -> Implementation:
+    """Evicts least recently used first, held (pinned) objects included."""
+    return _reference_store_mutant("store_evicts_pinned",
+                                   lambda store, order, size: _evict_until_fits(store, list(order), size))
+
+
+@mutant("store_evicts_newest", "store.eviction.lru")
+def _store_evicts_newest() -> Implementation:
+    """Evicts the most recently used unpinned object first."""
+    def policy(store: Any, order: List[bytes], size: int) -> None:
+        import gc
+
+        gc.collect()
+        stats = store._s.stats()
+        if stats.largest_free_block >= size + 4096:
+            return
+        pinned = stats.pinned_objects
+        unpinned = [o for o in reversed(order)]
+        if pinned:
+            return  # keep out of the pinning clauses' way: only break the order
+        _evict_until_fits(store, unpinned, size)
+
+    return _reference_store_mutant("store_evicts_newest", policy)
+
+
+def _cluster_mutant(name: str, node_class: Callable[[Any], type]) -> Implementation:
+    shm = _shm()
+
+    class Cluster(shm.ShmCluster):
+        def __init__(self, n: int, capacity: int) -> None:
+            super().__init__(n, capacity)
+            cls = node_class(shm)
+            self._nodes = [cls(node.name, capacity, node._peer_names) for node in self._nodes]
+
+    class Factory(shm.ShmStoreFactory):
+        def create_cluster(self, n: int, *, capacity: int) -> Any:
+            return Cluster(n, capacity)
+
+    base = shm.shared_memory_implementation()
+    fields = {f: getattr(base, f) for f in ("serializer", "protocols", "capabilities", "serialization_error",
+                                             "deserialization_error", "object_exists_error",
+                                             "store_full_error", "timeout_error", "not_found_error")}
+    return Implementation(name=f"mutant.{name}", store_factory=Factory(), description="a nodes mutant",
+                          **fields)
+
+
+@mutant("nodes_eager_push", "store.nodes.pull_on_demand")
+def _nodes_eager_push() -> Implementation:
+    """put copies the object to every node at once."""
+    def node_class(shm: Any) -> type:
+        class Node(shm.ShmNode):
+            def put(self, value: Any, object_id: Any = None) -> bytes:
+                oid = super().put(value, object_id)
+                for peer in self._peers():
+                    data = self.get_buffer(oid)
+                    buf = peer.create(oid, len(data))
+                    buf[:len(data)] = data
+                    peer.seal(oid)
+                return oid
+        return Node
+
+    return _cluster_mutant("nodes_eager_push", node_class)
+
+
+@mutant("nodes_no_local_copy", "store.nodes.pull_on_demand")
+def _nodes_no_local_copy() -> Implementation:
+    """A node serves objects of other nodes without ever holding them: every get goes to the network."""
+    def node_class(shm: Any) -> type:
+        class Node(shm.ShmNode):
+            def get(self, object_id: bytes, *, timeout: Any = None) -> Any:
+                if shm.ShmStore.contains(self, object_id):
+                    return super().get(object_id, timeout=timeout)
+                for peer in self._peers():
+                    if peer.contains(object_id):
+                        return peer.get(object_id, timeout=0)
+                return super().get(object_id, timeout=timeout)
+        return Node
+
+    return _cluster_mutant("nodes_no_local_copy", node_class)

@@ -21,7 +21,7 @@ from typing import Any, Dict, List, Optional, Tuple
 
 import pytest
 
-__all__ = ["PROFILES", "load_xfails"]
+__all__ = ["PROFILES", "load_profile", "load_xfails"]
 
 #: Hypothesis settings for the suite: ``ci`` is quick (the default), ``nightly`` thorough.
 PROFILES: Dict[str, Dict[str, Any]] = {
@@ -59,27 +59,39 @@ def _impl_name(config: Any) -> Optional[str]:
     return config.getoption("impl") or os.environ.get("CONFORMANCE_IMPL") or None
 
 
-def _load_profile(config: Any) -> None:
+def load_profile(name: Optional[str] = None, *, max_examples: Optional[int] = None,
+                 hypothesis_profile: Optional[str] = None) -> None:
+    """Load the suite's Hypothesis settings: profile ``name`` (``ci``/``nightly``; default
+    ``$CONFORMANCE_PROFILE`` or ``ci``), or the Hypothesis profile ``hypothesis_profile`` as the base,
+    with ``max_examples`` on top. No deadline (stores and children vary in speed), failure blobs printed,
+    slow-generation health checks off."""
     from hypothesis import HealthCheck, settings
 
-    name = config.getoption("conformance_profile") or os.environ.get("CONFORMANCE_PROFILE") or "ci"
+    name = name or os.environ.get("CONFORMANCE_PROFILE") or "ci"
     if name not in PROFILES:
-        raise pytest.UsageError(f"unknown conformance profile {name!r}: choose one of {sorted(PROFILES)}")
-    explicit = config.getoption("hypothesis_profile", None)
-    base = settings.get_profile(explicit) if explicit else settings(**PROFILES[name])
+        raise ValueError(f"unknown conformance profile {name!r}: choose one of {sorted(PROFILES)}")
+    base = settings.get_profile(hypothesis_profile) if hypothesis_profile else settings(**PROFILES[name])
     overrides: Dict[str, Any] = {
         "deadline": None,
         "print_blob": True,
         "suppress_health_check": list(base.suppress_health_check) + [
-            HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much],
+            HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much,
+            HealthCheck.function_scoped_fixture],  # impl is loaded once; make_store is reset by hand
     }
-    max_examples = config.getoption("max_examples")
     if max_examples is not None:
         if max_examples < 1:
-            raise pytest.UsageError(f"--max-examples must be a positive integer, got {max_examples}")
+            raise ValueError(f"--max-examples must be a positive integer, got {max_examples}")
         overrides["max_examples"] = max_examples
     settings.register_profile("conformance", parent=base, **overrides)
     settings.load_profile("conformance")
+
+
+def _load_profile(config: Any) -> None:
+    try:
+        load_profile(config.getoption("conformance_profile"), max_examples=config.getoption("max_examples"),
+                     hypothesis_profile=config.getoption("hypothesis_profile", None))
+    except ValueError as exc:
+        raise pytest.UsageError(str(exc)) from None
 
 
 def pytest_configure(config: Any) -> None:
@@ -120,11 +132,19 @@ def _selected(patterns: List[str], clause_id: str) -> bool:
     return False
 
 
+def _class_impl(item: Any) -> Any:
+    """The implementation of a ``conformance.testing.ConformanceTests`` subclass, if the item is in one."""
+    cls = getattr(item, "cls", None)
+    getter = getattr(cls, "conformance_implementation", None)
+    return getter() if getter is not None else None
+
+
 @pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(session: Any, config: Any, items: List[Any]) -> None:
-    clause_items = [it for it in items if _clause_of(it) is not None]
+    clause_items = [it for it in items if _clause_of(it) is not None
+                    and getattr(getattr(it, "cls", None), "conformance_implementation", None) is None]
     if not clause_items:
-        return  # not a conformance run: stay inert
+        return  # not a conformance run (or only ConformanceTests subclasses): nothing to choose
     name = _impl_name(config)
     if not name:
         from conformance.registry import available
@@ -162,7 +182,7 @@ def pytest_runtest_setup(item: Any) -> None:
     mark = item.get_closest_marker("requires")
     if mark is None or _clause_of(item) is None:
         return
-    impl = getattr(item.config, _IMPL_KEY, None)
+    impl = _class_impl(item) or getattr(item.config, _IMPL_KEY, None)
     if impl is None:
         return
     missing = sorted(impl.missing(mark.args))

@@ -233,32 +233,32 @@ def _culprits() -> SearchStrategy[Any]:
 
 @st.composite
 def _nestings(draw: Any, max_culprits: int) -> Tuple[Any, List[Any]]:
-    planted: List[Any] = []
     n = draw(st.integers(1, max_culprits))
-    leaves = [draw(_culprits()) for _ in range(n)]
-    planted.extend(leaves)
-    items: List[Any] = list(leaves) + draw(st.lists(scalar_values(allow_nan=False), max_size=3))
-    items = draw(st.permutations(items))
-    # Wrap random groups in containers until one remains.
-    while len(items) > 1 or draw(st.booleans()) and len(items) == 1 and len(planted) < 8:
-        k = draw(st.integers(1, len(items)))
-        group, items = items[:k], items[k:]
+    culprits = [draw(_culprits()) for _ in range(n)]
+    fillers = draw(st.lists(st.one_of(st.integers(), st.text(max_size=4), st.none()), max_size=3))
+    items: List[Any] = draw(st.permutations(culprits + fillers))
+
+    def wrap(group: List[Any]) -> Any:
         kind = draw(st.sampled_from(["list", "tuple", "dict", "holder", "slotted"]))
         if kind == "list":
-            box: Any = list(group)
-        elif kind == "tuple":
-            box = tuple(group)
-        elif kind == "dict":
-            box = {f"k{i}": v for i, v in enumerate(group)}
-        elif kind == "holder":
-            box = Holder(**{f"a{i}": v for i, v in enumerate(group)})
-        else:
-            box = [SlottedHolder(*group[i:i + 2]) for i in range(0, len(group), 2)]
-            box = box[0] if len(box) == 1 else box
-        items.append(box)
-        planted.append(None)  # count of wrappings, bounded above
-    planted = [p for p in planted if p is not None]
-    return items[0], planted
+            return list(group)
+        if kind == "tuple":
+            return tuple(group)
+        if kind == "dict":
+            return {f"k{i}": v for i, v in enumerate(group)}
+        if kind == "holder":
+            return Holder(**{f"a{i}": v for i, v in enumerate(group)})
+        boxes = [SlottedHolder(*group[i:i + 2]) for i in range(0, len(group), 2)]
+        return boxes[0] if len(boxes) == 1 else boxes
+
+    # Merge groups until one value remains (each round shrinks the list), then maybe wrap it again.
+    while len(items) > 1:
+        k = draw(st.integers(2, min(3, len(items))))
+        start = draw(st.integers(0, len(items) - k))
+        items[start:start + k] = [wrap(items[start:start + k])]
+    for _ in range(draw(st.integers(0, 2))):
+        items = [wrap(items)]
+    return items[0], culprits
 
 
 def unserializable_nestings(*, max_culprits: int = 3) -> SearchStrategy[Tuple[Any, List[Any]]]:

@@ -24,13 +24,33 @@ def _array_repr(a):
 @given(data=st.data())
 def test_numpy_roundtrip(impl, kind, data):
     """Clause serializer.numpy.roundtrip: arrays of every dtype (datetime, structured, big-endian and object
-    too), shape (0-d, empty), order (C, F) and stride pattern come back with the same dtype, shape and
-    bytes, at the highest protocol."""
+    too), shape (0-d, empty), order (C, F) and stride pattern come back with the same dtype (byte order
+    aside: numpy's pickling makes in-band arrays native; see serializer.numpy.byte_order), shape and
+    values bit for bit, at the highest protocol."""
     array = data.draw(strategies.numpy_arrays(kinds=[kind]), label="array")
     protocol = max(impl.protocols)
     reproduce(impl, "import numpy as np", f"array = {_array_repr(array)}",
               f"out = roundtrip(impl, array, protocol={protocol})")
     assert_same(array, roundtrip(impl, array, protocol=protocol))
+
+
+@clause("serializer.numpy.byte_order", "numpy", "numpy_byte_order")
+@given(array=strategies.numpy_arrays(kinds=["int", "uint", "float", "complex", "datetime", "timedelta",
+                                            "str", "structured"]).filter(
+    lambda a: a.dtype.byteorder == ">" or bool(a.dtype.fields)),
+       protocol=st.sampled_from([3, 4, 5]))
+def test_numpy_byte_order(impl, array, protocol):
+    """Clause serializer.numpy.byte_order: a big-endian array (and a structured one with big-endian fields)
+    comes back with exactly the same dtype, byte order included, and the same bytes, at every claimed
+    protocol."""
+    if protocol not in impl.protocols:
+        pytest.skip(f"not claimed: {impl.name} does not claim protocol {protocol}")
+    reproduce(impl, "import numpy as np", f"array = {_array_repr(array)}",
+              f"out = roundtrip(impl, array, protocol={protocol})", "out.dtype.str, out.tobytes() == array.tobytes()")
+    out = roundtrip(impl, array, protocol=protocol)
+    assert out.dtype == array.dtype and out.dtype.descr == array.dtype.descr, (
+        f"dtype {out.dtype.descr} came back for {array.dtype.descr}")
+    assert out.tobytes() == array.tobytes(), "the bytes differ"
 
 
 def _need5(impl):

@@ -26,9 +26,9 @@ def test_get_from_another_process(impl, make_store):
     store = make_store()
     value = {"key": [1, 2.5, "three", b"four"], "nested": ({"x": None},)}
     reproduce(impl, store_snippet(), *_CHILD, f"oid = store.put({value!r})",
-              "run_task(impl.name, 'store_get', (store.name, oid, None))['value']")
+              "run_task(impl.name, 'store_get', (store.name, oid, 5))['value']")
     oid = store.put(value)
-    got = run_task(impl.name, "store_get", (store.name, oid, None))
+    got = run_task(impl.name, "store_get", (store.name, oid, 5))
     assert got.get("value") == value, f"the other process got {got!r}"
 
 
@@ -40,10 +40,10 @@ def test_zero_copy_in_another_process(impl, make_store):
 
     store = make_store()
     reproduce(impl, store_snippet(), *_CHILD, "import numpy as np", "oid = store.put(np.arange(10_000.0))",
-              "run_task(impl.name, 'store_get', (store.name, oid, None))")
+              "run_task(impl.name, 'store_get', (store.name, oid, 5))")
     array = np.arange(10_000.0)
     oid = store.put(array)
-    got = run_task(impl.name, "store_get", (store.name, oid, None))
+    got = run_task(impl.name, "store_get", (store.name, oid, 5))
     assert got["sum"] == float(array.sum()) and got["shape"] == array.shape, got
     assert got["shares"], "in the other process, the array is a copy, not a view of the store"
     assert not got["writeable"] and got["write"] == "refused", f"the other process could write: {got}"

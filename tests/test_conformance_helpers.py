@@ -212,3 +212,13 @@ def test_report_renders_and_fails_on_claimed_failure(tmp_path):
     assert "&lt;boom&gt;" in html and "http" not in html.split("</style>")[0]  # self-contained
     assert "| `a.b` | pass | **FAIL** |" in paths[0].read_text()
     assert not Report([ok], ["a.b", "a.c"], {}, 1.0, {}).failed
+
+
+def test_conformance_tests_base_class(tmp_path):
+    (tmp_path / "test_mine.py").write_text(
+        "from conformance.testing import ConformanceTests\n\n"
+        "class TestPickle4(ConformanceTests):\n    implementation = 'pickle4'\n")
+    proc = _pytest(str(tmp_path / "test_mine.py"), "-q", "-rs", "-k", "native or functions_lambda or lambda")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "not claimed: pickle4 does not claim by_value_functions" in proc.stdout
+    assert "passed" in proc.stdout

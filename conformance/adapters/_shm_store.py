@@ -8,7 +8,10 @@ view (zero copy). Capacity is the summed size of the store's segments; a put tha
 :class:`StoreFullError` (there is no eviction). Unsealed segments of dead writers are reclaimed when space
 runs short. Deleted segments are unlinked; mapped views stay valid (the mapping outlives the name).
 
-Non-goals: eviction, nodes, speed. A client keeps every segment it mapped until ``close``.
+Nodes (:class:`ShmCluster`) are separate stores on this machine; a node's ``get`` of an object it lacks
+copies it from a peer into its own store (pull on demand, no network).
+
+Non-goals: eviction, networking, speed. A client keeps every segment it mapped until ``close``.
 """
 
 from __future__ import annotations
@@ -24,7 +27,8 @@ from typing import Any, Dict, List, Optional
 from conformance.adapters._pickling import PICKLE_DUMP_ERRORS, PICKLE_LOAD_ERRORS, PicklerSerializer
 from conformance.api import OBJECT_ID_SIZE, Implementation
 
-__all__ = ["ShmStore", "ShmStoreFactory", "StoreFullError", "shared_memory_implementation"]
+__all__ = ["ShmCluster", "ShmNode", "ShmStore", "ShmStoreFactory", "StoreFullError",
+           "shared_memory_implementation"]
 
 SHM_DIR = "/dev/shm"
 
@@ -176,9 +180,7 @@ class ShmStore:
             try:
                 shm = shared_memory.SharedMemory(name=self._sealed(oid))
             except FileNotFoundError:
-                if deadline is None:
-                    raise KeyError(f"object {oid.hex()} is not in store {self.name!r}") from None
-                if time.monotonic() >= deadline:
+                if deadline is not None and time.monotonic() >= deadline:
                     raise TimeoutError(f"object {oid.hex()} was not sealed within {timeout}s") from None
                 time.sleep(delay)
                 delay = min(delay * 2, 5e-3)
@@ -253,7 +255,7 @@ def shared_memory_implementation() -> Implementation:
         serializer=PicklerSerializer(pickle.dumps),
         protocols=(5,),
         capabilities=frozenset({"numpy", "recursive", "out_of_band", "zero_copy", "read_only", "store",
-                                "multiprocess", "timeouts"}),
+                                "multiprocess", "timeouts", "nodes"}),
         store_factory=ShmStoreFactory(),
         serialization_error=PICKLE_DUMP_ERRORS,
         deserialization_error=PICKLE_LOAD_ERRORS,
@@ -261,5 +263,70 @@ def shared_memory_implementation() -> Implementation:
         store_full_error=(StoreFullError,),
         timeout_error=(TimeoutError,),
         not_found_error=(KeyError,),
-        description="a minimal store: one multiprocessing.shared_memory segment per object, stdlib pickle 5",
+        description="a minimal store: one multiprocessing.shared_memory segment per object, stdlib pickle 5; "
+                    "nodes are separate stores on this machine, pulling from each other by copying",
     )
+
+
+class ShmNode(ShmStore):
+    """One node of a :class:`ShmCluster`: its own store, pulling objects from its peers on demand."""
+
+    def __init__(self, name: str, capacity: int, peers: List[str]) -> None:
+        super().__init__(name, capacity)
+        self._peer_names = peers
+
+    def _peers(self) -> List[ShmStore]:
+        return [ShmStore(p, int(p.rsplit("-", 1)[1])) for p in self._peer_names]
+
+    def _pull(self, oid: bytes) -> bool:
+        for peer in self._peers():
+            try:
+                if not peer.contains(oid):
+                    continue
+                data = peer.get_buffer(oid, timeout=0)
+                buf = self.create(oid, len(data))
+                buf[:len(data)] = data
+                del data
+                self.seal(oid)
+                return True
+            except (TimeoutError, FileNotFoundError, ObjectExistsError):
+                continue
+            finally:
+                peer.close()
+        return False
+
+    def _open(self, oid: bytes, timeout: Optional[float]) -> memoryview:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            if self.contains(oid) or self._pull(oid):
+                return super()._open(oid, 0)
+            if deadline is not None and time.monotonic() >= deadline:
+                raise TimeoutError(f"object {oid.hex()} is on no node (waited {timeout}s)")
+            time.sleep(2e-3)
+
+
+class ShmCluster:
+    """Nodes that are separate shared-memory stores on this machine; a get pulls from a peer by copying."""
+
+    def __init__(self, n: int, capacity: int) -> None:
+        names = [f"{secrets.token_hex(6)}-{capacity}" for _ in range(n)]
+        self._nodes = [ShmNode(name, capacity, [p for p in names if p != name]) for name in names]
+        self._factory = ShmStoreFactory()
+
+    def node(self, index: int) -> ShmNode:
+        return self._nodes[index]
+
+    def is_local(self, index: int, object_id: bytes) -> bool:
+        return ShmStore.contains(self._nodes[index], object_id)
+
+    def close(self) -> None:
+        for node in self._nodes:
+            self._factory.destroy(node)
+
+
+def _create_cluster(self: ShmStoreFactory, n: int, *, capacity: int) -> ShmCluster:
+    """``n`` nodes, each a store of ``capacity`` bytes."""
+    return ShmCluster(n, capacity)
+
+
+ShmStoreFactory.create_cluster = _create_cluster  # type: ignore[attr-defined]
