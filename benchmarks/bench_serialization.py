@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import warnings
 
+from reference import NonContiguousCopyWarning
+
 from .common import LIBRARIES, PROTOCOLS, cached, codec, payload, payload_labels
 
 
@@ -23,7 +25,7 @@ class _Base:
         self.codec = codec(library, protocol, payload_label)
         self.value = payload(payload_label)
         # The reference serializer warns (once) when a large non-contiguous array is copied in-band.
-        warnings.simplefilter("ignore")
+        warnings.filterwarnings("ignore", category=NonContiguousCopyWarning)
 
 
 class Dumps(_Base):
