@@ -111,6 +111,10 @@ class RayFrame:
     Ray's data at the next multiple of 64 bytes. ``inband`` is Ray's data (Ray's msgpack envelope and its
     own pickle-5 layout, not a plain pickle stream); Ray keeps its out-of-band buffers inside it, so
     ``buffers`` is empty.
+
+    :func:`read_ray_frame` checks the header and the total length before Ray sees anything, so truncated
+    or foreign frames stop here (``FrameError``), and the corruption clause, which changes only the first
+    64 bytes, changes this header: Ray's own reading of damaged data is not what it exercises.
     """
 
     __slots__ = ("metadata", "inband", "buffers", "frame_size", "_offset")
