@@ -1,7 +1,7 @@
 """The reference implementation: a pickle-5 serializer and an immutable shared-memory object store.
 
-Everything public is importable from here; see ``reference.serializer``, ``reference.inspect``
-and ``reference.store``.
+Everything public is importable from here; see ``reference.serializer``, ``reference.inspect``,
+``reference.store`` and ``reference.node``.
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ from reference.serializer import (
     register_serializer,
     serialize,
 )
+from reference.node import Node, NodeProcess, ObjectRef
 from reference.store import ObjectID, ObjectInfo, ObjectStore, StoreStats
 
 __all__ = [
@@ -43,12 +44,15 @@ __all__ = [
     "Failure",
     "GetTimeoutError",
     "InvalidObjectIDError",
+    "Node",
+    "NodeProcess",
     "NonContiguousCopyWarning",
     "ObjectExistsError",
     "ObjectID",
     "ObjectInfo",
     "ObjectNotFoundError",
     "ObjectNotSealedError",
+    "ObjectRef",
     "ObjectStore",
     "ObjectStoreError",
     "ObjectStoreFullError",

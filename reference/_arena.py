@@ -19,11 +19,11 @@ The kernel drops a dead process's ``flock``; a process killed *while holding* th
 of table updates) can leave the table inconsistent, which this design does not repair.
 
 Records move through FREE -> CREATED -> SEALED -> (deleted/evicted) FREE, or SEALED -> ZOMBIE -> FREE when
-the object is deleted or evicted while a reader still pins it: a zombie is out of the index (invisible, its
-id reusable) but keeps its bytes until the last pin goes. Creators and pinning clients are recorded by pid;
-:meth:`Arena.reclaim_dead` frees unsealed objects of dead creators and drops pins of dead clients (checked
-with ``os.kill(pid, 0)`` and ``/proc/<pid>/stat``). A pid reused by an unrelated process before the
-reclaim keeps its predecessor's pins alive; that is accepted.
+the object is deleted while a reader still pins it (pinned objects are never evicted): a zombie is out of
+the index (invisible, its id reusable) but keeps its bytes until the last pin goes. Creators and pinning
+clients are recorded by pid; :meth:`Arena.reclaim_dead` frees unsealed objects of dead creators and drops
+pins of dead clients (checked with ``os.kill(pid, 0)`` and ``/proc/<pid>/stat``; a live process that
+started after the pin or the object was recorded is a reused pid, so counts as dead).
 """
 
 from __future__ import annotations
@@ -44,6 +44,7 @@ __all__ = ["Arena", "CREATED", "FREE", "SEALED", "ZOMBIE", "pid_alive"]
 MAGIC = b"OSSTORE1"
 VERSION = 1
 PAGE = 4096
+HUGE_PAGE = 2 << 20
 ALIGN = 64
 HEADER_SIZE = PAGE
 
@@ -62,6 +63,7 @@ _H_NLIVE = 68         # I: ids in the index
 _H_EVICT = 72         # Q: evictions so far
 _H_USED = 80          # Q: allocated bytes (all states)
 _H_CTIME = 88         # d: creation time
+_H_HIGH = 96          # I: 1 + the highest record index ever used (scans stop there)
 
 _U32 = struct.Struct("<I")
 _U64 = struct.Struct("<Q")
@@ -78,7 +80,9 @@ _ENTRY_DTYPE = np.dtype({
     "offsets": [_E_STATE, _E_PID, _E_OFF, _E_SIZE, _E_ALLOC, _E_CTIME, _E_LRU, _E_INC, _E_PINS],
     "itemsize": ENTRY_SIZE,
 })
-_CLIENT_SIZE = 16
+_CLIENT_SIZE = 16  # pid u32, 4 bytes padding, time.time() of registration f64
+_CLIENT_DTYPE = np.dtype({"names": ["pid", "since"], "formats": ["<u4", "<f8"], "offsets": [0, 8],
+                          "itemsize": _CLIENT_SIZE})
 _TOMB = 0xFFFFFFFF
 
 
@@ -86,8 +90,31 @@ def _round_up(n: int, k: int) -> int:
     return (n + k - 1) // k * k
 
 
-def pid_alive(pid: int) -> bool:
-    """Whether ``pid`` is a live (not zombie) process on this machine."""
+_boot_time: Optional[float] = None
+
+
+def _process_start(stat: bytes) -> Optional[float]:
+    """The start time (seconds since the epoch) recorded in a ``/proc/<pid>/stat`` line."""
+    global _boot_time
+    try:
+        if _boot_time is None:
+            with open("/proc/stat", "rb") as f:
+                for line in f:
+                    if line.startswith(b"btime "):
+                        _boot_time = float(line.split()[1])
+                        break
+        ticks = int(stat[stat.rindex(b")") + 2:].split()[19])
+        return (_boot_time or 0.0) + ticks / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def pid_alive(pid: int, since: Optional[float] = None) -> bool:
+    """Whether ``pid`` is a live (not zombie) process on this machine.
+
+    With ``since`` (a ``time.time()`` at which the process we mean was known to run), a live process that
+    started after it is another process that reuses the pid: reported dead.
+    """
     if pid <= 0:
         return False
     try:
@@ -99,9 +126,15 @@ def pid_alive(pid: int) -> bool:
     try:
         with open(f"/proc/{pid}/stat", "rb") as f:
             stat = f.read()
-        return stat[stat.rindex(b")") + 2:stat.rindex(b")") + 3] not in (b"Z", b"X")
+        if stat[stat.rindex(b")") + 2:stat.rindex(b")") + 3] in (b"Z", b"X"):
+            return False
     except (OSError, ValueError):
         return True
+    if since is not None:
+        started = _process_start(stat)
+        if started is not None and started > since + 1.0:  # clock-tick and btime rounding slack
+            return False
+    return True
 
 
 class Layout:
@@ -128,7 +161,8 @@ class Layout:
         pos += self.nfree_max * 8
         self.ledger = pos = _round_up(pos, PAGE)
         pos += c * e * 4
-        self.data = pos = _round_up(pos, PAGE)
+        # 2 MiB-aligned data lets the kernel back it with huge pages where tmpfs allows them.
+        self.data = pos = _round_up(pos, HUGE_PAGE if capacity >= HUGE_PAGE else PAGE)
         self.total = pos + capacity
 
 
@@ -154,6 +188,11 @@ class Arena:
         self.ledger = np.frombuffer(mm, dtype="<u4", count=lay.max_clients * lay.max_objects,
                                     offset=lay.ledger).reshape(lay.max_clients, lay.max_objects)
         self.index_mask = lay.index_size - 1
+        if hasattr(mmap, "MADV_HUGEPAGE") and lay.capacity >= HUGE_PAGE:
+            try:  # best effort: honoured only when /sys/kernel/mm/transparent_hugepage/shmem_enabled allows
+                mm.madvise(mmap.MADV_HUGEPAGE, lay.data, lay.total - lay.data)
+            except (OSError, ValueError):
+                pass
         self._reset_process_state()
         self.handles = 0
         self.closed = False
@@ -269,10 +308,10 @@ class Arena:
         """Unmap and close. Raises ``BufferError`` (and stays open) while views of the mapping exist."""
         if self.closed:
             return
-        entries, free_off, free_len, ledger, ro = self.entries, self.free_off, self.free_len, self.ledger, self.ro
+        views = (self.entries, self.free_off, self.free_len, self.ledger, self.ro)
         del self.entries, self.free_off, self.free_len, self.ledger, self.ro
         self.view.release()
-        del entries, free_off, free_len, ledger, ro
+        del views
         try:
             self.mm.close()
         except BufferError:
@@ -304,6 +343,7 @@ class Arena:
                 off = lay.clients + c * _CLIENT_SIZE
                 if self.get_u32(off) == 0:
                     self.set_u32(off, me)
+                    _F64.pack_into(self.mm, off + 8, time.time())
                     self.client = c
                     return c
             self.reclaim_dead()
@@ -391,17 +431,29 @@ class Arena:
 
         ``slot`` comes from a :meth:`lookup` that missed. Returns (-1, 0) when no record is free.
         """
-        n = self.get_u32(_H_NSTACK)
+        mm = self.mm
+        n = _U32.unpack_from(mm, _H_NSTACK)[0]
         if n == 0:
             return -1, 0
-        e = self.get_u32(self.lay.stack + 4 * (n - 1))
-        self.set_u32(_H_NSTACK, n - 1)
-        inc = self.tick()
-        _ENTRY.pack_into(self.mm, self.lay.entries + e * ENTRY_SIZE, CREATED, os.getpid(), oid, offset,
+        e = _U32.unpack_from(mm, self.lay.stack + 4 * (n - 1))[0]
+        _U32.pack_into(mm, _H_NSTACK, n - 1)
+        if e >= _U32.unpack_from(mm, _H_HIGH)[0]:
+            _U32.pack_into(mm, _H_HIGH, e + 1)
+        inc = _U64.unpack_from(mm, _H_TICK)[0] + 1
+        _U64.pack_into(mm, _H_TICK, inc)
+        _ENTRY.pack_into(mm, self.lay.entries + e * ENTRY_SIZE, CREATED, os.getpid(), oid, offset,
                          size, alloc, time.time(), inc, inc, 0)
         self._index_insert(slot, e)
-        self.set_u64(_H_USED, self.get_u64(_H_USED) + alloc)
+        _U64.pack_into(mm, _H_USED, _U64.unpack_from(mm, _H_USED)[0] + alloc)
         return e, inc
+
+    def used_entries(self) -> np.ndarray:
+        """The table up to the highest record ever used: what every scan needs to look at.
+
+        Freed records go back on top of the stack and are reused first, so this stays as short as the
+        most objects ever held at once.
+        """
+        return self.entries[:_U32.unpack_from(self.mm, _H_HIGH)[0]]
 
     def free_records(self) -> int:
         return self.get_u32(_H_NSTACK)
@@ -465,23 +517,34 @@ class Arena:
     # -- allocator (first fit over a sorted free list, coalescing on free) -------------------------------
     def alloc(self, n: int) -> int:
         """Offset of ``n`` (a multiple of 64) free bytes, taken from the free list; -1 if no block fits."""
-        k = self.get_u32(_H_NFREE)
+        mm = self.mm
+        k = _U32.unpack_from(mm, _H_NFREE)[0]
         if k == 0:
             return -1
-        lens = self.free_len[:k]
-        fits = lens >= n
-        i = int(fits.argmax())
-        if not fits[i]:
-            return -1
-        off = int(self.free_off[i])
-        rest = int(lens[i]) - n
+        if k <= 16:  # the usual case: a few blocks; plain struct reads beat numpy's per-call cost here
+            lens_at = self.lay.free_len
+            for i in range(k):
+                length = _U64.unpack_from(mm, lens_at + 8 * i)[0]
+                if length >= n:
+                    break
+            else:
+                return -1
+        else:
+            fits = self.free_len[:k] >= n
+            i = int(fits.argmax())
+            if not fits[i]:
+                return -1
+            length = int(self.free_len[i])
+        off_at = self.lay.free_off + 8 * i
+        off = _U64.unpack_from(mm, off_at)[0]
+        rest = length - n
         if rest:
-            self.free_off[i] = off + n
-            self.free_len[i] = rest
+            _U64.pack_into(mm, off_at, off + n)
+            _U64.pack_into(mm, self.lay.free_len + 8 * i, rest)
         else:
             self.free_off[i:k - 1] = self.free_off[i + 1:k]
             self.free_len[i:k - 1] = self.free_len[i + 1:k]
-            self.set_u32(_H_NFREE, k - 1)
+            _U32.pack_into(mm, _H_NFREE, k - 1)
         return off
 
     def free(self, off: int, n: int) -> None:
@@ -516,48 +579,57 @@ class Arena:
         """Drop pins of dead clients and unsealed objects of dead creators; returns records freed."""
         lay = self.lay
         freed = 0
-        for c in range(lay.max_clients):
-            pid = self.get_u32(lay.clients + c * _CLIENT_SIZE)
-            if pid and c != self.client and not pid_alive(pid):
+        clients = np.frombuffer(self.mm, dtype=_CLIENT_DTYPE, count=lay.max_clients, offset=lay.clients)
+        registered = [(c, int(clients["pid"][c]), float(clients["since"][c]))
+                      for c in np.flatnonzero(clients["pid"]).tolist()]
+        del clients
+        for c, pid, since in registered:
+            if c != self.client and not pid_alive(pid, since):
                 self._drop_client(c)
-        created = np.flatnonzero(self.entries["state"] == CREATED)
-        alive: Dict[int, bool] = {}
+        created = np.flatnonzero(self.used_entries()["state"] == CREATED)
+        me = os.getpid()
         for e in created.tolist():
-            state, pid, oid = self.entry(e)[:3]
-            if pid not in alive:
-                alive[pid] = pid == os.getpid() or pid_alive(pid)
-            if not alive[pid]:
-                found, slot = self.lookup(oid)
-                if found == e:
-                    self.remove(e, slot)
-                    freed += 1
+            state, pid, oid, _off, _size, _alloc, created_at = self.entry(e)[:7]
+            if pid == me or pid_alive(pid, created_at):
+                continue
+            found, slot = self.lookup(oid)
+            if found == e:
+                self.remove(e, slot)
+                freed += 1
         return freed
 
     def evict_until(self, n: int, need_record: bool) -> Tuple[int, int]:
         """Evict sealed, unpinned objects, least recently used first, until ``n`` bytes fit (and a record
-        is free if ``need_record``). Returns (offset or -1, bytes evicted)."""
-        ent = self.entries
+        is free if ``need_record``), and at least a tenth of the capacity has been evicted (as Plasma
+        does: one scan of the table then serves many puts). Evicts nothing when even evicting everything
+        evictable could not make room. Returns (offset or -1, bytes evicted)."""
+        ent = self.used_entries()
         cand = np.flatnonzero((ent["state"] == SEALED) & (ent["pins"] == 0))
-        order = cand[np.argsort(ent["lru"][cand], kind="stable")].tolist()
+        sizes = ent["alloc"][cand]
+        free_bytes = self.lay.capacity - self.get_u64(_H_USED)
+        evictable = int(sizes.sum())
+        if free_bytes + evictable < n:
+            return -1, 0
+        batch = min(self.lay.capacity // 10, evictable)
+        order = np.argsort(ent["lru"][cand], kind="stable")
         evicted = 0
         off = -1
-        for e in order:
+        for e, size in zip(cand[order].tolist(), sizes[order].tolist()):
+            if off >= 0 and evicted >= batch:
+                break
             oid = self.entry(e)[2]
             found, slot = self.lookup(oid)
             if found != e:
                 continue
-            evicted += int(ent["alloc"][e])
+            evicted += size
             self.remove(e, slot, evicted=True)
-            if need_record and self.free_records() == 0:
-                continue
-            off = self.alloc(n)
-            if off >= 0:
-                break
+            if off < 0 and (not need_record or self.free_records() > 0):
+                off = self.alloc(n)
         return off, evicted
 
     def usage(self) -> Dict[str, int]:
         """Counts and bytes by state, for statistics and for the store-full message."""
-        ent = self.entries
+        ent = self.used_entries()
         state = ent["state"]
         alloc = ent["alloc"]
         pinned = (state == ZOMBIE) | ((state == SEALED) & (ent["pins"] > 0))

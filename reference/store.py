@@ -7,23 +7,28 @@ Design (the details of the memory layout are in ``reference._arena``):
   object table, allocator metadata and the data region; there is no server and no file per object.
 * ``put`` serializes (``reference.serializer``), reserves space under the store's lock, writes the frame
   straight into the mapping *outside* the lock (one copy of each out-of-band buffer), then seals under the
-  lock. ``create``/``seal``/``abort`` expose the same steps. An unsealed object is invisible to others.
+  lock. Frames of 16 KiB or less are written inside one critical section: copying them is cheaper than a
+  second trip through the lock. ``create``/``seal``/``abort`` expose the same steps. An unsealed object
+  is invisible to others.
 * ``get`` looks the object up and pins it under the lock, then deserializes a read-only slice of the
   mapping: every numpy array in the value is a zero-copy, read-only view of the store. The pin is recorded
   in shared memory against this process and dropped when the last view derived from the slice is released
-  (a weakref callback on the slice). A deleted or evicted object that is still pinned becomes invisible at
-  once and keeps its bytes until unpinned, so views never change.
+  (a weakref callback on the slice). A deleted object that is still pinned becomes invisible at
+  once and keeps its bytes until unpinned, so views never change (pinned objects are never evicted).
 * A waiting ``get`` polls a shared seal counter with sleeps growing from 20 us to 1 ms; a seal anywhere on
   the node wakes it within about a millisecond.
 * When a put does not fit, pins of dead processes and unsealed objects of dead writers are reclaimed, then
-  sealed unpinned objects are evicted, least recently used (put or get) first; if it still does not fit,
-  :class:`ObjectStoreFullError` says why and the store is unchanged apart from the evictions.
-* The lock is ``flock`` on the store file plus a per-process ``RLock``; it covers table updates only.
+  sealed unpinned objects are evicted, least recently used (put or get) first, at least a tenth of the
+  capacity at a time (as Plasma does, so one scan of the table serves many puts); if it cannot fit,
+  :class:`ObjectStoreFullError` says why, nothing is evicted, and the store stays usable.
+* The lock is ``flock`` on the store file plus a per-process ``RLock``; it covers table updates (and
+  copies of small frames) only.
 
 Non-goals: stores are per machine (no network; see ``reference.node``), the table survives any process
 crash except one in the middle of a table update (microseconds under the lock), and a writer must not
 write through a buffer from ``create`` after ``seal`` (``seal`` releases the memoryview it returned when
-nothing else exports it).
+nothing else exports it). Handles survive ``fork`` (the child takes its own lock and client slot), but views
+a child inherits are pinned by the parent only: the child must ``get`` again to keep an object alive.
 """
 
 from __future__ import annotations
@@ -40,7 +45,7 @@ from typing import Any, Dict, List, NamedTuple, Optional, Tuple
 import numpy as np
 
 from reference._arena import ALIGN, CREATED, SEALED, Arena, Layout, pid_alive
-from reference._objectid import ID_SIZE, ObjectID, as_object_id
+from reference._objectid import ID_SIZE, ObjectID, ObjectIDLike, as_object_id
 from reference.errors import (
     GetTimeoutError,
     ObjectExistsError,
@@ -54,7 +59,7 @@ from reference.errors import (
 )
 from reference.serializer import deserialize, serialize
 
-__all__ = ["ID_SIZE", "ObjectID", "ObjectInfo", "ObjectStore", "StoreStats", "STORE_DIR"]
+__all__ = ["ID_SIZE", "ObjectID", "ObjectIDLike", "ObjectInfo", "ObjectStore", "STORE_DIR", "StoreStats"]
 
 #: Where store files live: tmpfs, so the store is memory.
 STORE_DIR = "/dev/shm"
@@ -63,6 +68,8 @@ _NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}\Z")
 DEFAULT_MAX_OBJECTS = 65536
 DEFAULT_MAX_CLIENTS = 64
 _MAX_SLEEP = 1e-3
+#: Frames up to this size are written under the lock (one lock round trip per put instead of two).
+_SMALL_FRAME = 16 << 10
 
 
 class ObjectInfo(NamedTuple):
@@ -357,7 +364,7 @@ class ObjectStore:
         return self._a().lay.capacity
 
     # -- writing ----------------------------------------------------------------------------------------
-    def put(self, value: Any, object_id: Any = None) -> ObjectID:
+    def put(self, value: Any, object_id: Optional[ObjectIDLike] = None) -> ObjectID:
         """Serialize ``value`` straight into the store and seal it; returns its :class:`ObjectID`.
 
         ``object_id`` (an ObjectID, 20 bytes or 40 hex digits) defaults to a random one. Each out-of-band
@@ -369,6 +376,20 @@ class ObjectStore:
         oid = ObjectID.from_random() if object_id is None else as_object_id(object_id)
         so = serialize(value)
         size = so.frame_size
+        if size <= _SMALL_FRAME:
+            # A copy of a few KiB takes less time than a second trip through the lock: do it all at once.
+            with arena:
+                e, inc, off = self._reserve(arena, oid, size)
+                view = arena.view[off:off + size]
+                try:
+                    so.write_to(view)
+                except BaseException:
+                    self._drop_created(arena, oid, e, inc)
+                    raise
+                finally:
+                    view.release()
+                arena.seal(e)
+            return oid
         e, inc, off = self._reserve(arena, oid, size)
         try:
             view = arena.view[off:off + size]
@@ -384,7 +405,7 @@ class ObjectStore:
             self._seal_record(arena, oid, e, inc)
         return oid
 
-    def create_object(self, object_id: Any, size: int) -> memoryview:
+    def create_object(self, object_id: ObjectIDLike, size: int) -> memoryview:
         """Reserve ``size`` bytes for ``object_id`` and return them as a writable memoryview.
 
         The object is invisible to everyone until :meth:`seal`; :meth:`abort` (or this process dying)
@@ -401,7 +422,7 @@ class ObjectStore:
 
     create = _ClassOrInstanceMethod(create_store, create_object)
 
-    def seal(self, object_id: Any) -> None:
+    def seal(self, object_id: ObjectIDLike) -> None:
         """Make an object created by this process visible and immutable; wakes waiting gets.
 
         The memoryview from :meth:`create` is released (unless something still exports it). Raises
@@ -413,7 +434,7 @@ class ObjectStore:
         with arena:
             self._seal_record(arena, oid, e, inc)
 
-    def abort(self, object_id: Any) -> None:
+    def abort(self, object_id: ObjectIDLike) -> None:
         """Drop an object this process created and has not sealed; its space is free again."""
         arena = self._a()
         oid = as_object_id(object_id)
@@ -432,7 +453,7 @@ class ObjectStore:
         try:
             view.release()
         except BufferError:
-            pass  # the writer still exports it (e.g. a numpy array over it): it stays usable, by contract unused
+            pass  # the writer still exports it (a numpy array over it, say): by contract, unused from now on
         return e, inc, view
 
     def _reserve(self, arena: Arena, oid: ObjectID, size: int) -> Tuple[int, int, int]:
@@ -442,8 +463,8 @@ class ObjectStore:
         with arena:
             e, slot = arena.lookup(oidb)
             if e >= 0:
-                state, pid = arena.entry(e)[:2]
-                if state == CREATED and pid != os.getpid() and not pid_alive(pid):
+                state, pid, _oid, _off, _size, _alloc, created_at = arena.entry(e)[:7]
+                if state == CREATED and pid != os.getpid() and not pid_alive(pid, created_at):
                     arena.reclaim_dead()  # its writer died mid-put: the ID is free again
                     e, slot = arena.lookup(oidb)
                 if e >= 0:
@@ -471,13 +492,10 @@ class ObjectStore:
             off = arena.alloc(n)
             if off >= 0:
                 return off
+        off, _ = arena.evict_until(n, True)
+        if off >= 0:
+            return off
         u = arena.usage()
-        evictable = u["sealed_bytes"] - (u["pinned_bytes"] - _zombie_bytes(arena))
-        if cap - u["used"] + evictable >= n or not arena.free_records():
-            off, _ = arena.evict_until(n, True)
-            if off >= 0:
-                return off
-            u = arena.usage()
         why = "" if u["free_records"] else f"all {u['max_objects']} object records are in use; "
         raise ObjectStoreFullError(
             f"object {oid} of {size} bytes does not fit in store {self.name!r} (capacity {cap} bytes): "
@@ -500,7 +518,7 @@ class ObjectStore:
             arena.remove(e, slot)
 
     # -- reading ----------------------------------------------------------------------------------------
-    def get(self, object_id: Any, timeout: Optional[float] = None) -> Any:
+    def get(self, object_id: ObjectIDLike, timeout: Optional[float] = None) -> Any:
         """The value of ``object_id``, waiting until it is sealed.
 
         Every numpy array in the value is a zero-copy, read-only view of the store; the object cannot be
@@ -511,14 +529,14 @@ class ObjectStore:
         """
         return deserialize(self._frame(object_id, timeout))
 
-    def get_buffer(self, object_id: Any, timeout: Optional[float] = None) -> memoryview:
+    def get_buffer(self, object_id: ObjectIDLike, timeout: Optional[float] = None) -> memoryview:
         """The raw bytes of ``object_id`` as a read-only memoryview of the store (waits like :meth:`get`).
 
         The object stays pinned while the memoryview (or anything made from it) is alive.
         """
         return memoryview(self._frame(object_id, timeout))
 
-    def _frame(self, object_id: Any, timeout: Optional[float]) -> np.ndarray:
+    def _frame(self, object_id: ObjectIDLike, timeout: Optional[float]) -> np.ndarray:
         arena = self._a()
         oid = as_object_id(object_id)
         oidb = oid.binary()
@@ -575,7 +593,7 @@ class ObjectStore:
             if hit is not None:
                 return hit
 
-    def contains(self, object_id: Any) -> bool:
+    def contains(self, object_id: ObjectIDLike) -> bool:
         """Whether a sealed object ``object_id`` is in the store now."""
         arena = self._a()
         oidb = as_object_id(object_id).binary()
@@ -585,7 +603,7 @@ class ObjectStore:
 
     __contains__ = contains
 
-    def delete(self, object_id: Any) -> None:
+    def delete(self, object_id: ObjectIDLike) -> None:
         """Remove a sealed object. Views already held stay valid; its space returns when they are released.
 
         Raises :class:`ObjectNotFoundError` if no sealed object has this ID.
@@ -607,7 +625,7 @@ class ObjectStore:
         me = os.getpid()
         out = []
         with arena:
-            state = arena.entries["state"]
+            state = arena.used_entries()["state"]
             for e in np.flatnonzero((state == SEALED) | (state == CREATED)).tolist():
                 st, pid, oidb, _off, size, _alloc, created = arena.entry(e)[:7]
                 if st == SEALED or pid == me:
@@ -627,10 +645,3 @@ class ObjectStore:
             pinned_objects=u["pinned"], pinned_bytes=u["pinned_bytes"], evictions=u["evictions"],
             max_objects=u["max_objects"],
         )
-
-
-def _zombie_bytes(arena: Arena) -> int:
-    from reference._arena import ZOMBIE
-
-    ent = arena.entries
-    return int(ent["alloc"][ent["state"] == ZOMBIE].sum())

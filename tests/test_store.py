@@ -1,4 +1,4 @@
-"""The reference object store (issue 3): one process at a time. Multi-process tests are in test_store_mp.py."""
+"""The reference object store (issue 3) in one process; test_store_mp.py has the multi-process tests."""
 
 from __future__ import annotations
 
@@ -396,7 +396,7 @@ def test_view_survives_delete(store):
 
 
 def test_view_survives_eviction(name):
-    """A held object is never evicted; an evicted-then-deleted... pinned zombie keeps its bytes."""
+    """A view of a deleted object keeps its bytes while puts force eviction of everything else."""
     with ObjectStore.create(name, capacity=1 << 20) as s:
         try:
             a = np.arange(20_000, dtype=np.float64)  # 160 KB
@@ -425,6 +425,8 @@ def test_eviction_is_lru_and_spares_pinned(name):
             alive = [s.contains(o) for o in ids]
             assert alive[0] and alive[1], alive
             assert not alive[2], alive  # the least recently used unpinned object went first
+            with pytest.raises(GetTimeoutError):
+                s.get(ids[2], timeout=0)  # an evicted object is gone, not garbage
             np.testing.assert_array_equal(pinned, np.full(12_000, 0.0))
             evicted = s.stats().evictions
             assert evicted == alive.count(False) >= 1
@@ -470,8 +472,8 @@ def test_full_object_table(name):
             with pytest.raises(ObjectStoreFullError, match="all 4 object records"):
                 s.put(99)
             del views
-            s.put(99)
-            assert s.stats().evictions == 1
+            assert s.get(s.put(99), timeout=0) == 99
+            assert 1 <= s.stats().evictions <= 4
         finally:
             s.destroy()
 
@@ -488,5 +490,23 @@ def test_many_put_delete_cycles_keep_lookups_working(name):
             assert s.get(keep, timeout=0) == "keep"
             assert not s.contains(ObjectID.from_random())
             assert s.stats().used_bytes == s.stats().sealed_bytes
+        finally:
+            s.destroy()
+
+
+def test_pid_liveness_sees_reused_pids():
+    """A live pid whose process started after the pin/object was recorded belongs to someone else."""
+    from reference._arena import pid_alive
+
+    assert pid_alive(os.getpid()) and pid_alive(os.getpid(), time.time())
+    assert not pid_alive(os.getpid(), time.time() - 10 * 365 * 86400)  # "recorded" before we started
+    assert not pid_alive(0) and not pid_alive(-5)
+
+
+def test_prefaulted_store(name):
+    with ObjectStore.create(name, capacity=4 << 20, prefault=True) as s:
+        try:
+            oid = s.put(np.arange(1000))
+            assert s.get(oid)[999] == 999
         finally:
             s.destroy()

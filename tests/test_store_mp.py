@@ -132,7 +132,8 @@ def _stress(name, k, nprocs, n, q):
         for i in range(n):
             v = s.get(_oid(other, i), timeout=WAIT)
             a = v["a"]
-            if (v["k"], v["i"]) == (other, i) and a.shape == (100 + 37 * i,) and (a == other * 1000 + i).all():
+            whole = a.shape == (100 + 37 * i,) and (a == other * 1000 + i).all()
+            if (v["k"], v["i"]) == (other, i) and whole:
                 ok += 1
     q.put(ok)
 
@@ -163,7 +164,7 @@ def test_put_in_another_process_wakes_waiting_get(store, children):
     children.join_all()
     assert v.sum() == np.arange(1000).sum()
     assert time.monotonic() - t0 >= 0.25
-    assert woke - sealed < 0.1, f"woke {1e3 * (woke - sealed):.1f} ms after the seal"
+    assert woke - sealed < 0.25, f"woke {1e3 * (woke - sealed):.1f} ms after the seal"
 
 
 def test_get_timeout_while_other_process_puts_other_things(store, children):
