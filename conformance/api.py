@@ -14,7 +14,7 @@ that reason, never passed. An implementation claims only what it truly does.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import (Any, Callable, Dict, FrozenSet, Iterable, Optional, Protocol, Sequence, Set, Tuple,
                     Type, runtime_checkable)
 
@@ -197,9 +197,6 @@ class Implementation:
     timeout_error: ExceptionTypes = (TimeoutError,)
     not_found_error: ExceptionTypes = (KeyError,)
     description: str = ""
-    #: The clause ids this implementation is built to fail (mutants only; see ``conformance.mutants``).
-    targets: Tuple[str, ...] = ()
-    extra: Dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         unknown = set(self.capabilities) - set(CAPABILITIES)

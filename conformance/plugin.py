@@ -21,6 +21,8 @@ from typing import Any, Dict, List, Optional, Tuple
 
 import pytest
 
+from conformance._store_fixtures import make_store  # noqa: F401 - a fixture for every clause (and subclass)
+
 __all__ = ["PROFILES", "load_profile", "load_xfails"]
 
 #: Hypothesis settings for the suite: ``ci`` is quick (the default), ``nightly`` thorough.
@@ -137,6 +139,13 @@ def _class_impl(item: Any) -> Any:
     cls = getattr(item, "cls", None)
     getter = getattr(cls, "conformance_implementation", None)
     return getter() if getter is not None else None
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_itemcollected(item: Any) -> None:
+    clause_id = _clause_of(item)
+    if clause_id:
+        item.extra_keyword_matches.add(clause_id)  # so that -k selects by clause id too
 
 
 @pytest.hookimpl(trylast=True)

@@ -222,3 +222,24 @@ def test_conformance_tests_base_class(tmp_path):
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "not claimed: pickle4 does not claim by_value_functions" in proc.stdout
     assert "passed" in proc.stdout
+
+
+def test_report_command_end_to_end(tmp_path):
+    """The main job's command: progress on stderr, the matrix on stdout, three files, exit 1 on a failure."""
+    proc = subprocess.run([sys.executable, "-m", "conformance", "report", "--impl", "mutant.register_ignored",
+                           "--out", str(tmp_path), "--max-examples", "5"],
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "running the suite against mutant.register_ignored" in proc.stderr
+    assert "serializer.custom.register" in proc.stdout and "FAIL" in proc.stdout
+    import json
+
+    data = json.loads((tmp_path / "report.json").read_text())
+    results = data["implementations"][0]["results"]
+    assert results["serializer.custom.register"]["status"] == "fail"
+    assert results["serializer.custom.register"]["reproduce"].startswith("# reproduce:")
+    assert results["store.eviction.lru"]["status"] == "not claimed"
+    assert (tmp_path / "report.html").read_text().startswith("<!DOCTYPE html>")
+    bad = subprocess.run([sys.executable, "-m", "conformance", "report", "--impl", "nope"],
+                         capture_output=True, text=True, timeout=120)
+    assert bad.returncode == 2 and "cannot load 'nope'" in bad.stderr

@@ -1,7 +1,8 @@
 """The reference store (``reference.store.ObjectStore``) as the contract's store, once it exists.
 
 Translations: ids are ``ObjectID`` there and ``bytes`` here; ``list()`` there also shows the objects this
-process is still creating, here only sealed ones; ``create`` on a handle makes an object.
+process is still creating, here only sealed ones; ``create`` on a handle makes an object. With
+``reference.node``, ``create_cluster`` starts nodes in this process, each a peer of the others.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 import secrets
 from typing import Any, Dict, FrozenSet, List, Optional
 
-__all__ = ["ReferenceStore", "ReferenceStoreFactory"]
+__all__ = ["ReferenceCluster", "ReferenceNodeStore", "ReferenceStore", "ReferenceStoreFactory"]
 
 
 class ReferenceStore:
@@ -67,6 +68,8 @@ class ReferenceStoreFactory:
         except ImportError:
             return None
         caps = {"store", "multiprocess", "eviction", "timeouts"}
+        if _node_class() is not None:
+            caps.add("nodes")
         return cls(ObjectStore, {
             "object_exists_error": (errors.ObjectExistsError,),
             "store_full_error": (errors.ObjectStoreFullError,),
@@ -81,9 +84,74 @@ class ReferenceStoreFactory:
     def attach(self, name: str) -> ReferenceStore:
         return ReferenceStore(self._cls.attach(name))
 
+    def create_cluster(self, n: int, *, capacity: int) -> "ReferenceCluster":
+        """``n`` reference nodes (``reference.node``), peers of each other; raises if nodes are missing."""
+        node_class = _node_class()
+        if node_class is None:
+            raise NotImplementedError("reference.node is not installed")
+        return ReferenceCluster(node_class, n, capacity)
+
     def destroy(self, store: Any) -> None:
         handle = store._s
         try:
             handle.destroy()
         finally:
             handle.close()
+
+
+class ReferenceNodeStore(ReferenceStore):
+    """A reference node (``reference.node.Node``) as the contract's store: get pulls from peers."""
+
+    def __init__(self, node: Any) -> None:
+        super().__init__(node.store)
+        self._node = node
+
+    def put(self, value: Any, object_id: Optional[bytes] = None) -> bytes:
+        return bytes(self._node.put(value, object_id).object_id)
+
+    def get(self, object_id: bytes, *, timeout: Optional[float] = None) -> Any:
+        return self._node.get(object_id, timeout=timeout)
+
+    def get_buffer(self, object_id: bytes, *, timeout: Optional[float] = None) -> memoryview:
+        return self._s.get_buffer(self._node.pull(object_id, timeout=timeout), timeout=timeout)
+
+
+class ReferenceCluster:
+    """``n`` reference nodes in this process, each with its own store and transfer server, all peers."""
+
+    def __init__(self, node_class: Any, n: int, capacity: int) -> None:
+        authkey = secrets.token_bytes(16)
+        self._nodes: List[Any] = []
+        try:
+            for _ in range(n):
+                self._nodes.append(node_class.start(f"conformance-node-{secrets.token_hex(6)}",
+                                                    capacity=capacity, authkey=authkey))
+            for node in self._nodes:
+                for other in self._nodes:
+                    node.add_peer(other.address)
+        except BaseException:
+            self.close()
+            raise
+        self._stores = [ReferenceNodeStore(node) for node in self._nodes]
+
+    def node(self, index: int) -> ReferenceNodeStore:
+        return self._stores[index]
+
+    def is_local(self, index: int, object_id: bytes) -> bool:
+        return bool(self._nodes[index].contains(object_id))
+
+    def close(self) -> None:
+        for node in self._nodes:
+            try:
+                node.close()
+            except Exception:  # noqa: BLE001 - close every node even if one fails
+                pass
+        self._nodes = []
+
+
+def _node_class() -> Optional[Any]:
+    try:
+        from reference.node import Node
+    except ImportError:
+        return None
+    return Node
