@@ -69,8 +69,8 @@ def test_put_get_zero_copy_read_only(store: Any) -> None:
 
 def test_timeouts(store: Any) -> None:
     missing = b"m" * 20
-    with pytest.raises(KeyError):
-        store.get(missing)  # timeout=None: do not wait
+    with pytest.raises(TimeoutError):
+        store.get(missing, timeout=0)
     with pytest.raises(TimeoutError):
         store.get(missing, timeout=0.05)
 

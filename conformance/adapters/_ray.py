@@ -248,5 +248,4 @@ def ray_implementation() -> Implementation:
         serialization_error=(TypeError, pickle.PicklingError),
         deserialization_error=(FrameError, ray.exceptions.RayError),
         description=f"Ray {ray_version()}: its serialization context, ray.get, ray.util",
-        extra={"version": ray_version()},
     )
