@@ -106,3 +106,15 @@ def test_peer_ratios_render_without_results() -> None:
 
     text = peer_ratios(Empty(), summary._time, summary._ratio, summary._table)
     assert "ref/ray" in text and "ref/plasma" in text and "n/a" in text
+
+
+@pytest.mark.parametrize("peer", ["ray", "plasma"])
+def test_peer_xfails_name_existing_clauses(peer: str) -> None:
+    from conformance._clauses import all_clauses
+    from conformance.plugin import load_xfails
+
+    path = ROOT / "conformance" / "xfails" / f"{peer}.txt"
+    entries = load_xfails(str(path))
+    assert entries, f"{path} lists nothing"
+    unknown = [(n, e) for n, e in entries if e not in all_clauses()]
+    assert not unknown, f"{path}: entries that name no clause (renamed or removed?): {unknown}"
