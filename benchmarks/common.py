@@ -13,6 +13,7 @@ developing; results taken that way have fewer parameters and must not be compare
 
 from __future__ import annotations
 
+import atexit
 import os
 from collections import OrderedDict
 from typing import Any, Callable, Dict, List, Tuple
@@ -317,6 +318,34 @@ def new_store(capacity: int) -> Any:
     reap_stores()
     name = f"{STORE_PREFIX}{os.getpid()}-{_store_serial}"
     return store_class().create(name, capacity=capacity)
+
+
+_shared_stores: Dict[Any, Any] = {}
+
+
+def shared_store(key: Any, capacity: int) -> Any:
+    """A store kept for the life of this process, one per ``key``: for latency benchmarks.
+
+    asv re-runs ``setup`` before every timed call. A store made there each time would put every timed
+    call on pages touched for the first time (the object's table slot, the allocator's metadata), which
+    times page faults rather than the steady state. These stores are destroyed at exit;
+    :func:`reap_stores` removes those of a process that was killed.
+    """
+    store = _shared_stores.get(key)
+    if store is None:
+        if not _shared_stores:
+            atexit.register(_destroy_shared_stores)
+        store = _shared_stores[key] = new_store(capacity)
+    return store
+
+
+def _destroy_shared_stores() -> None:
+    while _shared_stores:
+        _key, store = _shared_stores.popitem()
+        try:
+            destroy_store(store)
+        except Exception:  # noqa: BLE001 - exiting: remove what can be removed
+            pass
 
 
 def destroy_store(store: Any) -> None:

@@ -126,12 +126,13 @@ def _ignores_protocol() -> Implementation:
 
 class _PrivateStrings(cloudpickle.Pickler):
     def persistent_id(self, obj: Any) -> Any:
-        return ("str", obj) if type(obj) is str else None
+        # A bytes id: an id holding the str itself would be asked for its own id again on Python 3.8.
+        return obj.encode("utf-8", "surrogatepass") if type(obj) is str else None
 
 
 class _PrivateUnpickler(pickle.Unpickler):
     def persistent_load(self, pid: Any) -> Any:
-        return pid[1]
+        return pid.decode("utf-8", "surrogatepass")
 
 
 @mutant("private_inband", "serializer.protocols.stdlib_loads")

@@ -15,8 +15,9 @@ mapping, so any process that maps it sees the same store and no server is involv
 
 Every update of the metadata happens under :meth:`Arena.__enter__`: a ``threading.RLock`` for the threads of
 this process plus ``flock`` on the file for other processes. Object data is never copied under the lock.
-The kernel drops a dead process's ``flock``; a process killed *while holding* the lock (a few microseconds
-of table updates) can leave the table inconsistent, which this design does not repair.
+The kernel drops a dead process's ``flock``. A process killed *while holding* it may have left an update
+half done: the holder's pid stays in the header's "dirty" field, and the next holder rebuilds every
+derived structure from the object records (:meth:`Arena.repair`).
 
 Records move through FREE -> CREATED -> SEALED -> (deleted/evicted) FREE, or SEALED -> ZOMBIE -> FREE when
 the object is deleted while a reader still pins it (pinned objects are never evicted): a zombie is out of
@@ -64,6 +65,8 @@ _H_EVICT = 72         # Q: evictions so far
 _H_USED = 80          # Q: allocated bytes (all states)
 _H_CTIME = 88         # d: creation time
 _H_HIGH = 96          # I: 1 + the highest record index ever used (scans stop there)
+_H_DIRTY = 100        # I: pid of the process inside a table update; left set if it died there
+_H_REPAIRS = 104      # I: how many times a table was repaired after such a death
 
 _U32 = struct.Struct("<I")
 _U64 = struct.Struct("<Q")
@@ -234,16 +237,23 @@ class Arena:
                 self.owner = 0
                 self.rlock.release()
                 raise
+            if _U32.unpack_from(self.mm, _H_DIRTY)[0]:
+                self.repair()  # the last holder died (or was interrupted) halfway through an update
+            _U32.pack_into(self.mm, _H_DIRTY, self.pid)
         else:
             self.depth += 1
         return self
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, exc_type: object, *exc: object) -> None:
         if self.depth == 1:
             try:
                 while self.pending:
                     e, inc = self.pending.pop()
                     self.unpin(e, inc)
+                if exc_type is None or issubclass(exc_type, Exception):  # type: ignore[arg-type]
+                    # Errors we raise leave the table consistent; KeyboardInterrupt and the like may
+                    # not, so they leave the mark and the next holder repairs.
+                    _U32.pack_into(self.mm, _H_DIRTY, 0)
             finally:
                 self.depth = 0
                 self.owner = 0
@@ -252,6 +262,72 @@ class Arena:
         else:
             self.depth -= 1
             self.rlock.release()
+
+    def repair(self) -> None:
+        """Rebuild every derived structure from the records, after a holder died mid-update.
+
+        The records (state, id, offset, size, ...) are the truth; the pin counts come from the ledger, and
+        the free-record stack, the free list, the byte count and the index are recomputed from them. An
+        update that was cut short is thereby either undone (space not yet recorded is free again) or
+        completed (an object whose record was taken out is gone). Unsealed objects of the dead process are
+        then reclaimed as usual.
+        """
+        lay = self.lay
+        # Records past the high-water mark were never written (it is raised before a record is), so
+        # neither they nor their ledger columns need reading (reading would fault in untouched pages).
+        n = _U32.unpack_from(self.mm, _H_HIGH)[0]
+        ent = self.entries[:n]
+        clients = np.frombuffer(self.mm, dtype=_CLIENT_DTYPE, count=lay.max_clients, offset=lay.clients)
+        rows = np.flatnonzero(clients["pid"])
+        del clients
+        ent["pins"] = self.ledger[rows, :n].sum(axis=0, dtype=np.uint64).astype(np.uint32)
+        state = ent["state"]
+        state[(state == ZOMBIE) & (ent["pins"] == 0)] = FREE
+        state[state > ZOMBIE] = FREE
+        # One live record per id: keep the newest of any duplicates.
+        live = np.flatnonzero((state == CREATED) | (state == SEALED)).tolist()
+        live.sort(key=lambda e: -int(ent["inc"][e]))
+        seen = set()
+        keep = []
+        for e in live:
+            oid = self.entry(e)[2]
+            if oid in seen:
+                state[e] = FREE
+            else:
+                seen.add(oid)
+                keep.append((e, oid))
+        used = np.flatnonzero(state != FREE)
+        offs = ent["offset"][used].astype(np.int64)
+        lens = ent["alloc"][used].astype(np.int64)
+        order = np.argsort(offs, kind="stable")
+        offs, lens = offs[order], lens[order]
+        starts = np.concatenate(([lay.data], offs + lens))
+        ends = np.concatenate((offs, [lay.data + lay.capacity]))
+        gaps = np.flatnonzero(ends > starts)
+        k = len(gaps)
+        self.free_off[:k] = starts[gaps]
+        self.free_len[:k] = (ends - starts)[gaps]
+        _U32.pack_into(self.mm, _H_NFREE, k)
+        _U64.pack_into(self.mm, _H_USED, int(lens.sum()))
+        # The stack is popped from the end: never-used records below, then the free ones, lowest on top.
+        free_records = np.concatenate((np.arange(lay.max_objects - 1, n - 1, -1),
+                                       np.flatnonzero(state == FREE)[::-1])).astype(np.uint32)
+        stack = np.frombuffer(self.mm, dtype="<u4", count=lay.max_objects, offset=lay.stack)
+        stack[:len(free_records)] = free_records
+        del stack
+        _U32.pack_into(self.mm, _H_NSTACK, len(free_records))
+        index = np.frombuffer(self.mm, dtype="<u4", count=lay.index_size, offset=lay.index)
+        index[:] = 0
+        del index
+        mask = self.index_mask
+        for e, oid in keep:
+            h = zlib.crc32(oid) & mask
+            while self.get_u32(lay.index + 4 * h):
+                h = (h + 1) & mask
+            self.set_u32(lay.index + 4 * h, e + 1)
+        _U32.pack_into(self.mm, _H_IUSED, len(keep))
+        _U32.pack_into(self.mm, _H_NLIVE, len(keep))
+        _U32.pack_into(self.mm, _H_REPAIRS, _U32.unpack_from(self.mm, _H_REPAIRS)[0] + 1)
 
     # -- header -----------------------------------------------------------------------------------------
     def get_u32(self, off: int) -> int:

@@ -53,6 +53,12 @@ __all__ = ["CHUNK_SIZE", "Node", "NodeProcess", "ObjectRef", "TransferServer", "
 
 #: Bytes moved per socket call when an object travels between nodes (Ray's chunk size).
 CHUNK_SIZE = 5 << 20
+#: Seconds a pull waits for the next byte of an object before it gives up on a silent peer (when the
+#: caller gave no timeout; a caller's timeout bounds each wait instead, and at least one second).
+STALL_TIMEOUT = 60.0
+_CONNECT_TIMEOUT = 10.0
+#: How often a server thread waiting for an object checks whether its node is closing.
+_WAIT_SLICE = 0.25
 
 Address = Tuple[str, int]
 
@@ -93,6 +99,7 @@ class TransferServer:
         self._closed = threading.Event()
         self._lock = threading.Lock()
         self._conns: List[Any] = []
+        self._workers: List[threading.Thread] = []
         self.refused = 0  # connections that failed the handshake
         self._thread = threading.Thread(target=self._accept_loop, name=f"transfer-{self.address[1]}",
                                         daemon=True)
@@ -111,7 +118,14 @@ class TransferServer:
                 return
             with self._lock:
                 self._conns.append(conn)
-            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+            try:
+                _no_delay(conn)
+            except OSError:
+                pass
+            worker = threading.Thread(target=self._serve, args=(conn,), daemon=True)
+            with self._lock:
+                self._workers = [w for w in self._workers if w.is_alive()] + [worker]
+            worker.start()
 
     def _serve(self, conn: Any) -> None:
         try:
@@ -130,7 +144,7 @@ class TransferServer:
                 if len(request) != _REQUEST.size:
                     return
                 op, oid, timeout = _REQUEST.unpack(request)
-                if op != b"PULL":
+                if op != b"PULL" or timeout != timeout:  # an unknown request, or a NaN timeout
                     return
                 self._send_object(conn, ObjectID(oid), None if timeout < 0 else timeout)
         except (OSError, EOFError):
@@ -141,9 +155,20 @@ class TransferServer:
                     self._conns.remove(conn)
             conn.close()
 
+    def _wait_for(self, oid: ObjectID, timeout: Optional[float]) -> memoryview:
+        """get_buffer, waited for in slices so that a closing node ends the wait (GetTimeoutError)."""
+        deadline = None if timeout is None or timeout == float("inf") else time.monotonic() + timeout
+        while True:
+            remaining = _WAIT_SLICE if deadline is None else min(_WAIT_SLICE, deadline - time.monotonic())
+            try:
+                return self._store.get_buffer(oid, timeout=max(remaining, 0.0))
+            except GetTimeoutError:
+                if self._closed.is_set() or (deadline is not None and time.monotonic() >= deadline):
+                    raise
+
     def _send_object(self, conn: Any, oid: ObjectID, timeout: Optional[float]) -> None:
         try:
-            buf = self._store.get_buffer(oid, timeout=timeout)
+            buf = self._wait_for(oid, timeout)
         except GetTimeoutError:
             conn.send_bytes(_REPLY.pack(_MISSING, 0))
             return
@@ -179,18 +204,52 @@ class TransferServer:
             except OSError:
                 pass
         self._thread.join(5)
+        with self._lock:
+            workers, self._workers = self._workers, []
+        # a worker waiting for an object notices the close within one wait slice; joining it here means
+        # the node's store can be destroyed next without a thread still reading it
+        for worker in workers:
+            worker.join(5)
+
+
+def _no_delay(conn: Any) -> None:
+    """Send small messages at once: the handshake's last message and a request are two small writes in a
+    row, and with Nagle's algorithm the request waited for the peer's delayed ACK (~40 ms a pull)."""
+    with socket.socket(fileno=os.dup(conn.fileno())) as sock:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
 
 def _connect(address: Address, authkey: bytes) -> Any:
+    where = f"{address[0]}:{address[1]}"
     try:
-        return mpc.Client(tuple(address), family="AF_INET", authkey=authkey)
+        sock = socket.create_connection(tuple(address), timeout=_CONNECT_TIMEOUT)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        sock.settimeout(None)  # Connection reads the descriptor directly: it must block
+        conn = mpc.Connection(sock.detach())
+    except OSError as exc:
+        raise TransferError(f"cannot connect to the node at {where}: {exc}") from exc
+    try:
+        # the same handshake as multiprocessing.connection.Client, in the same order
+        mpc.answer_challenge(conn, authkey)
+        mpc.deliver_challenge(conn, authkey)
     except multiprocessing.AuthenticationError as exc:
+        conn.close()
         raise AuthenticationError(
-            f"the node at {address[0]}:{address[1]} refused the connection: the authentication keys differ "
+            f"the node at {where} refused the connection: the authentication keys differ "
             f"(every node of a cluster must use the same authkey)"
         ) from exc
+    except (AssertionError, ValueError, struct.error) as exc:
+        # CPython < 3.12 checks the peer's first message with an assert: a peer that does not speak the
+        # handshake must not escape as a bare AssertionError.
+        conn.close()
+        raise AuthenticationError(
+            f"the peer at {where} did not complete the authentication handshake: not a transfer server, "
+            f"or not one of this cluster"
+        ) from exc
     except (OSError, EOFError) as exc:
-        raise TransferError(f"cannot connect to the node at {address[0]}:{address[1]}: {exc}") from exc
+        conn.close()
+        raise TransferError(f"cannot connect to the node at {where}: {exc}") from exc
+    return conn
 
 
 def pull(object_id: ObjectIDLike, *, source: Address, into: ObjectStore, authkey: bytes,
@@ -200,8 +259,11 @@ def pull(object_id: ObjectIDLike, *, source: Address, into: ObjectStore, authkey
     The bytes go straight from the socket into a ``create``d object, in chunks of :data:`CHUNK_SIZE`.
     Returns at once if ``into`` already holds the object; if another process is pulling it at the same
     time, waits for that one. Raises :class:`GetTimeoutError` if the source does not have it within
-    ``timeout`` seconds, :class:`AuthenticationError` on a key mismatch, :class:`TransferError` for any
-    other failure (nothing is left behind in ``into``).
+    ``timeout`` seconds, :class:`AuthenticationError` on a key mismatch or a peer that does not speak the
+    handshake, :class:`ObjectStoreFullError` when ``into`` has no room for the object, and
+    :class:`TransferError` for any other failure, a peer silent for :data:`STALL_TIMEOUT` seconds (or
+    ``timeout``, at least one second) in the middle of an object included. Nothing is left behind in
+    ``into``.
     """
     oid = as_object_id(object_id)
     authkey = _check_authkey(authkey)
@@ -229,6 +291,8 @@ def pull(object_id: ObjectIDLike, *, source: Address, into: ObjectStore, authkey
             return oid
         try:
             with socket.socket(fileno=os.dup(conn.fileno())) as sock:
+                # a silent peer must not block the puller for ever (the descriptor is not read again)
+                sock.settimeout(STALL_TIMEOUT if timeout is None else max(float(timeout), 1.0))
                 pos = 0
                 while pos < size:
                     n = sock.recv_into(view[pos:pos + CHUNK_SIZE])
@@ -412,7 +476,10 @@ class NodeProcess:
         if self.process.is_alive():
             self.process.kill()
             self.process.join(timeout)
-            try:  # a killed node cannot destroy its store
+        if self.process.exitcode != 0:
+            # a node that was killed, by us or by anything else (SIGKILL, the OOM killer), or that crashed,
+            # could not destroy its store: its shared memory would outlive it
+            try:
                 ObjectStore.attach(self.name).destroy()
             except ObjectStoreError:
                 pass

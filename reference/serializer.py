@@ -226,6 +226,35 @@ def _note_non_contiguous_copy(array: "np.ndarray") -> None:
     )
 
 
+# Functions and classes that cloudpickle pickles by reference (importable module attributes, such as numpy's
+# array reconstructors) are remembered, so that pickling a small array does not ask cloudpickle's module
+# lookup again each time: it cost about a third of a 1 KiB array's serialization. The memo holds only
+# objects that live in a module anyway, keyed by id and checked by identity, and is dropped whenever
+# cloudpickle's register_pickle_by_value changes which modules travel by value.
+_FunctionType = type(lambda: None)
+_BY_REFERENCE: Dict[int, Any] = {}
+_BY_REFERENCE_LIMIT = 4096
+_by_value_modules = getattr(getattr(cloudpickle, "cloudpickle", None), "_PICKLE_BY_VALUE_MODULES", None)
+_by_value_seen: frozenset = frozenset(_by_value_modules or ())
+
+
+def _by_value_modules_unchanged() -> bool:
+    global _by_value_seen
+    if _by_value_modules is None:
+        return False  # an unknown cloudpickle: never trust the memo
+    if _by_value_modules == _by_value_seen:
+        return True
+    _by_value_seen = frozenset(_by_value_modules)
+    _BY_REFERENCE.clear()
+    return False
+
+
+def _remember_by_reference(obj: Any) -> None:
+    if len(_BY_REFERENCE) >= _BY_REFERENCE_LIMIT:
+        _BY_REFERENCE.clear()
+    _BY_REFERENCE[id(obj)] = obj
+
+
 _make_skeleton_class = getattr(getattr(cloudpickle, "cloudpickle", None), "_make_skeleton_class", None)
 _OPEN_FILE_TYPES = frozenset({io.TextIOWrapper, io.BufferedReader, io.BufferedWriter, io.BufferedRandom,
                               io.FileIO})
@@ -256,8 +285,13 @@ class _Pickler(cloudpickle.Pickler):
             return self._reduce_memoryview(obj)
         if t is np.ndarray:
             return self._reduce_ndarray(obj)
-        if isinstance(obj, type):
-            return self._reduce_class(obj)
+        if t is _FunctionType or isinstance(obj, type):
+            if _BY_REFERENCE.get(id(obj)) is obj and _by_value_modules_unchanged():
+                return NotImplemented
+            rv = self._reduce_class(obj) if t is not _FunctionType else super().reducer_override(obj)
+            if rv is NotImplemented:
+                _remember_by_reference(obj)
+            return rv
         if t in _OPEN_FILE_TYPES:
             return self._reduce_open_file(obj)
         return super().reducer_override(obj)

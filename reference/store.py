@@ -24,8 +24,9 @@ Design (the details of the memory layout are in ``reference._arena``):
 * The lock is ``flock`` on the store file plus a per-process ``RLock``; it covers table updates (and
   copies of small frames) only.
 
-Non-goals: stores are per machine (no network; see ``reference.node``), the table survives any process
-crash except one in the middle of a table update (microseconds under the lock), and a writer must not
+Non-goals: stores are per machine (no network; see ``reference.node``). A process that dies inside a table
+update leaves a mark that makes the next one rebuild the table's derived structures (``_arena.repair``):
+the store survives any crash, though an update cut short may be undone. A writer must not
 write through a buffer from ``create`` after ``seal`` (``seal`` releases the memoryview it returned when
 nothing else exports it). Handles survive ``fork`` (the child takes its own lock and client slot), but views
 a child inherits are pinned by the parent only: the child must ``get`` again to keep an object alive.

@@ -15,6 +15,9 @@ from conformance._clauses import all_clauses
 from conformance.mutants import MUTANTS
 from conformance.report import ImplResult, run_implementation
 
+# The proof is about the suite, not the interpreter: tox runs it once, in the `meta` environment.
+pytestmark = pytest.mark.meta
+
 #: Enough examples that a mutant's defect shows up; the seed makes the run repeatable.
 MAX_EXAMPLES = 30
 

@@ -341,7 +341,7 @@ def test_get_timeout_zero_raises_at_once(store):
     t = time.monotonic()
     with pytest.raises(GetTimeoutError) as info:
         store.get(oid, timeout=0)
-    assert time.monotonic() - t < 0.1
+    assert time.monotonic() - t < 0.5  # no waiting (generous bound for a loaded machine)
     assert isinstance(info.value, TimeoutError) and oid.hex() in str(info.value)
 
 

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
 from reference import ObjectID, ObjectStore, ObjectStoreFullError
-from reference._arena import _H_NSTACK, _TOMB, CREATED, FREE, SEALED, ZOMBIE
+from reference._arena import _H_DIRTY, _H_NSTACK, _TOMB, CREATED, FREE, SEALED, ZOMBIE
 
 
 def check_arena(arena) -> None:
@@ -42,6 +42,9 @@ def check_arena(arena) -> None:
         assert pos == lay.data + lay.capacity, "the data region is not exactly covered"
         assert arena.get_u64(80) == int(ent["alloc"][used].sum())
         assert arena.get_u32(_H_NSTACK) + len(used) == lay.max_objects
+        stack = np.frombuffer(arena.mm, dtype="<u4", count=arena.get_u32(_H_NSTACK), offset=lay.stack)
+        assert sorted(stack.tolist()) == np.flatnonzero(state == FREE).tolist(), "stack != free records"
+        del stack
         assert len(used) == 0 or used.max() < len(arena.used_entries()), "a record beyond the high-water mark"
         index = np.frombuffer(arena.mm, dtype="<u4", count=lay.index_size, offset=lay.index)
         indexed = sorted((index[(index != 0) & (index != _TOMB)] - 1).tolist())
@@ -108,6 +111,27 @@ class StoreModel(RuleBasedStateMachine):
             return
         assert not self.store.contains(oid)
         self.store.abort(oid)
+
+    @rule(what=st.sampled_from(["free list", "stack", "index", "pins", "bytes"]))
+    def crash_inside_an_update(self, what):
+        """Scramble one derived structure and leave the mark a holder that died mid-update leaves; the
+        next lock holder must repair it (the invariants below take the lock)."""
+        arena = self.store._arena
+        with arena:
+            lay = arena.lay
+            if what == "free list":
+                arena.set_u32(56, 0)
+            elif what == "stack":
+                arena.set_u32(_H_NSTACK, 0)
+            elif what == "index":
+                index = np.frombuffer(arena.mm, dtype="<u4", count=lay.index_size, offset=lay.index)
+                index[:] = 0
+                del index
+            elif what == "pins":
+                arena.used_entries()["pins"] = 7
+            else:
+                arena.set_u64(80, 12345)
+        arena.set_u32(_H_DIRTY, 999_999)
 
     @invariant()
     def agrees_with_model(self):

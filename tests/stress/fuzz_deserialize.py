@@ -2,7 +2,9 @@
 
 Run: ``python tests/stress/fuzz_deserialize.py -runs=1000000`` (libFuzzer flags; ``-help=1`` lists them).
 Inputs are raw bytes or mutations of valid frames (the first input byte chooses); a mutated frame keeps its
-old checksum, so this fuzzes the frame parser and its checks (pickle never sees a damaged frame). Unpickling can call any
+old checksum, so this fuzzes the frame parser and its checks (pickle never sees a damaged frame), except in
+the mode that edits only the header and buffer table and recomputes the CRC (tests/stress adds it): there the
+checks behind the checksum, and the unpickler with intact pickles but damaged buffers, are fuzzed too. Unpickling can call any
 importable global, so while fuzzing the frame's pickle may name only the reconstructors that real frames use
 (numpy's, ours, builtins'): the frame parser and pickle's own parser are fuzzed in full, and random input
 cannot reach ``os.system``. libFuzzer's closing line ``Done N runs in S second(s)`` counts the inputs.
@@ -54,8 +56,26 @@ SEEDS = [
 ]
 
 
+def _recrc(frame: bytearray) -> None:
+    """Recompute the frame's CRC after an edit of its header or buffer table."""
+    _m, _v, _p, _f, _n, _c, inband_off, inband_len, _size = ser._HEADER.unpack_from(frame)
+    end = min(inband_off + inband_len, len(frame))
+    ser._CRC.pack_into(frame, ser._CRC_OFFSET, ser._checksum(bytes(frame), end) if end >= 16 else 0)
+
+
 def one_input(data: bytes) -> None:
-    if data and data[0] & 1 and len(data) > 3:
+    if data and data[0] & 4 and len(data) > 3:
+        # edit the header or buffer table of a valid frame and recompute the CRC, so that the edit reaches
+        # the checks behind the checksum; the in-band pickle is left intact (a damaged pickle must never
+        # reach pickle: numpy can crash on it, which is what the CRC is for)
+        seed = bytearray(SEEDS[data[1] % len(SEEDS)])
+        inband_off = ser._HEADER.unpack_from(seed)[6]
+        pos = data[2] % inband_off
+        payload = data[3:3 + inband_off - pos]
+        seed[pos:pos + len(payload)] = payload
+        _recrc(seed)
+        frame = bytes(seed)
+    elif data and data[0] & 1 and len(data) > 3:
         # mutate a valid frame: overwrite a few bytes at a chosen position, or cut it
         seed = bytearray(SEEDS[data[1] % len(SEEDS)])
         pos = data[2] * 7 % len(seed)

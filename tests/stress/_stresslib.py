@@ -1,0 +1,212 @@
+"""Shared helpers of the stress battery: the scale, self-verifying values, store fixtures, a table checker.
+
+Every value the battery writes is derived from its object ID alone (:func:`value_for`), so any process can
+check any object it reads, by content hash, without shared bookkeeping: :func:`check_value` recomputes the
+payload from the ID and compares digests. Nothing here is a test; the test modules are ``test_stress_*.py``.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import os
+import signal
+import time
+import uuid
+from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
+
+import numpy as np
+
+from reference.store import STORE_DIR, ObjectStore
+
+SCALES = ("short", "full")
+
+
+def scale() -> str:
+    """The battery's size from ``STRESS_SCALE``; an unknown value fails loudly with the choices."""
+    value = os.environ.get("STRESS_SCALE", "short")
+    if value not in SCALES:
+        raise ValueError(f"STRESS_SCALE={value!r} is not a scale: use one of {SCALES} (default short)")
+    return value
+
+
+def scaled(short: Any, full: Any) -> Any:
+    """``short`` or ``full`` according to :func:`scale`."""
+    return full if scale() == "full" else short
+
+
+# -- self-verifying values ------------------------------------------------------------------------------
+
+#: Payload sizes (bytes), chosen by a byte of the ID: small values dominate, as in a real store.
+SIZES = (0, 100, 1000, 4000, 16000, 64000, 200000)
+
+
+def make_id(tag: str, i: int) -> bytes:
+    """The 20-byte object ID number ``i`` of the series ``tag`` (sha1: exactly Plasma's 20 bytes)."""
+    return hashlib.sha1(f"{tag}/{i}".encode()).digest()
+
+
+def size_for(oid: bytes, sizes: Sequence[int] = SIZES) -> int:
+    return sizes[oid[8] % len(sizes)]
+
+
+def payload_for(oid: bytes, size: Optional[int] = None) -> np.ndarray:
+    """The payload of ``oid``: ``size`` (default :func:`size_for`) pseudo-random bytes seeded by the ID."""
+    n = size_for(oid) if size is None else size
+    return np.random.default_rng(int.from_bytes(oid[:8], "little")).integers(0, 256, n, dtype=np.uint8)
+
+
+def digest(data: Any) -> bytes:
+    """A 16-byte BLAKE2b digest of a C-contiguous buffer (read-only ones included)."""
+    return hashlib.blake2b(data, digest_size=16).digest()
+
+
+@functools.lru_cache(maxsize=65536)
+def expected_digest(oid: bytes, size: Optional[int] = None) -> bytes:
+    return digest(payload_for(oid, size))
+
+
+def value_for(oid: bytes, size: Optional[int] = None) -> Dict[str, Any]:
+    """The value stored under ``oid``: its ID, a payload (out-of-band at protocol 5) and the payload's digest."""
+    payload = payload_for(oid, size)
+    return {"id": oid, "n": int(payload.nbytes), "payload": payload, "digest": digest(payload)}
+
+
+def check_value(oid: bytes, value: Any, size: Optional[int] = None) -> Tuple[Optional[str], int]:
+    """(a description of what is wrong with ``value`` read back under ``oid``, or None; bytes hashed)."""
+    try:
+        if value["id"] != oid:
+            return f"object {oid.hex()} holds the value of {bytes(value['id']).hex()}", 0
+        payload = value["payload"]
+        got = digest(payload)
+        if got != value["digest"]:
+            return f"object {oid.hex()}: payload digest {got.hex()} != stored digest {value['digest'].hex()}", \
+                payload.nbytes
+        if got != expected_digest(oid, size):
+            return f"object {oid.hex()}: payload differs from the one derived from its ID", payload.nbytes
+        if payload.flags.writeable:
+            return f"object {oid.hex()}: payload is writable (the store must give read-only views)", \
+                payload.nbytes
+        return None, int(payload.nbytes)
+    except Exception as exc:  # noqa: BLE001 - anything odd about the value is a mismatch to report
+        return f"object {oid.hex()}: unreadable value {type(exc).__name__}: {exc}", 0
+
+
+# -- stores ---------------------------------------------------------------------------------------------
+
+def store_name(part: str) -> str:
+    return f"stress-{part}-{os.getpid()}-{uuid.uuid4().hex[:10]}"
+
+
+def store_path(name: str) -> str:
+    return os.path.join(STORE_DIR, "objstore-" + name)
+
+
+class TempStore:
+    """``with TempStore(part, capacity=...) as store:`` a fresh store, destroyed on exit."""
+
+    def __init__(self, part: str, **kwargs: Any) -> None:
+        self.name = store_name(part)
+        self.kwargs = kwargs
+
+    def __enter__(self) -> ObjectStore:
+        self.store = ObjectStore.create(self.name, **self.kwargs)
+        return self.store
+
+    def __exit__(self, *exc: object) -> None:
+        self.store.destroy()
+
+
+# -- processes ------------------------------------------------------------------------------------------
+
+def kill(pid: int) -> None:
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
+def reap(pids: Sequence[int], timeout: float = 30.0) -> Dict[int, int]:
+    """Wait for ``pids`` (children of this process); {pid: wait status}. Kills any still alive at the end."""
+    out: Dict[int, int] = {}
+    deadline = time.monotonic() + timeout
+    pending = list(pids)
+    while pending:
+        for pid in list(pending):
+            done, status = os.waitpid(pid, os.WNOHANG)
+            if done:
+                out[pid] = status
+                pending.remove(pid)
+        if pending:
+            if time.monotonic() > deadline:
+                for pid in pending:
+                    kill(pid)
+                    out[pid] = os.waitpid(pid, 0)[1]
+                break
+            time.sleep(0.005)
+    return out
+
+
+# -- the table, read through the back door --------------------------------------------------------------
+
+def check_table(store: ObjectStore) -> List[str]:
+    """Every inconsistency of the store's table and allocator (empty when sound): a small fsck.
+
+    Reads the arena directly (the zarr "backdoor" idea): allocated blocks and free blocks must tile the data
+    region exactly, the header's used-bytes counter must be the sum of allocations, every live record must
+    be reachable through the index, and pin counts must equal the per-client ledger's sums.
+    """
+    from reference import _arena as A
+
+    arena = store._arena
+    problems: List[str] = []
+    with arena:
+        lay = arena.lay
+        ent = arena.entries
+        state = ent["state"]
+        live = np.flatnonzero(state != A.FREE).tolist()
+        blocks = [(int(ent["offset"][e]), int(ent["alloc"][e]), f"record {e}") for e in live]
+        k = arena.get_u32(A._H_NFREE)
+        blocks += [(int(arena.free_off[i]), int(arena.free_len[i]), f"free block {i}") for i in range(k)]
+        blocks.sort()
+        pos = lay.data
+        prev_free = False
+        for off, n, what in blocks:
+            if off != pos:
+                problems.append(f"{what} starts at {off}, expected {pos} ({'overlap' if off < pos else 'gap'})")
+            is_free = what.startswith("free")
+            if is_free and prev_free and off == pos:
+                problems.append(f"{what} at {off} follows another free block: the allocator did not coalesce")
+            prev_free = is_free
+            pos = max(pos, off + n)
+        offs = [int(arena.free_off[i]) for i in range(k)]
+        if offs != sorted(offs):
+            problems.append(f"the free list is not sorted by offset: {offs[:10]}")
+        if pos != lay.data + lay.capacity:
+            problems.append(f"blocks end at {pos}, the data region at {lay.data + lay.capacity}")
+        used = arena.get_u64(A._H_USED)
+        allocated = int(ent["alloc"][state != A.FREE].sum())
+        if used != allocated:
+            problems.append(f"header says {used} bytes used, records hold {allocated}")
+        for e in live:
+            if state[e] in (A.CREATED, A.SEALED):
+                oid = arena.entry(e)[2]
+                found, _slot = arena.lookup(oid)
+                if found != e:
+                    problems.append(f"record {e} ({oid.hex()}) is not reachable through the index")
+        nstack = arena.get_u32(A._H_NSTACK)
+        if nstack + len(live) != lay.max_objects:
+            problems.append(f"{nstack} free records + {len(live)} live != {lay.max_objects}")
+        ledger_pins = arena.ledger.sum(axis=0)
+        bad = np.flatnonzero(ledger_pins != ent["pins"]).tolist()
+        for e in bad[:5]:
+            problems.append(f"record {e}: {int(ent['pins'][e])} pins, ledger says {int(ledger_pins[e])}")
+        zombies_unpinned = np.flatnonzero((state == A.ZOMBIE) & (ent["pins"] == 0)).tolist()
+        if zombies_unpinned:
+            problems.append(f"records {zombies_unpinned[:5]} are deleted, unpinned and still hold their bytes")
+    return problems
+
+
+def iter_ids(store: ObjectStore) -> Iterator[bytes]:
+    for info in store.list():
+        yield info.object_id.binary()
