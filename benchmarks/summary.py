@@ -242,6 +242,11 @@ def summary(res: Results) -> str:
     out.append(f"\n5. peak memory over payload: (peak RSS - peak RSS with a 1 KiB payload) / payload size, "
                f"{big or 'n/a'}; the payload itself counts 1.00")
     out.append(_table(["what", "dumps", "loads"], rows or [["n/a", "n/a", "n/a"]]))
+
+    # 6. the reference store vs Ray and Plasma (benchmarks/bench_peers.py renders its own section) ----------
+    from .bench_peers import peer_ratios
+
+    out.append(peer_ratios(res, _time, _ratio, _table))
     return "\n".join(out)
 
 

@@ -12,6 +12,7 @@ where ``implementation()`` returns a :class:`conformance.api.Implementation`. Th
 from __future__ import annotations
 
 import importlib
+import importlib.util
 
 from typing import Callable, Dict, List
 
@@ -52,6 +53,20 @@ def _entry_points() -> Dict[str, object]:
     return {ep.name: ep for ep in found}
 
 
+#: Adapters of peer systems and the module each needs: ``available()`` lists them only where it is installed.
+_PEERS = {"ray": "ray", "plasma": "pyarrow.plasma"}
+
+
+def _peer_installed(name: str) -> bool:
+    module = _PEERS.get(name)
+    if module is None:
+        return True
+    try:
+        return importlib.util.find_spec(module) is not None
+    except ImportError:  # the parent package (pyarrow) is missing
+        return False
+
+
 def builtin_names() -> List[str]:
     """The names of the adapters shipped with the suite."""
     return list(_builtins())
@@ -67,7 +82,7 @@ def mutant_names() -> List[str]:
 def available() -> List[str]:
     """Every implementation name a report covers by default: shipped adapters, then entry points."""
     names = builtin_names()
-    names += [n for n in sorted(_entry_points()) if n not in names]
+    names += [n for n in sorted(_entry_points()) if n not in names and _peer_installed(n)]
     return names
 
 

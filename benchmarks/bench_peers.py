@@ -1,0 +1,190 @@
+"""The reference store beside the peers our users run: Ray's object store and Apache Arrow's Plasma.
+
+Every store gets the same float64 array, in the same process and run:
+
+* ``reference``: ``reference.store.ObjectStore`` ``put`` / ``get``;
+* ``ray``: ``ray.put`` / ``ray.get`` on a local Ray started once per benchmark process (bounded object
+  store, no dashboard, one CPU; ``conformance.adapters._ray.ensure_ray``), shut down at exit;
+* ``plasma``: a ``plasma-store-server`` of pyarrow 11.0.0, values as reference pickle-5 frames written into
+  Plasma's buffers (``conformance.adapters._plasma``), the way this project's Plasma adapter stores them.
+
+A store that is not installed (or, for ``reference``, not built yet) is skipped by ``NotImplementedError``
+in ``setup``. Each store is opened once per benchmark process (Ray takes seconds to start) and closed at
+exit. Each ``time_put`` sample is one put into a warm store where the previous object was freed in
+``teardown`` (``number = 1``; Ray frees an object asynchronously when its last reference goes), so the
+put is measured alone, for every store alike. ``benchmarks.summary`` prints the reference/peer ratios.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+from typing import Any, Callable, Dict, List, Optional, Sequence
+
+from .common import MiB, array_of, destroy_store, new_store, sizes, skip
+
+#: The stores compared; "reference" first, the ratios' numerator.
+STORES = ["reference", "ray", "plasma"]
+#: Array sizes. Ray's object store is bounded at 200 MiB here, so 256 MiB is left out.
+PEER_SIZES = sizes("1KiB", "1MiB", "64MiB")
+#: Room in each store: the largest array twice, plus headers.
+CAPACITY = 2 * 64 * MiB + 4 * MiB
+
+
+class _Reference:
+    def __init__(self) -> None:
+        self.store = new_store(CAPACITY)  # NotImplementedError (skip) until reference.store exists
+
+    def put(self, value: Any) -> Any:
+        return self.store.put(value)
+
+    def get(self, handle: Any) -> Any:
+        return self.store.get(handle)
+
+    def free(self, handle: Any) -> None:
+        self.store.delete(handle)
+
+    def close(self) -> None:
+        destroy_store(self.store)
+
+
+class _Ray:
+    def __init__(self) -> None:
+        try:
+            from conformance.adapters._ray import ensure_ray
+
+            self.ray = ensure_ray()
+        except ImportError as exc:
+            raise skip(f"Ray is not installed: {exc}") from exc
+
+    def put(self, value: Any) -> Any:
+        return self.ray.put(value)
+
+    def get(self, handle: Any) -> Any:
+        return self.ray.get(handle)
+
+    def free(self, handle: Any) -> None:
+        del handle  # the caller drops the last reference: Ray frees the object
+
+    def close(self) -> None:
+        pass  # Ray lives for the whole benchmark process (start-up takes seconds); shut down at exit
+
+
+class _Plasma:
+    def __init__(self) -> None:
+        try:
+            from conformance.adapters._plasma import PlasmaStore, start_plasma_store
+
+            self.proc = start_plasma_store(CAPACITY)
+        except (ImportError, FileNotFoundError) as exc:
+            raise skip(f"Plasma (pyarrow 11.0.0) is not installed: {exc}") from exc
+        self.store = PlasmaStore(self.proc.socket)
+
+    def put(self, value: Any) -> Any:
+        return self.store.put(value)
+
+    def get(self, handle: Any) -> Any:
+        return self.store.get(handle)
+
+    def free(self, handle: Any) -> None:
+        self.store.delete(handle)
+
+    def close(self) -> None:
+        try:
+            self.store.close()
+        finally:
+            self.proc.kill()
+            self.proc.wait(timeout=10)
+            try:
+                os.unlink(self.proc.socket)
+                os.rmdir(os.path.dirname(self.proc.socket))
+            except OSError:
+                pass
+
+
+_PEERS: Dict[str, Callable[[], Any]] = {"reference": _Reference, "ray": _Ray, "plasma": _Plasma}
+_open: Dict[str, Any] = {}
+
+
+def open_store(name: str) -> Any:
+    """The store called ``name`` (one of :data:`STORES`), opened once per process and closed at exit, as
+    Ray must be (it takes seconds to start); ``NotImplementedError`` (asv: skip) if it is missing."""
+    if name not in _PEERS:
+        raise ValueError(f"unknown store {name!r}: choose one of {STORES}")
+    if name not in _open:
+        _open[name] = _PEERS[name]()
+        atexit.register(_open[name].close)
+    return _open[name]
+
+
+class PeerPut:
+    """``put`` of a float64 array into each store: one put per sample, freed before the next.
+
+    Every store is warm: it lives for the whole process (Ray's must) and setup puts and frees the same
+    array once, so the timed put writes into memory that is already mapped, for every store alike.
+    """
+
+    params = [STORES, PEER_SIZES]
+    param_names = ["store", "size"]
+    timeout = 300
+    number = 1
+    repeat = (5, 50, 10.0)
+    warmup_time = 0  # warm-up calls would run without the teardown between them and fill the store
+
+    def setup(self, store: str, size: str) -> None:
+        self.value = array_of(size)
+        self.store = open_store(store)
+        self.store.free(self.store.put(self.value))  # warm: map and touch the memory the put will use
+        self.handles: List[Any] = []
+
+    def teardown(self, store: str, size: str) -> None:
+        while self.handles:
+            self.store.free(self.handles.pop())
+
+    def time_put(self, store: str, size: str) -> None:
+        self.handles.append(self.store.put(self.value))
+
+    def peakmem_put(self, store: str, size: str) -> None:
+        self.handles.append(self.store.put(self.value))
+
+
+class PeerGet:
+    """``get`` of a float64 array from each store: every store returns a read-only zero-copy view."""
+
+    params = [STORES, PEER_SIZES]
+    param_names = ["store", "size"]
+    timeout = 300
+    repeat = (20, 200, 5.0)
+
+    def setup(self, store: str, size: str) -> None:
+        self.store = open_store(store)
+        self.handle = self.store.put(array_of(size))
+        self.store.get(self.handle)  # first-call caches out of the timing
+
+    def teardown(self, store: str, size: str) -> None:
+        handle, self.handle = self.handle, None
+        self.store.free(handle)
+
+    def time_get(self, store: str, size: str) -> None:
+        self.store.get(self.handle)
+
+    def peakmem_get(self, store: str, size: str) -> None:
+        self.store.get(self.handle)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The summary's section (benchmarks.summary calls this; not a benchmark).
+
+def peer_ratios(res: Any, fmt_time: Callable[[Optional[float]], str],
+                ratio: Callable[[Optional[float], Optional[float]], str],
+                table: Callable[[Sequence[str], List[Sequence[str]]], str]) -> str:
+    """The reference store vs Ray and vs Plasma, put and get by size, from one results file ``res``."""
+    rows = []
+    for op, name in (("put", "bench_peers.PeerPut.time_put"), ("get", "bench_peers.PeerGet.time_get")):
+        for size in PEER_SIZES:
+            ref, ray, plasma = (res.get(name, store, size) for store in STORES)
+            rows.append([op, size, fmt_time(ref), fmt_time(ray), fmt_time(plasma), ratio(ref, ray),
+                         ratio(ref, plasma)])
+    return ("\n6. the reference store vs the peers, same array, same run: put (one per sample, store emptied "
+            "between) and get (zero-copy everywhere); a ratio < 1 means the reference is faster\n"
+            + table(["op", "size", "reference", "ray", "plasma", "ref/ray", "ref/plasma"], rows))

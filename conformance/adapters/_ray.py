@@ -1,0 +1,251 @@
+"""The adapter for Ray (``ray``, extra ``[ray]``): Ray's own serialization, object store and tools.
+
+What runs is Ray's code, unchanged:
+
+* ``serialize`` is Ray's serialization context (``global_worker.get_serialization_context().serialize``):
+  the msgpack envelope around Ray's cloudpickle at protocol 5, with Ray's reducers and every serializer
+  registered through ``ray.util.register_serializer``. The frame is Ray's serialized bytes and metadata
+  (what Ray keeps in its object store), behind a small header of this adapter (:class:`RayFrame`).
+* ``deserialize`` puts those bytes and metadata into Ray's object store as they are (the core worker's
+  ``put_object``) and reads the value back with ``ray.get``: Ray's own read path, zero-copy from its
+  store.
+* ``inspect`` is ``ray.util.inspect_serializability``; ``register_serializer`` / ``deregister_serializer``
+  are ``ray.util``'s.
+
+Ray runs once per process: the first call starts a local Ray with a bounded object store, no dashboard and
+one CPU (:func:`ensure_ray`), and an exit handler shuts it down. A child interpreter of the suite joins the
+parent's Ray through ``RAY_ADDRESS`` instead of starting its own.
+
+Not claimed, because the contract cannot observe it in Ray or Ray has no such operation:
+
+* ``out_of_band`` / ``zero_copy``: Ray sends buffers out-of-band and reads them zero-copy, but from its own
+  store: its frame has no separate in-band pickle to measure, and a value read back shares memory with
+  Ray's store, not with the frame (``tests/test_peers_ray.py`` checks ``ray.get`` is zero-copy).
+* ``store``: ``ray.put`` takes no object id, and Ray has no public create/seal/abort, contains or delete.
+  (Ray's core worker ignores a put of an id that already exists, ray-project/ray#5607.)
+* ``nodes`` / ``multiprocess`` / ``eviction`` / ``timeouts``: store capabilities, see ``store``.
+* protocols 3 and 4: Ray always pickles at protocol 5.
+* ``numpy_byte_order``: a big-endian array that travels in-band (non-contiguous) comes back native.
+"""
+
+from __future__ import annotations
+
+import atexit
+import io
+import os
+import pickle
+import struct
+from typing import Any, Callable, Set, Tuple
+
+from conformance.adapters._frames import FrameError
+from conformance.api import Implementation
+
+__all__ = ["RAY_OPTIONS", "RayFrame", "RayInspectFailure", "RaySerializer", "ensure_ray", "ray_implementation",
+           "read_ray_frame", "shutdown_ray"]
+
+#: ``ray.init`` options for the Ray this adapter starts: small, quiet, and gone when the process exits.
+RAY_OPTIONS = {
+    "num_cpus": 1,
+    "object_store_memory": 200 * 2**20,
+    "include_dashboard": False,
+    "log_to_driver": False,
+    "configure_logging": False,
+}
+#: Seconds a ``ray.get`` of the adapter may wait (the object is local: it never should).
+GET_TIMEOUT = 60.0
+
+MAGIC = b"RAYF"
+_HEAD = struct.Struct("<4sIQ")  # magic, metadata length, data length
+ALIGNMENT = 64
+
+_started_here = False
+
+
+def _align(n: int) -> int:
+    return (n + ALIGNMENT - 1) // ALIGNMENT * ALIGNMENT
+
+
+def ensure_ray() -> Any:
+    """The ``ray`` module, connected: joins ``RAY_ADDRESS`` when set, else starts a local Ray with
+    :data:`RAY_OPTIONS` (once per process; :func:`shutdown_ray` at exit) and exports its address in
+    ``RAY_ADDRESS`` so that child interpreters join it."""
+    global _started_here
+    import ray
+
+    if ray.is_initialized():
+        return ray
+    if os.environ.get("RAY_ADDRESS"):
+        ray.init(log_to_driver=False, configure_logging=False)
+        return ray
+    context = ray.init(**RAY_OPTIONS)
+    _started_here = True
+    os.environ["RAY_ADDRESS"] = context.address_info["address"]
+    atexit.register(shutdown_ray)
+    return ray
+
+
+def shutdown_ray() -> None:
+    """Disconnect from Ray; stop it when this process started it. Safe to call more than once."""
+    global _started_here
+    try:
+        import ray
+    except ImportError:
+        return
+    if ray.is_initialized():
+        ray.shutdown()
+    if _started_here:
+        os.environ.pop("RAY_ADDRESS", None)
+        _started_here = False
+
+
+def _context() -> Any:
+    from ray._private import worker
+
+    return worker.global_worker.get_serialization_context()
+
+
+class RayFrame:
+    """Ray's serialized object as one frame: this adapter's header, Ray's metadata, then Ray's bytes.
+
+    Layout (little-endian): magic ``b"RAYF"``, u32 metadata length, u64 data length, the metadata, and
+    Ray's data at the next multiple of 64 bytes. ``inband`` is Ray's data (Ray's msgpack envelope and its
+    own pickle-5 layout, not a plain pickle stream); Ray keeps its out-of-band buffers inside it, so
+    ``buffers`` is empty.
+
+    :func:`read_ray_frame` checks the header and the total length before Ray sees anything, so truncated
+    or foreign frames stop here (``FrameError``), and the corruption clause, which changes only the first
+    64 bytes, changes this header: Ray's own reading of damaged data is not what it exercises.
+    """
+
+    __slots__ = ("metadata", "inband", "buffers", "frame_size", "_offset")
+
+    def __init__(self, metadata: bytes, data: bytes) -> None:
+        self.metadata = bytes(metadata)
+        self.inband = data
+        self.buffers: Tuple[memoryview, ...] = ()
+        self._offset = _align(_HEAD.size + len(self.metadata))
+        self.frame_size = self._offset + len(data)
+
+    def write_to(self, buffer: Any) -> int:
+        target = memoryview(buffer).cast("B")
+        if target.nbytes < self.frame_size:
+            raise ValueError(f"the buffer holds {target.nbytes} bytes; this frame needs {self.frame_size}")
+        head = _HEAD.pack(MAGIC, len(self.metadata), len(self.inband)) + self.metadata
+        target[:len(head)] = head
+        target[self._offset:self.frame_size] = self.inband
+        return self.frame_size
+
+
+def read_ray_frame(frame: Any) -> Tuple[bytes, memoryview]:
+    """(metadata, data view) of a :class:`RayFrame` laid out in ``frame``; :class:`FrameError` if it is not one."""
+    try:
+        view = memoryview(frame).cast("B")
+    except TypeError as exc:
+        raise FrameError(f"a frame must be a bytes-like object, got {type(frame).__name__}") from exc
+    if view.nbytes < _HEAD.size:
+        raise FrameError(f"a frame of {view.nbytes} bytes is shorter than its {_HEAD.size}-byte header")
+    magic, meta_len, data_len = _HEAD.unpack_from(view)
+    if magic != MAGIC:
+        raise FrameError(f"bad magic {bytes(magic)!r}, expected {MAGIC!r}")
+    offset = _align(_HEAD.size + meta_len)
+    if offset + data_len != view.nbytes:
+        raise FrameError(f"the header says {offset + data_len} bytes, the frame has {view.nbytes}")
+    return bytes(view[_HEAD.size:_HEAD.size + meta_len]), view[offset:]
+
+
+class RayInspectFailure:
+    """One culprit of ``ray.util.inspect_serializability``: ``path`` joins Ray's names with dots."""
+
+    __slots__ = ("obj", "path", "names", "parent")
+
+    def __init__(self, obj: Any, names: Tuple[Any, ...], parent: Any) -> None:
+        self.obj = obj
+        self.names = names
+        self.parent = parent
+        # Ray 2.x reports a tuple of the names it followed, not an expression; joined with dots they
+        # evaluate for a chain of attributes and nowhere else. Shown as Ray gives them.
+        self.path = ".".join("unknown" if n is None else str(n) for n in names)
+
+    def __repr__(self) -> str:
+        return f"RayInspectFailure(path={self.path!r}, obj={self.obj!r})"
+
+
+class RaySerializer:
+    """The contract's serializer over Ray's serialization context and ``ray.get``."""
+
+    def serialize(self, obj: Any, *, protocol: int) -> RayFrame:
+        if protocol != 5:
+            raise ValueError(f"Ray pickles at protocol 5 only, got protocol={protocol!r}")
+        serialized = _context().serialize(obj)
+        if hasattr(serialized, "to_bytes"):
+            data = serialized.to_bytes()
+        else:  # RawSerializedObject: a bytes value is stored as it is
+            data = bytes(obj)
+        return RayFrame(serialized.metadata, data)
+
+    def deserialize(self, frame: Any) -> Any:
+        metadata, data = read_ray_frame(frame)
+        ray = ensure_ray()
+        import ray._raylet as raylet
+        from ray._private import worker
+
+        class _Serialized(raylet.RawSerializedObject):  # Ray's bytes with Ray's metadata, as Ray wrote them
+            @property
+            def metadata(self) -> bytes:
+                return metadata
+
+        ref = worker.global_worker.core_worker.put_object(
+            _Serialized(bytes(data)), pin_object=True, inline_small_object=False,
+            _is_experimental_channel=False)
+        return ray.get(ref, timeout=GET_TIMEOUT)
+
+    def register_serializer(self, cls: type, *, serializer: Callable[[Any], Any],
+                            deserializer: Callable[[Any], Any]) -> None:
+        import ray.util
+
+        ray.util.register_serializer(cls, serializer=serializer, deserializer=deserializer)
+
+    def deregister_serializer(self, cls: type) -> None:
+        import ray.util
+
+        ray.util.deregister_serializer(cls)
+
+    def inspect(self, value: Any, *, name: str = "value", depth: int = 64) -> Tuple[bool, Set[Any]]:
+        import ray.util
+
+        ok, failures = ray.util.inspect_serializability(value, name=name, depth=depth,
+                                                        print_file=io.StringIO())
+        return ok, {RayInspectFailure(f.obj, tuple(getattr(f, "path", (getattr(f, "name", None),))),
+                                      f.parent) for f in failures}
+
+
+def ray_version() -> str:
+    import ray
+
+    return ray.__version__
+
+
+def ray_implementation() -> Implementation:
+    """Ray's serialization, ``ray.get``, ``inspect_serializability`` and ``register_serializer``.
+
+    Raises ``ImportError`` naming the fix when Ray is not installed.
+    """
+    try:
+        import ray  # noqa: F401
+        import ray.exceptions
+    except ImportError as exc:
+        raise ImportError(f"the 'ray' adapter needs Ray: pip install 'objstore-conformance[ray]' ({exc})") \
+            from exc
+    # Not numpy_byte_order: a non-contiguous big-endian array travels in-band and numpy's own unpickling
+    # turns it native (checked by hand: the clause draws protocols Ray does not claim and skips).
+    caps = {"numpy", "recursive", "by_value_functions", "dynamic_classes", "read_only", "custom_serializers",
+            "inspect"}
+    return Implementation(
+        name="ray",
+        serializer=RaySerializer(),
+        protocols=(5,),
+        capabilities=frozenset(caps),
+        serialization_error=(TypeError, pickle.PicklingError),
+        deserialization_error=(FrameError, ray.exceptions.RayError),
+        description=f"Ray {ray_version()}: its serialization context, ray.get, ray.util",
+    )

@@ -1,0 +1,101 @@
+"""The ``ray`` adapter against a real Ray (skipped where Ray is not installed: ``pip install .[ray]``).
+
+One local Ray serves the whole module (start-up takes seconds); it is shut down at the end. Besides the
+adapter's own round trips, these pin down what the xfails file says of Ray with plain ``ray.put`` /
+``ray.get``, so an upgrade of Ray that changes them fails here first.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from typing import Any, Iterator
+
+import pytest
+
+ray = pytest.importorskip("ray", reason="Ray is not installed (pip install 'objstore-conformance[ray]')")
+
+from conformance._harness import frame_buffer  # noqa: E402
+from conformance.adapters import _ray  # noqa: E402
+from conformance.registry import load_implementation  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def ray_up() -> Iterator[Any]:
+    started = not ray.is_initialized() and not os.environ.get("RAY_ADDRESS")
+    module = _ray.ensure_ray()
+    try:
+        yield module
+    finally:
+        if started:
+            _ray.shutdown_ray()
+
+
+@pytest.fixture(scope="module")
+def impl(ray_up: Any) -> Any:
+    return load_implementation("ray")
+
+
+def test_claims_only_what_ray_has(impl: Any) -> None:
+    assert impl.protocols == (5,)
+    assert impl.store_factory is None and not impl.claims("store")
+    assert not impl.claims("out_of_band") and not impl.claims("zero_copy")
+    assert f"Ray {ray.__version__}" in impl.description
+
+
+def test_adapter_roundtrip_goes_through_ray_get(impl: Any) -> None:
+    import numpy as np
+
+    value = {"a": np.arange(10.0), "f": lambda x: x + 1, "t": (1, "two")}
+    view, _ = frame_buffer(impl.serializer.serialize(value, protocol=5), readonly=True)
+    out = impl.serializer.deserialize(view)
+    assert out["t"] == (1, "two") and out["f"](1) == 2
+    assert (out["a"] == value["a"]).all() and not out["a"].flags.writeable
+
+
+def test_ray_get_is_zero_copy_and_read_only(ray_up: Any) -> None:
+    import numpy as np
+
+    ref = ray.put(np.ones(100_000))
+    a, b = ray.get(ref), ray.get(ref)
+    assert np.shares_memory(a, b), "two ray.get of one array gave two copies"
+    assert not a.flags.writeable
+
+
+def test_unserializable_raises_declared_error(impl: Any) -> None:
+    with pytest.raises(impl.serialization_error):
+        impl.serializer.serialize({"lock": threading.Lock()}, protocol=5)
+
+
+def test_register_serializer_is_rays(impl: Any) -> None:
+    class Point:
+        def __init__(self, x: int) -> None:
+            self.x = x
+
+    impl.serializer.register_serializer(Point, serializer=lambda p: p.x, deserializer=lambda x: ("custom", x))
+    try:
+        assert ray.get(ray.put(Point(3))) == ("custom", 3), "ray.util.register_serializer was not used"
+    finally:
+        impl.serializer.deregister_serializer(Point)
+
+
+# What conformance/xfails/ray.txt records, with plain ray.put / ray.get.
+
+def test_known_bytearray_comes_back_as_bytes(ray_up: Any) -> None:
+    assert type(ray.get(ray.put(bytearray(b"ab")))) is bytes
+
+
+def test_known_shared_references_are_lost(ray_up: Any) -> None:
+    shared: list = []
+    out = ray.get(ray.put([shared, [shared]]))
+    assert out[0] is not out[1][0], "Ray now keeps shared references: drop the xfail"
+
+
+def test_known_inspect_reports_names_not_paths(ray_up: Any) -> None:
+    def gen() -> Iterator[int]:
+        yield 1
+
+    holder = [gen()]
+    ok, failures = ray.util.inspect_serializability(holder, name="value", print_file=open(os.devnull, "w"))
+    assert not ok
+    assert not any(f.obj is holder[0] for f in failures), "Ray now blames the generator itself"
