@@ -33,16 +33,6 @@ def unique_name() -> str:
 
 
 @pytest.fixture
-def name():
-    n = unique_name()
-    yield n
-    path = os.path.join(STORE_DIR, "objstore-" + n)
-    if os.path.exists(path):
-        os.unlink(path)
-        pytest.fail(f"the test left {path} behind")
-
-
-@pytest.fixture
 def store(name):
     s = ObjectStore.create(name, capacity=4 << 20)
     yield s

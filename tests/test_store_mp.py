@@ -11,27 +11,15 @@ import os
 import pickle
 import signal
 import time
-import uuid
 
 import numpy as np
 import pytest
 
 from reference import GetTimeoutError, ObjectID, ObjectStore
-from reference.store import STORE_DIR
 
 FORK = mp.get_context("fork")
 SPAWN = mp.get_context("spawn")
 WAIT = 30  # seconds: the bound on every wait in this module
-
-
-@pytest.fixture
-def name():
-    n = f"test-{os.getpid()}-{uuid.uuid4().hex[:12]}"
-    yield n
-    path = os.path.join(STORE_DIR, "objstore-" + n)
-    if os.path.exists(path):
-        os.unlink(path)
-        pytest.fail(f"the test left {path} behind")
 
 
 @pytest.fixture
