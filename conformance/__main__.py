@@ -49,15 +49,14 @@ def main(argv: Optional[List[str]] = None) -> int:
     if args.command != "report":
         _parser().print_help()
         return 2
-    from conformance.registry import UnknownImplementationError, available, load_implementation
-    from conformance.report import run_report
+    from conformance.registry import available
+    from conformance.report import check_implementation, run_report
 
     specs = args.impl or available()
     for spec in specs:
-        try:
-            load_implementation(spec)
-        except (UnknownImplementationError, ImportError, AttributeError, TypeError) as exc:
-            print(f"objstore-conformance: cannot load {spec!r}: {exc}", file=sys.stderr)
+        problem = check_implementation(spec)
+        if problem is not None:
+            print(f"objstore-conformance: cannot load {spec!r}: {problem}", file=sys.stderr)
             return 2
     xfails = {}
     for entry in args.xfails:

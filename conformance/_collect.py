@@ -58,7 +58,13 @@ def pytest_collection_finish(session: Any) -> None:
         if _clause(it):
             it.user_properties.append(("clause", _clause(it)))
     if _writer is not None:
-        _writer.write({"event": "collected", "tests": [
+        # The implementation as this process loaded it: the report's own process never imports a peer.
+        from conformance.plugin import _IMPL_KEY
+
+        impl = getattr(session.config, _IMPL_KEY, None)
+        about = ({"description": impl.description, "capabilities": sorted(impl.capabilities)}
+                 if impl is not None else {})
+        _writer.write({"event": "collected", "implementation": about, "tests": [
             {"nodeid": it.nodeid, "clause": _clause(it)} for it in session.items]})
 
 

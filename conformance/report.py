@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Sequence, TextIO
 
-__all__ = ["ClauseResult", "ImplResult", "Report", "run_implementation", "run_report"]
+__all__ = ["ClauseResult", "ImplResult", "Report", "check_implementation", "run_implementation", "run_report"]
 
 #: Cell statuses, worst first: how the items of one clause combine into one cell.
 STATUSES = ("fail", "error", "xpass", "xfail", "pass", "not claimed", "skip", "not run")
@@ -28,6 +28,10 @@ SYMBOLS = {"pass": "pass", "fail": "FAIL", "error": "ERROR", "xfail": "xfail", "
            "not claimed": "-", "skip": "skip", "not run": "?"}
 #: Seconds one implementation's run may take before it is killed.
 IMPL_TIMEOUT = 900.0
+#: Seconds a run's pytest process may take to exit once it has reported every result.
+EXIT_GRACE = 30.0
+#: Seconds loading an implementation may take (:func:`check_implementation`).
+LOAD_TIMEOUT = 120.0
 XFAILS_DIR = Path(__file__).parent / "xfails"
 
 
@@ -55,6 +59,7 @@ class ImplResult:
     log: str = ""
     description: str = ""
     capabilities: List[str] = field(default_factory=list)
+    note: str = ""  # what went wrong around the run (killed for time, stuck at exit), if anything
 
 
 _OUTCOME_STATUS = {"passed": "pass", "failed": "fail", "error": "error", "xfailed": "xfail",
@@ -93,13 +98,15 @@ def _read_records(path: str) -> List[Dict[str, Any]]:
 
 def run_implementation(spec: str, *, max_examples: Optional[int] = None, profile: Optional[str] = None,
                        clauses: Sequence[str] = (), xfails_file: Optional[str] = None,
-                       timeout: float = IMPL_TIMEOUT,
+                       timeout: float = IMPL_TIMEOUT, exit_grace: float = EXIT_GRACE,
                        progress: Optional[Callable[[str, int, int, Dict[str, Any]], None]] = None,
                        extra_args: Sequence[str] = ()) -> ImplResult:
     """Run the suite against ``spec`` in a pytest subprocess and collect its results by clause.
 
     ``progress(spec, done, total, record)`` is called for each finished test. ``clauses`` limits the run
-    to those clause ids; ``xfails_file`` is passed as ``--xfails-file``.
+    to those clause ids; ``xfails_file`` is passed as ``--xfails-file``. A run that exceeds ``timeout``
+    seconds is killed (and counts as broken); a process that has reported its session's end but has not
+    exited ``exit_grace`` seconds later is killed too, and its results stand (:attr:`ImplResult.note`).
     """
     fd, results = tempfile.mkstemp(prefix="conformance-", suffix=".jsonl")
     os.close(fd)
@@ -119,10 +126,11 @@ def run_implementation(spec: str, *, max_examples: Optional[int] = None, profile
     cmd += list(extra_args)
     start = time.monotonic()
     log_fd, log_path = tempfile.mkstemp(prefix="conformance-", suffix=".log")
-    exitstatus: Optional[int] = None
     seen = 0
     total = 0
     clause_of: Dict[str, Optional[str]] = {}
+    finished_at: Optional[float] = None
+    note = ""
     with os.fdopen(log_fd, "w+b") as log:
         proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         try:
@@ -137,6 +145,8 @@ def run_implementation(spec: str, *, max_examples: Optional[int] = None, profile
                     if r.get("event") == "collected":
                         total = len(r["tests"])
                         clause_of = {t["nodeid"]: t["clause"] for t in r["tests"]}
+                    elif r.get("event") == "finished" and finished_at is None:
+                        finished_at = time.monotonic()
                     elif r.get("event") == "test" and progress is not None:
                         r["clause"] = r.get("clause") or clause_of.get(r["nodeid"])
                         progress(spec, sum(1 for x in records[: records.index(r) + 1]
@@ -144,24 +154,34 @@ def run_implementation(spec: str, *, max_examples: Optional[int] = None, profile
                 seen = len(records)
                 if done:
                     break
-                if time.monotonic() - start > timeout:
-                    proc.kill()
-                    proc.wait()
+                now = time.monotonic()
+                if finished_at is not None and now - finished_at > exit_grace:
+                    # Every result is in; only the interpreter's teardown is left, and it is stuck (pyarrow
+                    # 11's thread pools can deadlock there, apache/arrow#33975). The results stand.
+                    note = (f"the pytest process had reported every result but had not exited {exit_grace:g} s "
+                            f"later; it was killed")
+                    break
+                if now - start > timeout:
+                    note = f"the run took longer than {timeout:g} s; it was killed"
                     break
         finally:
             if proc.poll() is None:
                 proc.kill()
                 proc.wait()
-        exitstatus = proc.returncode
         log.seek(0)
         log_text = log.read().decode(errors="replace")
     os.unlink(log_path)
     records = _read_records(results)
     os.unlink(results)
     by_clause: Dict[str, List[Dict[str, Any]]] = {}
+    about: Dict[str, Any] = {}
+    # The pytest session's own status when it got that far: a stuck or crashing teardown after it does not
+    # change what the tests said.
+    exitstatus: Optional[int] = proc.returncode
     for r in records:
         if r.get("event") == "collected":
             clause_of = {t["nodeid"]: t["clause"] for t in r["tests"]}
+            about = r.get("implementation") or {}
             for t in r["tests"]:
                 if t["clause"]:
                     by_clause.setdefault(t["clause"], [])
@@ -169,17 +189,41 @@ def run_implementation(spec: str, *, max_examples: Optional[int] = None, profile
             c = r.get("clause") or clause_of.get(r["nodeid"])
             if c:
                 by_clause.setdefault(c, []).append(r)
+        elif r.get("event") == "finished":
+            if exitstatus != r["exitstatus"] and not note:
+                note = f"the pytest process exited with status {exitstatus} after its session ended"
+            exitstatus = r["exitstatus"]
     cells = {c: _combine(rs) for c, rs in by_clause.items()}
-    description, caps = "", []
-    try:
-        from conformance.registry import load_implementation
-
-        impl = load_implementation(spec)
-        description, caps = impl.description, sorted(impl.capabilities)
-    except Exception:  # noqa: BLE001 - the subprocess's log says what went wrong
-        pass
     return ImplResult(spec, cells, round(time.monotonic() - start, 1), exitstatus,
-                      log_text[-4000:] if (exitstatus not in (0, 1) or not cells) else "", description, caps)
+                      log_text[-4000:] if (exitstatus not in (0, 1) or not cells) else "",
+                      about.get("description", ""), list(about.get("capabilities", [])), note)
+
+
+def check_implementation(spec: str, *, timeout: float = LOAD_TIMEOUT) -> Optional[str]:
+    """Why ``spec`` cannot be loaded, or ``None`` when it can.
+
+    The check loads the implementation in a child interpreter, as the runs do: the report's own process
+    never imports a peer (whose threads or exit handlers could then hang it)."""
+    code = ("import sys\n"
+            "from conformance.registry import UnknownImplementationError, load_implementation\n"
+            "try:\n"
+            "    load_implementation(sys.argv[1])\n"
+            "except (UnknownImplementationError, ImportError, AttributeError, TypeError) as exc:\n"
+            "    sys.stdout.write(str(exc))\n"
+            "    sys.stdout.flush()\n"
+            "    import os; os._exit(3)\n"
+            "import os; os._exit(0)\n")
+    try:
+        proc = subprocess.run([sys.executable, "-c", code, spec], stdin=subprocess.DEVNULL,
+                              capture_output=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return f"loading it took longer than {timeout:.0f} s"
+    if proc.returncode == 0:
+        return None
+    if proc.returncode == 3:
+        return proc.stdout.decode(errors="replace")
+    tail = proc.stderr.decode(errors="replace").strip().splitlines()[-5:]
+    return f"loading it ended with status {proc.returncode}: " + " / ".join(tail)
 
 
 @dataclass
@@ -216,7 +260,7 @@ class Report:
             "clauses": [{"id": c, "summary": self.summaries.get(c, "")} for c in self.clause_ids],
             "implementations": [{
                 "name": i.name, "description": i.description, "capabilities": i.capabilities,
-                "seconds": i.seconds, "exitstatus": i.exitstatus, "log": i.log,
+                "seconds": i.seconds, "exitstatus": i.exitstatus, "note": i.note, "log": i.log,
                 "results": {c: vars(self.cell(i, c)) for c in self.clause_ids},
             } for i in self.impls],
         }
@@ -247,6 +291,9 @@ class Report:
             if cell.reproduce:
                 lines.extend("    " + ln for ln in cell.reproduce.splitlines())
         for impl in self.impls:
+            if impl.note:
+                lines.append("")
+                lines.append(f"{impl.name}: {impl.note}")
             if impl.log:
                 lines.append("")
                 lines.append(f"{impl.name}: the pytest run ended with status {impl.exitstatus}; its output ends:")
@@ -277,6 +324,9 @@ class Report:
                 out += [f"### `{impl.name}` / `{cid}`", "", cell.message, ""]
                 if cell.example or cell.reproduce:
                     out += ["```", *(cell.example.splitlines() + cell.reproduce.splitlines()), "```", ""]
+        notes = [f"- `{i.name}`: {i.note}" for i in self.impls if i.note]
+        if notes:
+            out += ["## Notes on the runs", "", *notes, ""]
         out += ["## Clauses", ""]
         out += [f"- `{cid}`: {self.summaries.get(cid, '')}" for cid in self.clause_ids]
         return "\n".join(out) + "\n"
@@ -321,6 +371,7 @@ Verdict: <b>{"a claimed clause fails" if self.failed else "every claimed clause 
 ?: not run. Hover a clause for what it checks.</p>
 <h2>Failures</h2>
 {"".join(details) or "<p>None.</p>"}
+{"".join(f"<p><b>{e(i.name)}</b>: {e(i.note)}</p>" for i in self.impls if i.note)}
 <h2>Clauses</h2><ul>{clauses}</ul>
 </body></html>
 """

@@ -1,9 +1,11 @@
-"""Shared by the project's own tests: Hypothesis profiles (`ci`, the quick default, and `nightly`) and the
-`name` fixture, a fresh store name whose shared-memory file the test must not leave behind."""
+"""Shared by the project's own tests: Hypothesis profiles (`ci`, the quick default, and `nightly`), the
+`name` fixture, a fresh store name whose shared-memory file the test must not leave behind, and a bounded
+exit for sessions that loaded pyarrow.plasma."""
 
 from __future__ import annotations
 
 import os
+import sys
 import uuid
 
 import pytest
@@ -27,3 +29,20 @@ def name():
     if os.path.exists(path):
         os.unlink(path)
         pytest.fail(f"the test left {path} behind")
+
+
+def pytest_sessionfinish(session, exitstatus):
+    session.config._objstore_exitstatus = int(exitstatus)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_unconfigure(config):
+    """pyarrow 11.0.0 (the Plasma peer's only source) can deadlock tearing down its thread pools at
+    interpreter exit (apache/arrow#33975), which would hang the run after every result is in. A session
+    that loaded pyarrow.plasma therefore ends here, after pytest has printed its summary and written its
+    reports, with pytest's own exit status."""
+    status = getattr(config, "_objstore_exitstatus", None)
+    if "pyarrow.plasma" in sys.modules and status is not None:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(status)

@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -19,7 +20,7 @@ from conformance.api import Implementation
 from conformance.compare import Mismatch, assert_same, same
 from conformance.plugin import load_xfails
 from conformance.registry import UnknownImplementationError, load_implementation
-from conformance.report import ClauseResult, ImplResult, Report
+from conformance.report import ClauseResult, ImplResult, Report, check_implementation, run_implementation
 
 
 # -- compare --------------------------------------------------------------------------------------------------
@@ -243,3 +244,38 @@ def test_report_command_end_to_end(tmp_path):
     bad = subprocess.run([sys.executable, "-m", "conformance", "report", "--impl", "nope"],
                          capture_output=True, text=True, timeout=120)
     assert bad.returncode == 2 and "cannot load 'nope'" in bad.stderr
+
+
+def test_report_keeps_results_of_a_process_stuck_at_exit(tmp_path, monkeypatch):
+    """A peer whose interpreter teardown hangs (pyarrow 11's thread pools can, apache/arrow#33975) must not
+    hang the report: once the session's end is recorded, the process gets ``exit_grace`` seconds to exit,
+    is then killed, and the results it reported stand, with a note saying so."""
+    (tmp_path / "stuck_at_exit.py").write_text(
+        "import atexit, time\n"
+        "from conformance.registry import load_implementation\n\n"
+        "def implementation():\n"
+        "    atexit.register(time.sleep, 3600)  # the teardown never ends\n"
+        "    return load_implementation('pickle5')\n")
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(tmp_path), os.environ.get("PYTHONPATH", "")]))
+    start = time.monotonic()
+    result = run_implementation("stuck_at_exit:implementation", clauses=["serializer.native.roundtrip"],
+                                max_examples=5, exit_grace=2.0, timeout=300)
+    assert time.monotonic() - start < 120
+    assert result.clauses["serializer.native.roundtrip"].status == "pass"
+    assert result.exitstatus == 0 and "had not exited 2 s later; it was killed" in result.note
+    report = Report([result], ["serializer.native.roundtrip"], {}, 1.0, {})
+    assert not report.failed and "had not exited" in report.terminal()
+    assert "had not exited" in report.markdown() and "had not exited" in report.html()
+
+
+def test_report_counts_a_run_killed_for_time_as_broken():
+    result = run_implementation("pickle5", clauses=["serializer.native.roundtrip"], max_examples=5, timeout=0.5)
+    assert result.exitstatus not in (0, 1) and "longer than 0.5 s" in result.note
+    assert Report([result], ["serializer.native.roundtrip"], {}, 1.0, {}).failed
+
+
+def test_check_implementation_loads_in_a_child_interpreter():
+    assert check_implementation("reference") is None
+    assert "nope" in (check_implementation("nope") or "")
+    assert "no_such_module_xyz" in (check_implementation("no_such_module_xyz:factory") or "")
+    assert "no_such_module_xyz" not in sys.modules
