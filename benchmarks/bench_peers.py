@@ -31,9 +31,10 @@ PEER_SIZES = sizes("1KiB", "1MiB", "64MiB")
 CAPACITY = 2 * 64 * MiB + 4 * MiB
 
 
-class _Reference:
-    def __init__(self) -> None:
-        self.store = new_store(CAPACITY)  # NotImplementedError (skip) until reference.store exists
+class _ContractStore:
+    """A store with the contract's put / get / delete (the reference's, this project's Plasma adapter)."""
+
+    store: Any
 
     def put(self, value: Any) -> Any:
         return self.store.put(value)
@@ -43,6 +44,11 @@ class _Reference:
 
     def free(self, handle: Any) -> None:
         self.store.delete(handle)
+
+
+class _Reference(_ContractStore):
+    def __init__(self) -> None:
+        self.store = new_store(CAPACITY)  # NotImplementedError (skip) until reference.store exists
 
     def close(self) -> None:
         destroy_store(self.store)
@@ -70,7 +76,7 @@ class _Ray:
         pass  # Ray lives for the whole benchmark process (start-up takes seconds); shut down at exit
 
 
-class _Plasma:
+class _Plasma(_ContractStore):
     def __init__(self) -> None:
         try:
             from conformance.adapters._plasma import PlasmaStore, start_plasma_store
@@ -79,15 +85,6 @@ class _Plasma:
         except (ImportError, FileNotFoundError) as exc:
             raise skip(f"Plasma (pyarrow 11.0.0) is not installed: {exc}") from exc
         self.store = PlasmaStore(self.proc.socket)
-
-    def put(self, value: Any) -> Any:
-        return self.store.put(value)
-
-    def get(self, handle: Any) -> Any:
-        return self.store.get(handle)
-
-    def free(self, handle: Any) -> None:
-        self.store.delete(handle)
 
     def close(self) -> None:
         try:

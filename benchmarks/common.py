@@ -356,6 +356,8 @@ def destroy_store(store: Any) -> None:
 def reap_stores(directory: str = "/dev/shm") -> int:
     """Remove the store files of benchmark processes that died without their teardown (killed at a
     timeout, say), so that they do not hold memory for ever. Returns how many it removed."""
+    from reference._arena import pid_alive
+
     removed = 0
     try:
         names = os.listdir(directory)
@@ -366,7 +368,7 @@ def reap_stores(directory: str = "/dev/shm") -> int:
         if not sep:
             continue
         pid = rest.split("-", 1)[0]
-        if not pid.isdigit() or int(pid) == os.getpid() or _pid_alive(int(pid)):
+        if not pid.isdigit() or int(pid) == os.getpid() or pid_alive(int(pid)):
             continue
         try:
             os.unlink(os.path.join(directory, filename))
@@ -374,16 +376,6 @@ def reap_stores(directory: str = "/dev/shm") -> int:
         except OSError:
             pass
     return removed
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def store_capacity(nbytes: int) -> int:

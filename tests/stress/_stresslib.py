@@ -1,4 +1,5 @@
-"""Shared helpers of the stress battery: the scale, self-verifying values, store fixtures, a table checker.
+"""Shared helpers of the stress battery: the scale, self-verifying values, store fixtures, a table checker,
+a fake node.
 
 Every value the battery writes is derived from its object ID alone (:func:`value_for`), so any process can
 check any object it reads, by content hash, without shared bookkeeping: :func:`check_value` recomputes the
@@ -11,9 +12,11 @@ import functools
 import hashlib
 import os
 import signal
+import socket
+import threading
 import time
 import uuid
-from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -210,3 +213,43 @@ def check_table(store: ObjectStore) -> List[str]:
 def iter_ids(store: ObjectStore) -> Iterator[bytes]:
     for info in store.list():
         yield info.object_id.binary()
+
+
+class FakeNode:
+    """A loopback server that pretends to be a node: ``behave(conn)`` runs for each connection, one at a
+    time, in a thread, on a socket with ``timeout`` (``None``: blocking). ``OSError`` from ``behave`` (the
+    puller hung up) is expected; any other exception is kept in ``errors`` for the test to report.
+    ``close()`` stops accepting."""
+
+    def __init__(self, behave: Callable[[socket.socket], None], *, timeout: Optional[float] = 5.0) -> None:
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.address = self.sock.getsockname()
+        self.behave = behave
+        self.timeout = timeout
+        self.errors: List[str] = []
+        self.thread = threading.Thread(target=self._loop, daemon=True)
+        self.thread.start()
+
+    def _loop(self) -> None:
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            with conn:
+                conn.settimeout(self.timeout)
+                try:
+                    self.behave(conn)
+                except OSError:
+                    pass
+                except Exception as exc:  # noqa: BLE001 - reported by the test, not lost in a thread
+                    self.errors.append(repr(exc))
+                try:
+                    conn.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+
+    def close(self) -> None:
+        self.sock.close()

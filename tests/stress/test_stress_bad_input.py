@@ -31,7 +31,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 import _guard
-from _stresslib import TempStore, check_table, make_id, scaled, store_name
+from _stresslib import FakeNode, TempStore, check_table, make_id, scaled, store_name
 from reference import serializer as ser
 from reference.errors import (
     AuthenticationError,
@@ -309,44 +309,20 @@ def test_transfer_server_random_requests_hypothesis(figures: Dict[str, Any]) -> 
     figures.update(sorted(counts.items()))
 
 
-class _Peer:
-    """An authenticated fake node that answers each connection with the next scripted byte string."""
+def _answer_scripted(script: List[bytes], conn: socket.socket) -> None:
+    """A fake node's side of one pull: the handshake both ways, the request, then the next scripted reply."""
+    import multiprocessing.connection as mpc
 
-    def __init__(self) -> None:
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(16)
-        self.address = self.sock.getsockname()
-        self.script: List[bytes] = []
-        self.thread = threading.Thread(target=self._loop, daemon=True)
-        self.thread.start()
-
-    def _loop(self) -> None:
-        import multiprocessing.connection as mpc
-
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            with conn:
-                c = mpc.Connection(os.dup(conn.fileno()))
-                try:
-                    mpc.deliver_challenge(c, KEY)
-                    mpc.answer_challenge(c, KEY)
-                    c.recv_bytes(64)  # the request
-                    conn.sendall(self.script.pop(0) if self.script else b"")
-                except Exception:  # noqa: BLE001 - the puller may hang up at any point
-                    pass
-                finally:
-                    c.close()
-                try:
-                    conn.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
-
-    def close(self) -> None:
-        self.sock.close()
+    c = mpc.Connection(os.dup(conn.fileno()))
+    try:
+        mpc.deliver_challenge(c, KEY)
+        mpc.answer_challenge(c, KEY)
+        c.recv_bytes(64)  # the request
+        conn.sendall(script.pop(0) if script else b"")
+    except (EOFError, mpc.AuthenticationError):
+        pass  # the puller may hang up at any point
+    finally:
+        c.close()
 
 
 @st.composite
@@ -391,7 +367,8 @@ def test_pull_random_replies_hypothesis(figures: Dict[str, Any], nodelay_clients
     store's ObjectStoreFullError (for a size that cannot fit), never hangs on a peer that hangs up, and
     leaves nothing unsealed behind; what it does store is exactly the bytes sent."""
     counts: Counter = Counter()
-    peer = _Peer()
+    script: List[bytes] = []
+    peer = FakeNode(lambda conn: _answer_scripted(script, conn), timeout=None)
     try:
         with TempStore("fuzz-puller", capacity=1 << 20, max_objects=64) as into:
             @settings(max_examples=scaled(400, 20000), deadline=None, database=None,
@@ -402,7 +379,7 @@ def test_pull_random_replies_hypothesis(figures: Dict[str, Any], nodelay_clients
                 counts["inputs"] += 1
                 counts[f"inputs: {kind}"] += 1
                 oid = make_id("fuzz-pull", counts["inputs"])
-                peer.script.append(data)
+                script.append(data)
                 result: List[Any] = []
                 t = threading.Thread(target=lambda: result.append(_pull_catching(oid, peer.address, into)))
                 t.start()

@@ -20,7 +20,6 @@ import os
 import socket
 import stat
 import sys
-import threading
 import time
 from typing import Any, Callable, Dict, List, Optional
 
@@ -28,7 +27,7 @@ import pytest
 from hypothesis import given, strategies as st
 
 from _marker import marker_frame, marker_pickle
-from _stresslib import TempStore, make_id, store_name, store_path, value_for
+from _stresslib import FakeNode, TempStore, make_id, store_name, store_path, value_for
 from reference.errors import (
     AuthenticationError,
     GetTimeoutError,
@@ -380,38 +379,6 @@ def test_server_refuses_wrong_and_missing_keys_before_unpickling(node: Any, tmp_
         assert other.get(ref.object_id, timeout=0) == "still fine"
 
 
-class _FakeServer:
-    """A peer that pretends to be a node: ``behave(conn_socket)`` runs for each connection, in a thread."""
-
-    def __init__(self, behave: Callable[[socket.socket], None]) -> None:
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(8)
-        self.address = self.sock.getsockname()
-        self.behave = behave
-        self.errors: List[str] = []
-        self.thread = threading.Thread(target=self._loop, daemon=True)
-        self.thread.start()
-
-    def _loop(self) -> None:
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            with conn:
-                conn.settimeout(5)
-                try:
-                    self.behave(conn)
-                except OSError:
-                    pass
-                except Exception as exc:  # noqa: BLE001
-                    self.errors.append(repr(exc))
-
-    def close(self) -> None:
-        self.sock.close()
-
-
 def _reply_and_frame(frame: bytes) -> bytes:
     import struct
 
@@ -473,7 +440,7 @@ def _pull_from_fake(behave: Callable[..., None], tmp_path: Any) -> "tuple[BaseEx
         marks.append(str(tmp_path / f"mark{len(marks)}"))
         return marks[-1]
 
-    fake = _FakeServer(lambda conn: behave(conn, mark))
+    fake = FakeNode(lambda conn: behave(conn, mark))
     try:
         with TempStore("sec-puller", capacity=4 << 20) as into:
             oid = make_id("pull-from-fake", 0)
