@@ -236,8 +236,15 @@ def summary(res: Results) -> str:
             peak = res.get("bench_store.StorePut.peakmem_put", size, "cold")
             base = res.get("bench_store.StorePut.peakmem_put", SIZES[0], "cold")
             if peak is not None and base is not None and size != SIZES[0]:
-                rows.append([f"store put {size}, cold", f"{(peak - base) / (_bytes(size) - _bytes(SIZES[0])):.2f}",
-                             ""])
+                rows.append([f"store put {size}, cold (RSS: the source and its copy in the store)",
+                             f"{(peak - base) / (_bytes(size) - _bytes(SIZES[0])):.2f}", ""])
+                break
+        for size in SIZES[::-1]:
+            put_heap = res.get("bench_store.StoreHeap.track_put", size)
+            get_heap = res.get("bench_store.StoreHeap.track_get", size)
+            if put_heap is not None and get_heap is not None:
+                rows.append([f"store put / get {size}: heap (tracemalloc), extra copies only",
+                             f"{put_heap:.4f}", f"{get_heap:.4f}"])
                 break
     out.append(f"\n5. peak memory over payload: (peak RSS - peak RSS with a 1 KiB payload) / payload size, "
                f"{big or 'n/a'}; the payload itself counts 1.00")

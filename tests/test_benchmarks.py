@@ -149,6 +149,25 @@ def test_the_leaky_pickler_makes_store_rss_jump() -> None:
     assert values["leaky"] > leaked_kib / 2, values
 
 
+def test_store_heap_benchmark_sees_an_extra_copy() -> None:
+    """``StoreHeap`` reads about 0 for the reference's put and get, and about 1 (the payload once more) for
+    a put that builds its frame as bytes before writing it, as a careless store would."""
+    from benchmarks import bench_store
+    from reference.serializer import dumps
+
+    bench = bench_store.StoreHeap()
+    try:
+        bench.setup("1MiB")
+    except NotImplementedError as exc:
+        pytest.skip(str(exc))
+    try:
+        assert bench.track_put("1MiB") < 0.05 and bench.track_get("1MiB") < 0.05
+        copying_put = bench._heap_peak(lambda: bench.store.put(dumps(bench.value)))
+        assert copying_put >= 0.95, copying_put
+    finally:
+        bench.teardown("1MiB")
+
+
 # ---------------------------------------------------------------------------------------------------------
 # asv's own view of the suite.
 
