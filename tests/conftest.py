@@ -1,11 +1,12 @@
 """Shared by the project's own tests: Hypothesis profiles (`ci`, the quick default, and `nightly`), the
 `name` fixture, a fresh store name whose shared-memory file the test must not leave behind, and a bounded
-exit for sessions that loaded pyarrow.plasma."""
+exit for sessions that loaded a peer (Ray, Plasma)."""
 
 from __future__ import annotations
 
 import os
 import sys
+import threading
 import uuid
 
 import pytest
@@ -35,14 +36,28 @@ def pytest_sessionfinish(session, exitstatus):
     session.config._objstore_exitstatus = int(exitstatus)
 
 
+#: Seconds Ray's shutdown may take at the end of a session before the process exits without it.
+RAY_SHUTDOWN_TIMEOUT = 60.0
+
+
 @pytest.hookimpl(trylast=True)
 def pytest_unconfigure(config):
-    """pyarrow 11.0.0 (the Plasma peer's only source) can deadlock tearing down its thread pools at
-    interpreter exit (apache/arrow#33975), which would hang the run after every result is in. A session
-    that loaded pyarrow.plasma therefore ends here, after pytest has printed its summary and written its
-    reports, with pytest's own exit status."""
+    """A session that loaded a peer ends here, after pytest has printed its summary and written its
+    reports, with pytest's own exit status, so that the peer's teardown cannot hang the run: pyarrow 11.0.0
+    (the Plasma peer's only source) can deadlock tearing down its thread pools at interpreter exit
+    (apache/arrow#33975), and Ray is shut down first, for at most :data:`RAY_SHUTDOWN_TIMEOUT` seconds."""
     status = getattr(config, "_objstore_exitstatus", None)
-    if "pyarrow.plasma" in sys.modules and status is not None:
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(status)
+    if status is None or not ("pyarrow.plasma" in sys.modules or "ray" in sys.modules):
+        return
+    if "ray" in sys.modules:
+        from conformance.adapters._ray import shutdown_ray
+
+        stopper = threading.Thread(target=shutdown_ray, name="shutdown_ray", daemon=True)
+        stopper.start()
+        stopper.join(RAY_SHUTDOWN_TIMEOUT)
+        if stopper.is_alive():
+            sys.stderr.write(f"conftest: ray.shutdown() did not return within {RAY_SHUTDOWN_TIMEOUT:g} s; "
+                             f"exiting without it\n")
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(status)
