@@ -246,21 +246,28 @@ def test_report_command_end_to_end(tmp_path):
     assert bad.returncode == 2 and "cannot load 'nope'" in bad.stderr
 
 
+def _run_factory(tmp_path, monkeypatch, body: str, **kwargs):
+    """``run_implementation`` of a factory whose body is ``body``, from a module made for the test, with
+    the native round-trip clause only; returns (result, seconds taken)."""
+    (tmp_path / "made_for_test.py").write_text(
+        "import atexit, time\n"
+        "from conformance.registry import load_implementation\n\n"
+        "def implementation():\n" + "".join(f"    {line}\n" for line in body.splitlines()))
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(tmp_path), os.environ.get("PYTHONPATH", "")]))
+    start = time.monotonic()
+    result = run_implementation("made_for_test:implementation", clauses=["serializer.native.roundtrip"],
+                                max_examples=5, **kwargs)
+    return result, time.monotonic() - start
+
+
 def test_report_keeps_results_of_a_process_stuck_at_exit(tmp_path, monkeypatch):
     """A peer whose interpreter teardown hangs (pyarrow 11's thread pools can, apache/arrow#33975) must not
     hang the report: once the session's end is recorded, the process gets ``exit_grace`` seconds to exit,
     is then killed, and the results it reported stand, with a note saying so."""
-    (tmp_path / "stuck_at_exit.py").write_text(
-        "import atexit, time\n"
-        "from conformance.registry import load_implementation\n\n"
-        "def implementation():\n"
-        "    atexit.register(time.sleep, 3600)  # the teardown never ends\n"
-        "    return load_implementation('pickle5')\n")
-    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(tmp_path), os.environ.get("PYTHONPATH", "")]))
-    start = time.monotonic()
-    result = run_implementation("stuck_at_exit:implementation", clauses=["serializer.native.roundtrip"],
-                                max_examples=5, exit_grace=2.0, timeout=300)
-    assert time.monotonic() - start < 120
+    result, seconds = _run_factory(tmp_path, monkeypatch,
+                                   "atexit.register(time.sleep, 3600)  # the teardown never ends\n"
+                                   "return load_implementation('pickle5')", exit_grace=2.0, timeout=300)
+    assert seconds < 120
     assert result.clauses["serializer.native.roundtrip"].status == "pass"
     assert result.exitstatus == 0 and "had not exited 2 s later; it was killed" in result.note
     report = Report([result], ["serializer.native.roundtrip"], {}, 1.0, {})
@@ -269,15 +276,8 @@ def test_report_keeps_results_of_a_process_stuck_at_exit(tmp_path, monkeypatch):
 
 
 def test_report_counts_a_run_killed_for_time_as_broken(tmp_path, monkeypatch):
-    (tmp_path / "slow_to_load.py").write_text(
-        "import time\n\n"
-        "def implementation():\n"
-        "    time.sleep(3600)  # never ready\n")
-    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(tmp_path), os.environ.get("PYTHONPATH", "")]))
-    start = time.monotonic()
-    result = run_implementation("slow_to_load:implementation", clauses=["serializer.native.roundtrip"],
-                                max_examples=5, timeout=3.0)
-    assert time.monotonic() - start < 60
+    result, seconds = _run_factory(tmp_path, monkeypatch, "time.sleep(3600)  # never ready", timeout=3.0)
+    assert seconds < 60
     assert result.exitstatus not in (0, 1) and "longer than 3 s" in result.note
     assert Report([result], ["serializer.native.roundtrip"], {}, 1.0, {}).failed
 
