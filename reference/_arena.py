@@ -461,7 +461,10 @@ class Arena:
         entries = self.lay.entries
         h = zlib.crc32(oid) & mask
         reuse = -1
-        while True:
+        # Open addressing ends at an empty slot, and the index always keeps one (slots in use stay under
+        # 3/4, see _maybe_rebuild_index); the bound makes a lookup end even in an index damaged past that:
+        # every slot probed and no match proves the id absent.
+        for _ in range(mask + 1):
             v = _U32.unpack_from(mm, index + 4 * h)[0]
             if v == 0:
                 return -1, (h if reuse < 0 else reuse)
@@ -473,6 +476,10 @@ class Arena:
                 if mm[base:base + 20] == oid:
                     return v - 1, h
             h = (h + 1) & mask
+        if reuse < 0:
+            raise RuntimeError(f"the store's object index has no free slot (all {mask + 1} hold live "
+                               f"records): it is damaged")
+        return -1, reuse
 
     def _index_remove(self, slot: int) -> None:
         self.set_u32(self.lay.index + 4 * slot, _TOMB)
@@ -521,6 +528,9 @@ class Arena:
                          size, alloc, time.time(), inc, inc, 0)
         self._index_insert(slot, e)
         _U64.pack_into(mm, _H_USED, _U64.unpack_from(mm, _H_USED)[0] + alloc)
+        # An insert into an empty slot adds one in use: without this, inserts after removes could fill the
+        # index with live records and tombstones until a lookup of a missing id probed for ever.
+        self._maybe_rebuild_index()
         return e, inc
 
     def used_entries(self) -> np.ndarray:

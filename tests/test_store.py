@@ -516,6 +516,30 @@ def test_many_put_delete_cycles_keep_lookups_working(name):
             s.destroy()
 
 
+def test_index_keeps_a_free_slot_through_put_delete_churn(name):
+    """The object index is open-addressed: a lookup of a missing id ends at an empty slot. Slots in use
+    (live and tombstones) must stay under 3/4 after every put and delete, or a lookup probes for ever (the
+    store-model test once hung there: removes left tombstones, then inserts filled the empty slots)."""
+    from reference._arena import _H_IUSED
+
+    store = ObjectStore.create(name, capacity=1 << 20, max_objects=8)
+    try:
+        arena = store._arena
+        limit = 3 * arena.lay.index_size
+        for cycle in range(200):
+            ids = [store.put(cycle) for _ in range(1 + cycle % 8)]
+            assert arena.get_u32(_H_IUSED) * 4 < limit, f"cycle {cycle}: index slots in use after puts"
+            for oid in ids[: 1 + (cycle * 5) % len(ids)]:
+                store.delete(oid)
+                assert arena.get_u32(_H_IUSED) * 4 < limit, f"cycle {cycle}: index slots in use after deletes"
+            for oid in ids:
+                if store.contains(oid):
+                    store.delete(oid)
+        assert not store.contains(ObjectID.from_random())  # a lookup of a missing id ends
+    finally:
+        store.destroy()
+
+
 def test_pid_liveness_sees_reused_pids():
     """A live pid whose process started after the pin/object was recorded belongs to someone else."""
     from reference._arena import pid_alive
