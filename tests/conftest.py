@@ -18,7 +18,19 @@ settings.register_profile("ci", max_examples=40, deadline=None,
                           suppress_health_check=[HealthCheck.too_slow])
 settings.register_profile("nightly", max_examples=2000, deadline=None,
                           suppress_health_check=[HealthCheck.too_slow])
-settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+PROFILE = os.environ.get("HYPOTHESIS_PROFILE", "ci")
+settings.load_profile(PROFILE)
+
+#: Seconds a test may take under the `nightly` profile (50 times the examples of `ci`); pyproject.toml's
+#: pytest-timeout bound (600 s) is for the quick profile.
+NIGHTLY_TIMEOUT = 4 * 3600
+
+
+def pytest_collection_modifyitems(config, items):
+    if PROFILE == "nightly":
+        for item in items:
+            if item.get_closest_marker("timeout") is None:
+                item.add_marker(pytest.mark.timeout(NIGHTLY_TIMEOUT))
 
 
 @pytest.fixture
