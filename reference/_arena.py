@@ -462,7 +462,7 @@ class Arena:
         h = zlib.crc32(oid) & mask
         reuse = -1
         # Open addressing ends at an empty slot, and the index always keeps one (slots in use stay under
-        # 3/4, see _maybe_rebuild_index); the bound makes a lookup end even in an index damaged past that:
+        # 3/4, see _index_insert); the bound makes a lookup end even in an index damaged past that:
         # every slot probed and no match proves the id absent.
         for _ in range(mask + 1):
             v = _U32.unpack_from(mm, index + 4 * h)[0]
@@ -481,9 +481,13 @@ class Arena:
                                f"records): it is damaged")
         return -1, reuse
 
+    # Both index updates end with _maybe_rebuild_index, so that slots in use (live and tombstones) stay
+    # under 3/4 after every change: a lookup of a missing id then always meets an empty slot. (Rebuilding
+    # after removes only let inserts that came after them fill the index until such a lookup probed for ever.)
     def _index_remove(self, slot: int) -> None:
         self.set_u32(self.lay.index + 4 * slot, _TOMB)
         self.set_u32(_H_NLIVE, self.get_u32(_H_NLIVE) - 1)
+        self._maybe_rebuild_index()
 
     def _index_insert(self, slot: int, e: int) -> None:
         off = self.lay.index + 4 * slot
@@ -491,6 +495,7 @@ class Arena:
             self.set_u32(_H_IUSED, self.get_u32(_H_IUSED) + 1)
         self.set_u32(off, e + 1)
         self.set_u32(_H_NLIVE, self.get_u32(_H_NLIVE) + 1)
+        self._maybe_rebuild_index()
 
     def _maybe_rebuild_index(self) -> None:
         lay = self.lay
@@ -528,9 +533,6 @@ class Arena:
                          size, alloc, time.time(), inc, inc, 0)
         self._index_insert(slot, e)
         _U64.pack_into(mm, _H_USED, _U64.unpack_from(mm, _H_USED)[0] + alloc)
-        # An insert into an empty slot adds one in use: without this, inserts after removes could fill the
-        # index with live records and tombstones until a lookup of a missing id probed for ever.
-        self._maybe_rebuild_index()
         return e, inc
 
     def used_entries(self) -> np.ndarray:
@@ -559,7 +561,6 @@ class Arena:
             self.mm[base] = ZOMBIE
         else:
             self._free_entry(e)
-        self._maybe_rebuild_index()
 
     def _free_entry(self, e: int) -> None:
         base = self.lay.entries + e * ENTRY_SIZE
