@@ -4,9 +4,9 @@ Every store gets the same float64 array, in the same process and run:
 
 * ``reference``: ``reference.store.ObjectStore`` ``put`` / ``get``;
 * ``ray``: ``ray.put`` / ``ray.get`` on a local Ray started once per benchmark process (bounded object
-  store, no dashboard, one CPU; ``conformance.adapters._ray.ensure_ray``), shut down at exit;
+  store, no dashboard, one CPU; ``conformance.adapters.ray.ensure_ray``), shut down at exit;
 * ``plasma``: a ``plasma-store-server`` of pyarrow 11.0.0, values as reference pickle-5 frames written into
-  Plasma's buffers (``conformance.adapters._plasma``), the way this project's Plasma adapter stores them.
+  Plasma's buffers (``conformance.adapters.plasma``), the way this project's Plasma adapter stores them.
 
 A store that is not installed (or, for ``reference``, not built yet) is skipped by ``NotImplementedError``
 in ``setup``. Each store is opened once per benchmark process (Ray takes seconds to start) and closed at
@@ -57,7 +57,7 @@ class _Reference(_ContractStore):
 class _Ray:
     def __init__(self) -> None:
         try:
-            from conformance.adapters._ray import ensure_ray
+            from conformance.adapters.ray import ensure_ray
 
             self.ray = ensure_ray()
         except ImportError as exc:
@@ -79,7 +79,7 @@ class _Ray:
 class _Plasma(_ContractStore):
     def __init__(self) -> None:
         try:
-            from conformance.adapters._plasma import PlasmaStore, start_plasma_store
+            from conformance.adapters.plasma import PlasmaStore, start_plasma_store
 
             self.proc = start_plasma_store(CAPACITY)
         except (ImportError, FileNotFoundError) as exc:

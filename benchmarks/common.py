@@ -356,7 +356,7 @@ def destroy_store(store: Any) -> None:
 def reap_stores(directory: str = "/dev/shm") -> int:
     """Remove the store files of benchmark processes that died without their teardown (killed at a
     timeout, say), so that they do not hold memory for ever. Returns how many it removed."""
-    from reference._arena import pid_alive
+    from reference.arena import pid_alive
 
     removed = 0
     try:

@@ -36,7 +36,7 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: Optional[List[str]] = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "list":
-        from conformance._clauses import all_clauses
+        from conformance.clauses import all_clauses
         from conformance.registry import available, mutant_names
 
         print("implementations:", ", ".join(available()))

@@ -1,4 +1,4 @@
-"""What a child interpreter does for a clause (see :mod:`conformance._child`): one function per task,
+"""What a child interpreter does for a clause (see :mod:`conformance.child`): one function per task,
 ``task(impl, payload) -> plain data``."""
 
 from __future__ import annotations

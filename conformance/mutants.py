@@ -19,8 +19,8 @@ from typing import Any, Callable, Dict, List, NamedTuple, Optional, Tuple
 
 import cloudpickle
 
-from conformance.adapters._frames import PickleFrame, read_frame
-from conformance.adapters._pickling import PICKLE_DUMP_ERRORS, PICKLE_LOAD_ERRORS
+from conformance.adapters.frames import PickleFrame, read_frame
+from conformance.adapters.pickling import PICKLE_DUMP_ERRORS, PICKLE_LOAD_ERRORS
 from conformance.api import Implementation
 
 __all__ = ["MUTANTS", "Mutant"]
@@ -225,7 +225,7 @@ def _untyped_errors() -> Implementation:
 
 class _ReferenceBased:
     def __init__(self) -> None:
-        from conformance.adapters._reference import ReferenceSerializer
+        from conformance.adapters.reference import ReferenceSerializer
 
         self._inner = ReferenceSerializer()
 
@@ -312,7 +312,7 @@ def _lookup_in_process(key: int) -> Any:
 
 class _InProcess(cloudpickle.Pickler):
     def reducer_override(self, obj: Any) -> Any:
-        from conformance._dynamic import DYNAMIC_MODULE
+        from conformance.dynamic import DYNAMIC_MODULE
 
         if isinstance(obj, (types.FunctionType, type)) and getattr(obj, "__module__", None) in (
                 DYNAMIC_MODULE, "__main__"):
@@ -337,7 +337,7 @@ def _in_process_registry() -> Implementation:
 
 class _DropsClassAttributes(cloudpickle.Pickler):
     def reducer_override(self, obj: Any) -> Any:
-        from conformance._dynamic import DYNAMIC_MODULE
+        from conformance.dynamic import DYNAMIC_MODULE
 
         rv = super().reducer_override(obj)
         if isinstance(obj, type) and obj.__module__ == DYNAMIC_MODULE and isinstance(rv, tuple) and len(rv) > 2:
@@ -364,7 +364,7 @@ def _rebuild(cls: type, state: Dict[str, Any]) -> Any:
 
 class _ClassPerInstance(cloudpickle.Pickler):
     def reducer_override(self, obj: Any) -> Any:
-        from conformance._dynamic import DYNAMIC_MODULE
+        from conformance.dynamic import DYNAMIC_MODULE
 
         cls = type(obj)
         if cls.__module__ == DYNAMIC_MODULE and hasattr(obj, "__dict__") and not isinstance(obj, type):
@@ -383,9 +383,9 @@ def _class_per_instance() -> Implementation:
 
 
 # -- stores -------------------------------------------------------------------------------------------------
-# Each store mutant is the minimal shared-memory store (conformance.adapters._shm_store) with one defect.
+# Each store mutant is the minimal shared-memory store (conformance.adapters.shared_memory) with one defect.
 def _store_mutant(name: str, store_class: type, **kw: Any) -> Implementation:
-    from conformance.adapters import _shm_store as shm
+    from conformance.adapters import shared_memory as shm
 
     class Factory(shm.ShmStoreFactory):
         def create(self, *, capacity: int) -> Any:
@@ -404,9 +404,9 @@ def _store_mutant(name: str, store_class: type, **kw: Any) -> Implementation:
 
 
 def _shm() -> Any:
-    from conformance.adapters import _shm_store
+    from conformance.adapters import shared_memory
 
-    return _shm_store
+    return shared_memory
 
 
 @mutant("store_unlisted", "store.put_get.roundtrip", "store.stateful.model")
@@ -582,8 +582,8 @@ def _store_dead_writers_linger() -> Implementation:
 # Eviction mutants: the reference store plus an eviction policy of their own, applied before each put
 # (deleting hides an object at once, as eviction does). They need reference.store.
 def _reference_store_mutant(name: str, policy: Callable[[Any, List[bytes], int], None]) -> Implementation:
-    from conformance.adapters._reference import reference_implementation
-    from conformance.adapters._reference_store import ReferenceStore, ReferenceStoreFactory
+    from conformance.adapters.reference import reference_implementation
+    from conformance.adapters.reference_store import ReferenceStore, ReferenceStoreFactory
 
     base = reference_implementation()
     factory = ReferenceStoreFactory.available()

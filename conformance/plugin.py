@@ -21,7 +21,7 @@ from typing import Any, Dict, List, Optional, Tuple
 
 import pytest
 
-from conformance._store_fixtures import make_store  # noqa: F401 - a fixture for every clause (and subclass)
+from conformance.store_fixtures import make_store  # noqa: F401 - a fixture for every clause (and subclass)
 
 __all__ = ["PROFILES", "load_profile", "load_xfails"]
 

@@ -1,7 +1,7 @@
 """The compatibility report: run the suite against each implementation and render a clause x implementation
 matrix to the terminal, Markdown, JSON and a self-contained HTML page.
 
-Each implementation runs in its own pytest subprocess (``-p conformance._collect``), so a crash or hang
+Each implementation runs in its own pytest subprocess (``-p conformance.collect``), so a crash or hang
 in one cannot take the others down; progress is read from the results file as it grows.
 """
 
@@ -111,7 +111,7 @@ def run_implementation(spec: str, *, max_examples: Optional[int] = None, profile
     fd, results = tempfile.mkstemp(prefix="conformance-", suffix=".jsonl")
     os.close(fd)
     cmd = [sys.executable, "-m", "pytest", "--pyargs", "conformance", "--impl", spec,
-           "-p", "conformance._collect", "--conformance-results", results,
+           "-p", "conformance.collect", "--conformance-results", results,
            "-q", "-p", "no:cacheprovider", "--no-header", "-o", "addopts=", "--tb=long"]
     if os.environ.get("PYTEST_DISABLE_PLUGIN_AUTOLOAD"):
         cmd += ["-p", "conformance.plugin"]
@@ -396,7 +396,7 @@ def run_report(specs: Sequence[str], *, max_examples: Optional[int] = None, prof
                jobs: int = 2, xfails: Optional[Dict[str, Optional[str]]] = None,
                stream: Optional[TextIO] = None) -> Report:
     """Run every implementation in ``specs`` (``jobs`` at a time) and gather a :class:`Report`."""
-    from conformance._clauses import all_clauses
+    from conformance.clauses import all_clauses
 
     stream = stream or sys.stderr
     lock = threading.Lock()

@@ -1,7 +1,7 @@
 """Serializer clauses: functions and classes made at run time work in a fresh interpreter.
 
 Every case is defined with ``exec`` in a module no other interpreter can import (or in ``__main__``),
-serialized here, and deserialized and exercised in a child interpreter (``conformance._child``) that never
+serialized here, and deserialized and exercised in a child interpreter (``conformance.child``) that never
 saw its definition; the child's results must equal those computed here from the originals. One child runs
 all the cases of a kind, bounded by a timeout.
 """
@@ -13,10 +13,10 @@ from typing import Any, Dict, Tuple
 import pytest
 
 from conformance import _probes
-from conformance._child import run_in_child
-from conformance._clauses import clause
-from conformance._dynamic import CLASS_CASES, FUNCTION_CASES
-from conformance._harness import frame_buffer, reproduce
+from conformance.child import run_in_child
+from conformance.clauses import clause
+from conformance.dynamic import CLASS_CASES, FUNCTION_CASES
+from conformance.harness import frame_buffer, reproduce
 
 _cache: Dict[Tuple[str, str], Dict[str, Tuple[str, Any, Any]]] = {}
 
@@ -45,8 +45,8 @@ def _results(impl, kind: str) -> Dict[str, Tuple[str, Any, Any]]:
 
 
 def _check(impl, kind: str, case: str) -> None:
-    reproduce(impl, f"from conformance._dynamic import {'FUNCTION_CASES' if kind == 'functions' else 'CLASS_CASES'} as CASES",
-              "from conformance._child import run_in_child",
+    reproduce(impl, f"from conformance.dynamic import {'FUNCTION_CASES' if kind == 'functions' else 'CLASS_CASES'} as CASES",
+              "from conformance.child import run_in_child",
               f"probe, value = CASES[{case!r}]()",
               f"frame = bytes(frame_buffer(impl.serializer.serialize(value, protocol={max(impl.protocols)}))[0])",
               f"run_in_child({impl.name!r}, [({case!r}, probe, frame)])")

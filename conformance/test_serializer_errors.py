@@ -10,8 +10,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from conformance import strategies
-from conformance._clauses import clause
-from conformance._harness import frame_buffer, reproduce
+from conformance.clauses import clause
+from conformance.harness import frame_buffer, reproduce
 
 
 @clause("serializer.errors.unserializable")
@@ -112,7 +112,7 @@ def test_custom_serializer_register(impl):
     """Clause serializer.custom.register: after ``register_serializer(cls, serializer=s, deserializer=d)`` an
     instance of ``cls`` comes back as ``d(s(obj))``, and a lock inside it no longer matters when ``s`` drops
     it."""
-    from conformance._harness import roundtrip
+    from conformance.harness import roundtrip
 
     ser = impl.serializer
     reproduce(impl, "from conformance.test_serializer_errors import Point, _to_payload, _from_payload",
@@ -133,7 +133,7 @@ def test_custom_serializer_register(impl):
 def test_custom_serializer_deregister(impl):
     """Clause serializer.custom.deregister: after ``deregister_serializer(cls)`` instances of ``cls`` are
     serialized the ordinary way again."""
-    from conformance._harness import roundtrip
+    from conformance.harness import roundtrip
 
     ser = impl.serializer
     reproduce(impl, "from conformance.test_serializer_errors import Point, _to_payload, _from_payload",

@@ -7,8 +7,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from conformance import strategies
-from conformance._clauses import clause
-from conformance._harness import frame_buffer, reproduce, roundtrip, shares_memory
+from conformance.clauses import clause
+from conformance.harness import frame_buffer, reproduce, roundtrip, shares_memory
 from conformance.compare import assert_same
 
 

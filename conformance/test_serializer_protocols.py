@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given
 
 from conformance import strategies
-from conformance._clauses import clause
-from conformance._harness import reproduce, roundtrip
+from conformance.clauses import clause
+from conformance.harness import reproduce, roundtrip
 from conformance.compare import assert_same
 
 PROTOCOLS = [3, 4, 5]

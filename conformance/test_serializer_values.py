@@ -5,8 +5,8 @@ from __future__ import annotations
 from hypothesis import given
 
 from conformance import strategies
-from conformance._clauses import clause
-from conformance._harness import reproduce, roundtrip
+from conformance.clauses import clause
+from conformance.harness import reproduce, roundtrip
 from conformance.compare import assert_same
 
 

@@ -11,9 +11,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from conformance import strategies
-from conformance._clauses import clause
-from conformance._harness import reproduce
-from conformance._store_fixtures import make_store, new_id, store_snippet  # noqa: F401 - fixture
+from conformance.clauses import clause
+from conformance.harness import reproduce
+from conformance.store_fixtures import make_store, new_id, store_snippet  # noqa: F401 - fixture
 from conformance.compare import assert_same
 
 _fixture_ok = settings(suppress_health_check=[HealthCheck.function_scoped_fixture])

@@ -7,9 +7,9 @@ import gc
 
 import pytest
 
-from conformance._clauses import clause
-from conformance._harness import reproduce
-from conformance._store_fixtures import make_store, store_snippet  # noqa: F401 - fixture
+from conformance.clauses import clause
+from conformance.harness import reproduce
+from conformance.store_fixtures import make_store, store_snippet  # noqa: F401 - fixture
 
 CAPACITY = 4 << 20
 #: Each object takes 28% of the store: three fit, a fourth forces exactly one eviction.

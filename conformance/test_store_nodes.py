@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import time
 
-from conformance._clauses import clause
-from conformance._harness import reproduce
+from conformance.clauses import clause
+from conformance.harness import reproduce
 
 
 @clause("store.nodes.pull_on_demand", "store", "nodes")

@@ -11,12 +11,12 @@ import time
 
 
 
-from conformance._child import run_task, start_task
-from conformance._clauses import clause
-from conformance._harness import reproduce
-from conformance._store_fixtures import make_store, new_id, store_snippet  # noqa: F401 - fixture
+from conformance.child import run_task, start_task
+from conformance.clauses import clause
+from conformance.harness import reproduce
+from conformance.store_fixtures import make_store, new_id, store_snippet  # noqa: F401 - fixture
 
-_CHILD = ["from conformance._child import run_task"]
+_CHILD = ["from conformance.child import run_task"]
 
 
 @clause("store.multiprocess.get", "store", "multiprocess")
@@ -73,7 +73,7 @@ def test_killed_writer_leaves_nothing(impl, make_store):
     never becomes visible and its space is reclaimed: an object needing that space can be put."""
     capacity = 1 << 20
     store = make_store(capacity)
-    reproduce(impl, store_snippet(capacity), "from conformance._child import start_task",
+    reproduce(impl, store_snippet(capacity), "from conformance.child import start_task",
               "oid = b'k' * 20",
               "p = start_task(impl.name, 'store_create_and_hang', (store.name, oid, 700_000))",
               "p.stdout.readline(); p.kill(); p.wait()", "store.contains(oid)", "store.put(bytes(700_000))")
@@ -106,7 +106,7 @@ def test_get_waits_for_put_from_another_process(impl, make_store):
     """Clause store.timeouts.wait_for_put: a get with a timeout waits for an object another process puts
     later (0.5 s later), and returns it as soon as it is sealed."""
     store = make_store()
-    reproduce(impl, store_snippet(), "from conformance._child import start_task", "oid = b'w' * 20",
+    reproduce(impl, store_snippet(), "from conformance.child import start_task", "oid = b'w' * 20",
               "p = start_task(impl.name, 'store_put_later', (store.name, oid, 'late', 0.5))",
               "store.get(oid, timeout=30)")
     oid = new_id()

@@ -12,9 +12,9 @@ from hypothesis.stateful import Bundle, RuleBasedStateMachine, invariant, precon
     run_state_machine_as_test
 
 from conformance import strategies
-from conformance._clauses import clause
-from conformance._harness import reproduce
-from conformance._store_fixtures import new_id
+from conformance.clauses import clause
+from conformance.harness import reproduce
+from conformance.store_fixtures import new_id
 from conformance.compare import assert_same
 
 CAPACITY = 2 << 20

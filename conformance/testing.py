@@ -20,7 +20,7 @@ from typing import Any, Optional
 
 import pytest
 
-from conformance._clauses import all_clauses
+from conformance.clauses import all_clauses
 
 __all__ = ["ConformanceTests"]
 

@@ -39,7 +39,7 @@ import threading
 import time
 from typing import Any, List, NamedTuple, Optional, Sequence, Tuple
 
-from reference._objectid import ObjectID, ObjectIDLike, as_object_id
+from reference.objectid import ObjectID, ObjectIDLike, as_object_id
 from reference.errors import (
     AuthenticationError,
     GetTimeoutError,

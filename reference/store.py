@@ -1,6 +1,6 @@
 """The reference object store: node-local, immutable, in shared memory, with Plasma's semantics.
 
-Design (the details of the memory layout are in ``reference._arena``):
+Design (the details of the memory layout are in ``reference.arena``):
 
 * A store is one file, ``/dev/shm/objstore-<name>``, created with ``O_EXCL`` and mode 0600 and mapped once
   per process (every handle of the store in a process shares the mapping). The file holds a header, an
@@ -25,7 +25,7 @@ Design (the details of the memory layout are in ``reference._arena``):
   copies of small frames) only.
 
 Non-goals: stores are per machine (no network; see ``reference.node``). A process that dies inside a table
-update leaves a mark that makes the next one rebuild the table's derived structures (``_arena.repair``):
+update leaves a mark that makes the next one rebuild the table's derived structures (``arena.Arena.repair``):
 the store survives any crash, though an update cut short may be undone. A writer must not
 write through a buffer from ``create`` after ``seal`` (``seal`` releases the memoryview it returned when
 nothing else exports it). Handles survive ``fork`` (the child takes its own lock and client slot), but views
@@ -45,8 +45,8 @@ from typing import Any, Dict, List, NamedTuple, Optional, Tuple
 
 import numpy as np
 
-from reference._arena import ALIGN, CREATED, SEALED, Arena, Layout, pid_alive
-from reference._objectid import ID_SIZE, ObjectID, ObjectIDLike, as_object_id
+from reference.arena import ALIGN, CREATED, SEALED, Arena, Layout, pid_alive
+from reference.objectid import ID_SIZE, ObjectID, ObjectIDLike, as_object_id
 from reference.errors import (
     GetTimeoutError,
     ObjectExistsError,

@@ -14,8 +14,8 @@ import pytest
 from hypothesis import given, settings
 
 from conformance import strategies
-from conformance._collect import extract_failure
-from conformance.adapters._frames import FrameError, PickleFrame, read_frame
+from conformance.collect import extract_failure
+from conformance.adapters.frames import FrameError, PickleFrame, read_frame
 from conformance.api import Implementation
 from conformance.compare import Mismatch, assert_same, same
 from conformance.plugin import load_xfails

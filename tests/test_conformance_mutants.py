@@ -11,7 +11,7 @@ from typing import Dict, Optional
 
 import pytest
 
-from conformance._clauses import all_clauses
+from conformance.clauses import all_clauses
 from conformance.mutants import MUTANTS
 from conformance.report import ImplResult, run_implementation
 

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from conformance import registry
-from conformance.adapters._frames import FrameError
-from conformance.adapters._ray import RayFrame, RayInspectFailure, read_ray_frame
+from conformance.adapters.frames import FrameError
+from conformance.adapters.ray import RayFrame, RayInspectFailure, read_ray_frame
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
@@ -110,7 +110,7 @@ def test_peer_ratios_render_without_results() -> None:
 
 @pytest.mark.parametrize("peer", ["ray", "plasma"])
 def test_peer_xfails_name_existing_clauses(peer: str) -> None:
-    from conformance._clauses import all_clauses
+    from conformance.clauses import all_clauses
     from conformance.plugin import load_xfails
 
     path = ROOT / "conformance" / "xfails" / f"{peer}.txt"

@@ -19,7 +19,7 @@ with warnings.catch_warnings():
     plasma = pytest.importorskip("pyarrow.plasma",
                                  reason="Plasma is not installed (pyarrow==11.0.0, CPython 3.8-3.11)")
 
-from conformance.adapters._plasma import PlasmaStoreFactory, start_plasma_store  # noqa: E402
+from conformance.adapters.plasma import PlasmaStoreFactory, start_plasma_store  # noqa: E402
 from conformance.registry import load_implementation  # noqa: E402
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
@@ -78,7 +78,7 @@ def test_timeouts(store: Any) -> None:
 def test_another_process_attaches_by_socket(store: Any) -> None:
     oid = store.put("from the parent")
     code = ("import sys, warnings; warnings.simplefilter('ignore');"
-            "from conformance.adapters._plasma import PlasmaStore;"
+            "from conformance.adapters.plasma import PlasmaStore;"
             f"s = PlasmaStore({store.name!r}); print(s.get({oid!r})); s.close()")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.stdout.strip() == "from the parent", out.stderr

@@ -15,20 +15,20 @@ import pytest
 
 ray = pytest.importorskip("ray", reason="Ray is not installed (pip install 'objstore-conformance[ray]')")
 
-from conformance._harness import frame_buffer  # noqa: E402
-from conformance.adapters import _ray  # noqa: E402
+from conformance.harness import frame_buffer  # noqa: E402
+from conformance.adapters import ray as ray_adapter  # noqa: E402
 from conformance.registry import load_implementation  # noqa: E402
 
 
 @pytest.fixture(scope="module")
 def ray_up() -> Iterator[Any]:
     started = not ray.is_initialized() and not os.environ.get("RAY_ADDRESS")
-    module = _ray.ensure_ray()
+    module = ray_adapter.ensure_ray()
     try:
         yield module
     finally:
         if started:
-            _ray.shutdown_ray()
+            ray_adapter.shutdown_ray()
 
 
 @pytest.fixture(scope="module")

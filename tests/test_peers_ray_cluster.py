@@ -17,7 +17,7 @@ import pytest
 ray = pytest.importorskip("ray", reason="Ray is not installed (pip install 'objstore-conformance[ray]')")
 from ray.cluster_utils import Cluster  # noqa: E402
 
-from conformance.adapters._ray import RAY_OPTIONS  # noqa: E402
+from conformance.adapters.ray import RAY_OPTIONS  # noqa: E402
 
 #: Per-raylet object store: small, as everywhere in this project.
 NODE_STORE = 100 * 2**20

@@ -520,7 +520,7 @@ def test_index_keeps_a_free_slot_through_put_delete_churn(name):
     """The object index is open-addressed: a lookup of a missing id ends at an empty slot. Slots in use
     (live and tombstones) must stay under 3/4 after every put and delete, or a lookup probes for ever (the
     store-model test once hung there: removes left tombstones, then inserts filled the empty slots)."""
-    from reference._arena import _H_IUSED
+    from reference.arena import _H_IUSED
 
     store = ObjectStore.create(name, capacity=1 << 20, max_objects=8)
     try:
@@ -542,7 +542,7 @@ def test_index_keeps_a_free_slot_through_put_delete_churn(name):
 
 def test_pid_liveness_sees_reused_pids():
     """A live pid whose process started after the pin/object was recorded belongs to someone else."""
-    from reference._arena import pid_alive
+    from reference.arena import pid_alive
 
     assert pid_alive(os.getpid()) and pid_alive(os.getpid(), time.time())
     assert not pid_alive(os.getpid(), time.time() - 10 * 365 * 86400)  # "recorded" before we started

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
 from reference import ObjectID, ObjectStore, ObjectStoreFullError
-from reference._arena import _H_DIRTY, _H_IUSED, _H_NSTACK, _TOMB, CREATED, FREE, SEALED, ZOMBIE
+from reference.arena import _H_DIRTY, _H_IUSED, _H_NSTACK, _TOMB, CREATED, FREE, SEALED, ZOMBIE
 
 
 def check_arena(arena) -> None:

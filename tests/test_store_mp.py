@@ -317,7 +317,7 @@ def _die_inside_update(name, oid_hex, how, q):
 def test_process_killed_inside_a_table_update(store, name, children, how):
     """SIGKILL a process in the middle of a table update (holding the lock): the next process to take the
     lock repairs the table, and the store is whole and fully usable."""
-    from reference._arena import _H_REPAIRS
+    from reference.arena import _H_REPAIRS
 
     oid = store.put(np.ones(1 << 20))
     q = FORK.Queue()

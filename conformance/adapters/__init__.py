@@ -6,9 +6,9 @@
 
 from __future__ import annotations
 
-from conformance.adapters._pickling import cloudpickle_implementation, pickle_implementation
-from conformance.adapters._reference import reference_implementation
-from conformance.adapters._shm_store import shared_memory_implementation
+from conformance.adapters.pickling import cloudpickle_implementation, pickle_implementation
+from conformance.adapters.reference import reference_implementation
+from conformance.adapters.shared_memory import shared_memory_implementation
 
 __all__ = ["cloudpickle_implementation", "pickle_implementation", "reference_implementation",
            "shared_memory_implementation"]

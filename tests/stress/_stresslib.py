@@ -159,7 +159,7 @@ def check_table(store: ObjectStore) -> List[str]:
     region exactly, the header's used-bytes counter must be the sum of allocations, every live record must
     be reachable through the index, and pin counts must equal the per-client ledger's sums.
     """
-    from reference import _arena as A
+    from reference import arena as A
 
     arena = store._arena
     problems: List[str] = []

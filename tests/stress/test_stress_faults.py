@@ -24,7 +24,7 @@ import numpy as np
 import pytest
 
 from _stresslib import TempStore, check_table, check_value, kill, make_id, reap, scaled, value_for
-from reference import _arena as A
+from reference import arena as A
 from reference.errors import GetTimeoutError, ObjectStoreError, ObjectStoreFullError
 from reference.serializer import serialize
 from reference.store import ObjectStore

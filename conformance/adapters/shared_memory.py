@@ -24,7 +24,7 @@ import time
 from multiprocessing import resource_tracker, shared_memory
 from typing import Any, Dict, List, Optional
 
-from conformance.adapters._pickling import PICKLE_DUMP_ERRORS, PICKLE_LOAD_ERRORS, PicklerSerializer
+from conformance.adapters.pickling import PICKLE_DUMP_ERRORS, PICKLE_LOAD_ERRORS, PicklerSerializer
 from conformance.api import OBJECT_ID_SIZE, Implementation
 
 __all__ = ["ShmCluster", "ShmNode", "ShmStore", "ShmStoreFactory", "StoreFullError",

@@ -37,7 +37,7 @@ import time
 import warnings
 from typing import Any, Dict, Iterable, Optional
 
-from conformance.adapters._reference import ReferenceSerializer
+from conformance.adapters.reference import ReferenceSerializer
 from conformance.api import OBJECT_ID_SIZE, Implementation
 
 __all__ = ["PlasmaStore", "PlasmaStoreFactory", "plasma_implementation", "plasma_server", "start_plasma_store"]

@@ -53,7 +53,7 @@ def reproduce(impl: Implementation, *lines: str) -> str:
     text = "\n".join([
         "# reproduce:",
         "from conformance.registry import load_implementation",
-        "from conformance._harness import roundtrip, frame_buffer",
+        "from conformance.harness import roundtrip, frame_buffer",
         f"impl = load_implementation({impl.name!r})",
         *lines,
     ])

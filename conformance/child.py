@@ -1,6 +1,6 @@
 """Run checks in a fresh interpreter that never saw the values' definitions.
 
-The parent sends ``(spec, task, payload)`` to ``python -m conformance._child`` on stdin (stdlib pickle of
+The parent sends ``(spec, task, payload)`` to ``python -m conformance.child`` on stdin (stdlib pickle of
 plain data). The child loads the same implementation by name, runs ``conformance._tasks.<task>(impl,
 payload)`` and writes ``("ok", result)`` or ``("error", text)`` back. Every run is bounded by a timeout;
 the child is killed when it expires.
@@ -26,7 +26,7 @@ class ChildError(AssertionError):
 
 
 def _cmd() -> List[str]:
-    return [sys.executable, "-m", "conformance._child"]
+    return [sys.executable, "-m", "conformance.child"]
 
 
 def _env() -> Dict[str, str]:

@@ -40,7 +40,7 @@ class ReferenceSerializer:
 def _store_factory() -> Optional[Any]:
     """The reference store's factory, once ``reference.store`` exists (it is being written)."""
     try:
-        from conformance.adapters._reference_store import ReferenceStoreFactory
+        from conformance.adapters.reference_store import ReferenceStoreFactory
     except ImportError:
         return None
     return ReferenceStoreFactory.available()

@@ -6,7 +6,7 @@ import pickle
 import struct
 from typing import Any, Callable, List
 
-from conformance.adapters._frames import FrameError, PickleFrame, read_frame
+from conformance.adapters.frames import FrameError, PickleFrame, read_frame
 from conformance.api import Implementation
 
 __all__ = ["PicklerSerializer", "cloudpickle_implementation", "pickle_implementation"]

@@ -1,6 +1,6 @@
 """A pytest plugin for the report: writes one JSON line per test outcome to ``--conformance-results``.
 
-Loaded with ``-p conformance._collect`` in each per-implementation pytest subprocess; the parent reads the
+Loaded with ``-p conformance.collect`` in each per-implementation pytest subprocess; the parent reads the
 file as it grows (progress) and after the child ends (results), so a crash loses only the tests not run.
 """
 

@@ -37,7 +37,7 @@ import pickle
 import struct
 from typing import Any, Callable, Set, Tuple
 
-from conformance.adapters._frames import FrameError
+from conformance.adapters.frames import FrameError
 from conformance.api import Implementation
 
 __all__ = ["RAY_OPTIONS", "RayFrame", "RayInspectFailure", "RaySerializer", "ensure_ray", "ray_implementation",
