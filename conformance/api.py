@@ -15,8 +15,20 @@ that reason, never passed. An implementation claims only what it truly does.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import (Any, Callable, Dict, FrozenSet, Iterable, Optional, Protocol, Sequence, Set, Tuple,
-                    Type, runtime_checkable)
+from typing import (
+    Any,
+    Callable,
+    Dict,
+    FrozenSet,
+    Iterable,
+    Optional,
+    Protocol,
+    Sequence,
+    Set,
+    Tuple,
+    Type,
+    runtime_checkable,
+)
 
 __all__ = [
     "CAPABILITIES",

@@ -1,5 +1,7 @@
-"""Store clause: a Hypothesis state machine drives a store through random operations and checks it
-against a plain ``dict`` model (zarr's ``StoreTests`` does the same for its stores)."""
+"""Store clause ``store.stateful.model``: a Hypothesis state machine drives a store through random
+operations and checks it against a plain ``dict`` model (zarr's ``StoreTests`` does the same for its
+stores).
+"""
 
 from __future__ import annotations
 
@@ -8,14 +10,13 @@ import gc
 import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import Bundle, RuleBasedStateMachine, invariant, precondition, rule, \
-    run_state_machine_as_test
+from hypothesis.stateful import Bundle, RuleBasedStateMachine, invariant, precondition, rule, run_state_machine_as_test
 
 from conformance import strategies
 from conformance.clauses import clause
+from conformance.compare import assert_same
 from conformance.harness import reproduce
 from conformance.store_fixtures import new_id
-from conformance.compare import assert_same
 
 CAPACITY = 2 << 20
 BIG = int(CAPACITY * 0.3) // 8
@@ -131,7 +132,7 @@ def machine_for(impl):
 
 
 @clause("store.stateful.model", "store")
-def test_store_against_dict_model(impl):
+def test_store_stateful_model(impl):
     """Clause store.stateful.model: random sequences of put, get, delete, hold, release, create/abort (and,
     with eviction, puts that force eviction) keep the store equal to a dict model: the same ids listed and
     contained, the same values got, missing ids raising the declared errors, held objects never evicted."""
