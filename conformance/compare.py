@@ -139,9 +139,10 @@ def assert_same(expected: Any, actual: Any, *, path: str = "value", check_identi
 
     Exact means: the same types throughout (``bool`` is not ``int``, ``bytes`` is not ``bytearray``), floats
     equal bit for bit (``-0.0`` is not ``0.0``; any nan matches any nan), numpy arrays of the same dtype
-    (field names included; byte order as numpy's pickling keeps it), shape and bits, and, when ``check_identity``, the same identity
-    structure: two references to one mutable object come back as two references to one object, distinct
-    objects stay distinct, and cycles stay cycles. Other objects compare with ``==``.
+    (field names included; byte order as numpy's pickling keeps it), shape and bits, and, when
+    ``check_identity``, the same identity structure: two references to one mutable object come back as two
+    references to one object, distinct objects stay distinct, and cycles stay cycles. Other objects compare
+    with ``==``.
     """
     _Comparer(check_identity).compare(expected, actual, path)
 

@@ -182,7 +182,7 @@ def pytest_collection_modifyitems(session: Any, config: Any, items: List[Any]) -
             hits = [it for it in items if _matches(entry, it)]
             if not hits:
                 warnings.warn(f"{xfails_path}:{lineno}: xfail entry {entry!r} matches no collected test",
-                              UserWarning)
+                              UserWarning, stacklevel=2)
             for it in hits:
                 it.add_marker(pytest.mark.xfail(reason=f"listed in {xfails_path}:{lineno}", strict=False))
 

@@ -8,7 +8,7 @@ from typing import Any, Iterator
 
 import pytest
 
-from conformance.api import OBJECT_ID_SIZE
+from conformance.api import OBJECT_ID_SIZE, check_store
 
 #: The capacity of the stores the clauses make, unless a clause needs another.
 DEFAULT_CAPACITY = 8 << 20
@@ -35,6 +35,7 @@ class StoreMaker:
     def __call__(self, capacity: int = DEFAULT_CAPACITY) -> Any:
         store = self.impl.store_factory.create(capacity=capacity)
         self.made.append(store)
+        check_store(self.impl, store)
         return store
 
     def cleanup(self) -> None:

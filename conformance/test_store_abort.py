@@ -11,7 +11,7 @@ from conformance.store_fixtures import (
 )
 
 
-@clause("store.abort.leaves_nothing", "store")
+@clause("store.abort.leaves_nothing", "store", "raw_buffers")
 def test_store_abort_leaves_nothing(impl, make_store):
     """Clause store.abort.leaves_nothing: after abort the object is gone, its id can be created again, and
     its space is free (an object of most of the capacity fits)."""

@@ -34,7 +34,8 @@ def test_store_multiprocess_get(impl, make_store):
 @clause("store.multiprocess.zero_copy", "store", "multiprocess", "zero_copy", "read_only")
 def test_store_multiprocess_zero_copy(impl, make_store):
     """Clause store.multiprocess.zero_copy: in another process, an array got from the store is a read-only
-    view of the store's memory: it shares memory with get_buffer, and writing to it raises."""
+    view of the store's memory: it shares memory with a second get (and, with raw buffers, with
+    get_buffer), and writing to it raises."""
     import numpy as np
 
     store = make_store()
@@ -48,7 +49,7 @@ def test_store_multiprocess_zero_copy(impl, make_store):
     assert not got["writeable"] and got["write"] == "refused", f"the other process could write: {got}"
 
 
-@clause("store.multiprocess.unsealed_invisible", "store", "multiprocess")
+@clause("store.multiprocess.unsealed_invisible", "store", "raw_buffers", "multiprocess")
 def test_store_multiprocess_unsealed_invisible(impl, make_store):
     """Clause store.multiprocess.unsealed_invisible: an object created but not sealed is invisible to
     another process (not contained, not listed, get_buffer with timeout 0 raises); once sealed it is."""
@@ -66,7 +67,7 @@ def test_store_multiprocess_unsealed_invisible(impl, make_store):
     assert seen["contains"] and seen["listed"] and seen["get"] == "value", f"a sealed object is hidden: {seen}"
 
 
-@clause("store.multiprocess.killed_writer", "store", "multiprocess")
+@clause("store.multiprocess.killed_writer", "store", "raw_buffers", "multiprocess")
 def test_store_multiprocess_killed_writer(impl, make_store):
     """Clause store.multiprocess.killed_writer: when a writer is killed between create and seal, its object
     never becomes visible and its space is reclaimed: an object needing that space can be put."""

@@ -27,6 +27,7 @@ def machine_for(impl):
     import numpy as np
 
     eviction = impl.claims("eviction")
+    raw_buffers = impl.claims("raw_buffers")
 
     class StoreMachine(RuleBasedStateMachine):
         """Model: ``self.model`` maps each id that must be in the store to its value; ``self.held`` keeps
@@ -96,6 +97,7 @@ def machine_for(impl):
             self.held.pop(oid, None)
             gc.collect()
 
+        @precondition(lambda self: raw_buffers)
         @rule(size=st.integers(1, 4096))
         def create_then_abort(self, size):
             oid = new_id()
@@ -133,8 +135,8 @@ def machine_for(impl):
 
 @clause("store.stateful.model", "store")
 def test_store_stateful_model(impl):
-    """Clause store.stateful.model: random sequences of put, get, delete, hold, release, create/abort (and,
-    with eviction, puts that force eviction) keep the store equal to a dict model: the same ids listed and
+    """Clause store.stateful.model: random sequences of put, get, delete, hold, release (with raw buffers,
+    create/abort; with eviction, puts that force eviction) keep the store equal to a dict model: the same ids listed and
     contained, the same values got, missing ids raising the declared errors, held objects never evicted."""
     reproduce(impl, "from conformance.test_store_stateful import machine_for",
               "from hypothesis.stateful import run_state_machine_as_test",

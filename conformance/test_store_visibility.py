@@ -13,7 +13,7 @@ from conformance.store_fixtures import (
 )
 
 
-@clause("store.visibility.unsealed", "store")
+@clause("store.visibility.unsealed", "store", "raw_buffers")
 def test_store_visibility_unsealed(impl, make_store):
     """Clause store.visibility.unsealed: a created, unsealed object is not contained, not listed, and get
     of it does not return (timeout 0 raises the declared error); after seal it is all three."""

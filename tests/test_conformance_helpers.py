@@ -16,7 +16,7 @@ from hypothesis import given, settings
 from conformance import strategies
 from conformance.collect import extract_failure
 from conformance.adapters.frames import FrameError, PickleFrame, read_frame
-from conformance.api import Implementation
+from conformance.api import ContractError, Frame, Implementation, check_store
 from conformance.compare import Mismatch, assert_same, same
 from conformance.plugin import load_xfails
 from conformance.registry import UnknownImplementationError, load_implementation
@@ -156,6 +156,108 @@ def test_implementation_rejects_unknown_capabilities():
     with pytest.raises(ValueError, match="store_factory"):
         Implementation(name="x", serializer=object(), capabilities=frozenset({"store"}))
 
+
+
+class _Serializer:
+    def serialize(self, obj, *, protocol):
+        return PickleFrame(b"")
+
+    def deserialize(self, frame):
+        return None
+
+
+class _BadInspect(_Serializer):
+    def inspect(self, value):  # no ``name`` keyword
+        return True, set()
+
+
+class _Store:
+    name = "s"
+
+    def put(self, value, object_id=None):
+        return bytes(20)
+
+
+class _RawStore(_Store):
+    def create(self, object_id, size):
+        return memoryview(bytearray(size))
+
+    def seal(self, object_id):
+        pass
+
+    def abort(self, object_id):
+        pass
+
+    def get_buffer(self, object_id, *, timeout=None):
+        return memoryview(b"")
+
+
+class _Factory:
+    def create(self, *, capacity):
+        return _Store()
+
+    def attach(self, name):
+        return _Store()
+
+    def destroy(self, store):
+        pass
+
+
+class _NoAbortStore(_RawStore):
+    abort = None
+
+
+class _NoAbortFactory(_Factory):
+    def create(self, *, capacity) -> _NoAbortStore:
+        return _NoAbortStore()
+
+
+@pytest.mark.parametrize("capability, serializer, factory, missing", [
+    ("inspect", _Serializer(), None, "inspect(value, *, name)"),
+    ("inspect", _BadInspect(), None, "inspect(value, *, name)"),
+    ("custom_serializers", _Serializer(), None, "register_serializer(cls, *, serializer, deserializer)"),
+    ("nodes", _Serializer(), _Factory(), "create_cluster(n, *, capacity)"),
+    ("raw_buffers", _Serializer(), _NoAbortFactory(), "abort(object_id)"),
+])
+def test_claiming_a_missing_operation_is_refused_by_name(capability, serializer, factory, missing):
+    caps = {capability} | ({"store"} if factory is not None else set())
+    with pytest.raises(ContractError) as info:
+        Implementation(name="x", serializer=serializer, capabilities=frozenset(caps), store_factory=factory)
+    message = str(info.value)
+    assert f"implementation 'x' claims {capability!r}" in message and missing in message, message
+    assert "drop the claim or add the method" in message
+    assert isinstance(info.value, TypeError)
+
+
+def test_raw_buffers_are_checked_on_the_store_itself():
+    impl = Implementation(name="x", serializer=_Serializer(), store_factory=_Factory(),
+                          capabilities=frozenset({"store", "raw_buffers"}))  # create() says nothing
+    with pytest.raises(ContractError, match=r"claims 'raw_buffers' but its store \(_Store\) has no create"):
+        check_store(impl, impl.store_factory.create(capacity=1))
+    check_store(impl, _RawStore())
+    with pytest.raises(ValueError, match="claim both or neither"):
+        Implementation(name="x", serializer=_Serializer(), capabilities=frozenset({"raw_buffers"}))
+
+
+def test_shipped_frames_are_frames():
+    import reference
+
+    assert isinstance(PickleFrame(b"x"), Frame)
+    assert isinstance(reference.serialize([1]), Frame)
+
+
+def test_a_clause_must_live_where_its_id_says():
+    from conformance.clauses import clause, clause_location
+
+    assert clause_location("store.put_get.roundtrip") == ("conformance.test_store_put_get",
+                                                          "test_store_put_get_roundtrip")
+
+    def test_misplaced(impl):
+        """Clause serializer.native.elsewhere: nowhere."""
+
+    with pytest.raises(ValueError, match=r"move it to conformance\.test_serializer_native\."
+                                         r"test_serializer_native_elsewhere"):
+        clause("serializer.native.elsewhere")(test_misplaced)
 
 # -- plugin -----------------------------------------------------------------------------------------------
 def _pytest(*args, env=None):
