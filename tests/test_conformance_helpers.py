@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import math
 import os
 import subprocess
 import sys
-import threading
 import time
 
 import numpy as np
@@ -14,9 +12,9 @@ import pytest
 from hypothesis import given, settings
 
 from conformance import strategies
-from conformance.collect import extract_failure
 from conformance.adapters.frames import FrameError, PickleFrame, read_frame
 from conformance.api import ContractError, Frame, Implementation, check_store
+from conformance.collect import extract_failure
 from conformance.compare import Mismatch, assert_same, same
 from conformance.plugin import load_xfails
 from conformance.registry import UnknownImplementationError, load_implementation
