@@ -122,6 +122,30 @@ def test_numpy_arrays_respect_kinds(a):
 
 
 # -- frames -------------------------------------------------------------------------------------------------
+def test_native_values_reach_huge_ints_when_asked():
+    from hypothesis import find
+
+    big = find(strategies.native_values(max_int_bits=4000), lambda v: type(v) is int and v.bit_length() > 3000)
+    assert big.bit_length() <= 4001
+    with pytest.raises(ValueError, match="'max_int_bits' must be a positive integer"):
+        strategies.native_values(max_int_bits=0)
+
+
+@settings(max_examples=40)
+@given(a=strategies.numpy_arrays(kinds=strategies.PLAIN_KINDS))
+def test_plain_kinds_leave_object_arrays_out(a):
+    assert not a.dtype.hasobject
+
+
+def test_assert_same_checks_byte_order_when_asked():
+    little = np.arange(3, dtype="<i4")
+    big = little.astype(">i4")
+    assert same(little, big)
+    assert not same(little, big, check_byte_order=True)
+    with pytest.raises(Mismatch, match="dtype"):
+        assert_same(little, big, check_byte_order=True)
+
+
 def test_pickle_frame_roundtrip_and_alignment():
     frame = PickleFrame(b"abc", [memoryview(b"x" * 10), memoryview(b"")])
     data = frame.to_bytes()
