@@ -238,8 +238,8 @@ class StoreFactory(Protocol):
     def attach(self, name: str) -> Store:
         """A client of the existing store called ``name`` (from any process on this machine)."""
 
-    def destroy(self, store: Store) -> None:
-        """Close ``store`` and free everything it holds."""
+    def destroy(self, store: Any) -> None:
+        """Close ``store`` (one this factory made or attached) and free everything it holds."""
 
 
 @runtime_checkable

@@ -98,7 +98,7 @@ def _runtime() -> Tuple[str, Any]:
     clone = types.FunctionType(fn.__code__, ns, "made_again", None, fn.__closure__)
     clone.__kwdefaults__ = {"bonus": 1000}
     clone.__doc__ = "rebuilt with types.FunctionType"
-    clone.tag = "attribute on a function"
+    clone.__dict__["tag"] = "attribute on a function"
     return "describe_function", (clone, ("b",))
 
 

@@ -169,7 +169,8 @@ def pytest_collection_modifyitems(session: Any, config: Any, items: List[Any]) -
 
     patterns = config.getoption("clause")
     if patterns:
-        keep = [it for it in items if _clause_of(it) is None or _selected(patterns, _clause_of(it))]
+        clause_ids = {it: _clause_of(it) for it in items}
+        keep = [it for it in items if clause_ids[it] is None or _selected(patterns, str(clause_ids[it]))]
         drop = [it for it in items if it not in keep]
         if drop:
             config.hook.pytest_deselected(items=drop)

@@ -6,6 +6,7 @@ stores).
 from __future__ import annotations
 
 import gc
+from typing import Any, Dict
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -39,8 +40,8 @@ def machine_for(impl):
         def __init__(self) -> None:
             super().__init__()
             self.store = impl.store_factory.create(capacity=CAPACITY)
-            self.model = {}
-            self.held = {}
+            self.model: Dict[bytes, Any] = {}
+            self.held: Dict[bytes, Any] = {}
 
         def teardown(self) -> None:
             self.held.clear()
