@@ -78,8 +78,6 @@ def clause(clause_id: str, *requires: str) -> Callable[[F], F]:
         prefix = f"Clause {clause_id}:"
         if not doc.startswith(prefix):
             raise ValueError(f"{fn.__qualname__}'s docstring must start with {prefix!r}")
-        if clause_id in CLAUSES and CLAUSES[clause_id].function != fn.__name__:
-            raise ValueError(f"clause id {clause_id!r} is used twice")
         summary = doc[len(prefix):].strip().split("\n\n")[0]
         CLAUSES[clause_id] = ClauseInfo(clause_id, " ".join(summary.split()), tuple(requires),
                                         fn.__module__, fn.__name__)
@@ -90,7 +88,8 @@ def clause(clause_id: str, *requires: str) -> Callable[[F], F]:
 
 
 def all_clauses() -> Dict[str, ClauseInfo]:
-    """Import every clause module and return :data:`CLAUSES`."""
+    """Import every clause module and return :data:`CLAUSES`, areas in :data:`MODULE_ORDER` (modules not
+    listed there last, by name), clauses of one area in the order they are defined."""
     import importlib
     import pkgutil
 
