@@ -193,6 +193,11 @@ class _BadInspect(_Serializer):
         return True, set()
 
 
+class _RegisterOnly(_Serializer):
+    def register_serializer(self, cls, *, serializer, deserializer):
+        pass
+
+
 class _Store:
     name = "s"
 
@@ -238,6 +243,7 @@ class _NoAbortFactory(_Factory):
     ("inspect", _Serializer(), None, "inspect(value, *, name)"),
     ("inspect", _BadInspect(), None, "inspect(value, *, name)"),
     ("custom_serializers", _Serializer(), None, "register_serializer(cls, *, serializer, deserializer)"),
+    ("custom_serializers", _RegisterOnly(), None, "deregister_serializer(cls)"),
     ("nodes", _Serializer(), _Factory(), "create_cluster(n, *, capacity)"),
     ("raw_buffers", _Serializer(), _NoAbortFactory(), "abort(object_id)"),
 ])
@@ -266,6 +272,16 @@ def test_shipped_frames_are_frames():
 
     assert isinstance(PickleFrame(b"x"), Frame)
     assert isinstance(reference.serialize([1]), Frame)
+
+
+def test_list_shows_where_each_clause_lives(capsys):
+    from conformance.__main__ import main
+
+    assert main(["list"]) == 0
+    out = capsys.readouterr().out
+    assert ("  store.full.pinned  (conformance/test_store_full.py::test_store_full_pinned) "
+            "[needs store, eviction]: ") in out
+    assert "(conformance/test_serializer_identity.py::test_serializer_identity_shared)" in out
 
 
 def test_a_clause_must_live_where_its_id_says():
