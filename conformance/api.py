@@ -328,12 +328,7 @@ class Implementation:
         if "raw_buffers" in self.capabilities and self.store_factory is not None:
             store_class = _annotated_return(self.store_factory.create)
             if store_class is not None:
-                for operation in _RAW_BUFFER_OPERATIONS:
-                    problem = _operation_problem(store_class, operation)
-                    if problem is not None:
-                        raise ContractError(
-                            f"implementation {self.name!r} claims 'raw_buffers' but its store "
-                            f"({store_class.__qualname__}) {problem}; drop the claim or add the method")
+                _check_raw_buffers(self.name, store_class, store_class.__qualname__)
 
     def __repr__(self) -> str:
         return f"load_implementation({self.name!r})"
@@ -360,13 +355,8 @@ Factory = Callable[[], Implementation]
 def check_store(impl: Implementation, store: Any) -> None:
     """Raise :class:`ContractError` when ``impl`` claims ``raw_buffers`` and ``store`` (made by its factory)
     lacks one of the operations of :class:`SupportsRawBuffers`."""
-    if not impl.claims("raw_buffers"):
-        return
-    for operation in _RAW_BUFFER_OPERATIONS:
-        problem = _operation_problem(store, operation)
-        if problem is not None:
-            raise ContractError(f"implementation {impl.name!r} claims 'raw_buffers' but its store "
-                                f"({type(store).__qualname__}) {problem}; drop the claim or add the method")
+    if impl.claims("raw_buffers"):
+        _check_raw_buffers(impl.name, store, type(store).__qualname__)
 
 
 class _Operation(typing.NamedTuple):
@@ -396,6 +386,16 @@ _RAW_BUFFER_OPERATIONS: Tuple[_Operation, ...] = (
     _Operation("abort", "abort(object_id)", (_ID,), {}),
     _Operation("get_buffer", "get_buffer(object_id, *, timeout)", (_ID,), {"timeout": 0}),
 )
+
+
+def _check_raw_buffers(name: str, store: Any, label: str) -> None:
+    """Raise :class:`ContractError` for implementation ``name`` when ``store`` (a store, or its class,
+    called ``label``) lacks an operation of :class:`SupportsRawBuffers`."""
+    for operation in _RAW_BUFFER_OPERATIONS:
+        problem = _operation_problem(store, operation)
+        if problem is not None:
+            raise ContractError(f"implementation {name!r} claims 'raw_buffers' but its store ({label}) "
+                                f"{problem}; drop the claim or add the method")
 
 
 def _operation_problem(target: Any, operation: _Operation) -> Optional[str]:
