@@ -44,7 +44,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         print("clauses:")
         for cid, info in all_clauses().items():
             needs = f" [needs {', '.join(info.requires)}]" if info.requires else ""
-            print(f"  {cid}{needs}: {info.summary}")
+            print(f"  {cid}  ({info.location}){needs}: {info.summary}")
         return 0
     if args.command != "report":
         _parser().print_help()

@@ -7,20 +7,42 @@ failure. An adapter (see ``conformance.adapters``) builds one around a concrete 
 API into this one; the suite never touches the library directly.
 
 The contract is deliberately small: the operations any pickle-5 serializer and any immutable
-shared-memory object store can reasonably provide. Optional parts (custom serializers, inspection,
-eviction, nodes, ...) sit behind capabilities: a clause whose capability is not claimed is skipped with
-that reason, never passed. An implementation claims only what it truly does.
+shared-memory object store can reasonably provide. Optional parts (custom serializers, inspection, raw
+buffers, eviction, nodes, ...) sit behind capabilities: a clause whose capability is not claimed is skipped
+with that reason, never passed. An implementation claims only what it truly does.
+
+Each optional *operation* has a ``Supports...`` Protocol (zarr's ``supports_*`` made checkable):
+:class:`SupportsInspect`, :class:`SupportsCustomSerializers`, :class:`SupportsRawBuffers` and
+:class:`SupportsClusters`. :class:`Implementation` checks, when it is built, that each capability it claims
+comes with its operations, and raises :class:`ContractError` naming the implementation, the capability and
+the missing operation otherwise; a store's raw-buffer operations are checked again when the suite makes
+one (:func:`check_store`).
 """
 
 from __future__ import annotations
 
+import inspect
+import typing
 from dataclasses import dataclass
-from typing import (Any, Callable, Dict, FrozenSet, Iterable, Optional, Protocol, Sequence, Set, Tuple,
-                    Type, runtime_checkable)
+from typing import (
+    Any,
+    Callable,
+    Dict,
+    FrozenSet,
+    Iterable,
+    Optional,
+    Protocol,
+    Sequence,
+    Set,
+    Tuple,
+    Type,
+    runtime_checkable,
+)
 
 __all__ = [
     "CAPABILITIES",
     "Cluster",
+    "ContractError",
     "ExceptionTypes",
     "Factory",
     "Frame",
@@ -30,6 +52,11 @@ __all__ = [
     "Serializer",
     "Store",
     "StoreFactory",
+    "SupportsClusters",
+    "SupportsCustomSerializers",
+    "SupportsInspect",
+    "SupportsRawBuffers",
+    "check_store",
 ]
 
 #: Every capability an implementation may claim, with what claiming it promises.
@@ -46,7 +73,8 @@ CAPABILITIES: Dict[str, str] = {
     "read_only": "a read-only frame gives read-only arrays whose writes raise",
     "custom_serializers": "register_serializer / deregister_serializer",
     "inspect": "inspect(value, name=...) finds every unserializable object with its path",
-    "store": "an object store (put/get/contains/delete, create/seal/abort)",
+    "store": "an object store: put/get/contains/delete/list/close",
+    "raw_buffers": "create/seal/abort an object's bytes in place, and get_buffer of a sealed one",
     "multiprocess": "a store attached from another process sees sealed objects, zero-copy",
     "eviction": "a full store evicts unpinned objects in LRU order, never pinned ones",
     "timeouts": "get(timeout=...) waits for a put, and raises the declared timeout error when it expires",
@@ -59,6 +87,14 @@ OBJECT_ID_SIZE = 20
 ExceptionTypes = Tuple[Type[BaseException], ...]
 
 
+class ContractError(TypeError):
+    """An implementation claims a capability but lacks an operation the capability needs.
+
+    The message names the implementation, the capability and the missing operation, and says the two ways
+    out: drop the claim, or add the operation.
+    """
+
+
 @runtime_checkable
 class Frame(Protocol):
     """A serialized value: a standard pickle stream (``inband``) plus its out-of-band buffers.
@@ -69,9 +105,17 @@ class Frame(Protocol):
     reads such a frame back.
     """
 
-    inband: bytes
-    buffers: Sequence[memoryview]
-    frame_size: int
+    @property
+    def inband(self) -> bytes:
+        """The in-band pickle stream."""
+
+    @property
+    def buffers(self) -> Sequence[memoryview]:
+        """The out-of-band buffers, in the order the pickle stream refers to them."""
+
+    @property
+    def frame_size(self) -> int:
+        """The size in bytes of the frame :meth:`write_to` lays out."""
 
     def write_to(self, buffer: Any) -> int:
         """Write the frame into a writable buffer of ``frame_size`` bytes or more; return ``frame_size``."""
@@ -92,8 +136,8 @@ class Serializer(Protocol):
 
     ``serialize`` raises the implementation's declared ``serialization_error`` for a value it cannot
     serialize; ``deserialize`` raises the declared ``deserialization_error`` for a corrupt frame.
-    ``register_serializer``, ``deregister_serializer`` (capability ``custom_serializers``) and ``inspect``
-    (capability ``inspect``) are optional: an adapter that does not claim them may leave them out.
+    Optional operations: :class:`SupportsCustomSerializers` (capability ``custom_serializers``) and
+    :class:`SupportsInspect` (capability ``inspect``); an adapter that does not claim them may leave them out.
     """
 
     def serialize(self, obj: Any, *, protocol: int) -> Frame:
@@ -101,6 +145,28 @@ class Serializer(Protocol):
 
     def deserialize(self, frame: Any) -> Any:
         """Read a value back from a frame (any C-contiguous buffer holding what ``write_to`` wrote)."""
+
+
+@runtime_checkable
+class SupportsCustomSerializers(Protocol):
+    """A serializer's optional custom serializers (capability ``custom_serializers``)."""
+
+    def register_serializer(self, cls: type, *, serializer: Callable[[Any], Any],
+                            deserializer: Callable[[Any], Any]) -> None:
+        """From now on serialize instances of ``cls`` as ``serializer(obj)`` and rebuild them with
+        ``deserializer``."""
+
+    def deregister_serializer(self, cls: type) -> None:
+        """Serialize instances of ``cls`` the ordinary way again."""
+
+
+@runtime_checkable
+class SupportsInspect(Protocol):
+    """A serializer's optional inspection (capability ``inspect``)."""
+
+    def inspect(self, value: Any, *, name: str) -> Tuple[bool, Set[InspectFailure]]:
+        """``(serializes, failures)``: whether ``value`` serializes, and each unserializable object inside
+        it once, with a path that starts with ``name``."""
 
 
 class Store(Protocol):
@@ -112,6 +178,9 @@ class Store(Protocol):
     evicting a pinned object hides it at once but keeps its bytes until the last view is gone.
     ``delete`` of a missing object raises the declared ``not_found_error``; ``get`` of one waits (see
     :meth:`get`) and raises the declared ``timeout_error``.
+
+    These are the operations of capability ``store``. A store whose implementation claims ``raw_buffers``
+    also meets :class:`SupportsRawBuffers` (create, seal, abort, get_buffer).
     """
 
     #: What another process passes to ``StoreFactory.attach`` to reach this same store.
@@ -123,6 +192,23 @@ class Store(Protocol):
     def get(self, object_id: bytes, *, timeout: Optional[float] = None) -> Any:
         """The value; waits up to ``timeout`` seconds for it to be sealed (``None``: as long as it takes,
         ``0``: not at all), then raises the declared ``timeout_error``."""
+
+    def list(self) -> Iterable[bytes]:
+        """The ids of the sealed objects."""
+
+    def close(self) -> None:
+        """Disconnect this client (the store lives on while others use it)."""
+
+
+@runtime_checkable
+class SupportsRawBuffers(Protocol):
+    """A store's optional raw buffers (capability ``raw_buffers``): an object's bytes written in place, then
+    sealed, and read back as they are.
+
+    An id being created exists: ``put`` or ``create`` with it raises the declared ``object_exists_error``.
+    An unsealed object is invisible to ``contains``, ``list`` and ``get`` (in every process) until
+    :meth:`seal`; after it, the bytes never change.
+    """
 
     def get_buffer(self, object_id: bytes, *, timeout: Optional[float] = None) -> memoryview:
         """The sealed object's bytes, read-only and zero-copy."""
@@ -142,12 +228,6 @@ class Store(Protocol):
     def abort(self, object_id: bytes) -> None:
         """Drop an unsealed object and free its space."""
 
-    def list(self) -> Iterable[bytes]:
-        """The ids of the sealed objects."""
-
-    def close(self) -> None:
-        """Disconnect this client (the store lives on while others use it)."""
-
 
 class StoreFactory(Protocol):
     """Makes fresh stores for the suite and attaches to them from another process."""
@@ -158,13 +238,20 @@ class StoreFactory(Protocol):
     def attach(self, name: str) -> Store:
         """A client of the existing store called ``name`` (from any process on this machine)."""
 
-    def destroy(self, store: Store) -> None:
-        """Close ``store`` and free everything it holds."""
+    def destroy(self, store: Any) -> None:
+        """Close ``store`` (one this factory made or attached) and free everything it holds."""
+
+
+@runtime_checkable
+class SupportsClusters(Protocol):
+    """A store factory's optional clusters (capability ``nodes``)."""
+
+    def create_cluster(self, n: int, *, capacity: int) -> Cluster:
+        """``n`` new nodes, each with an empty store of ``capacity`` bytes. The suite closes it after use."""
 
 
 class Cluster(Protocol):
-    """Several nodes, each with its own store (capability ``nodes``); optional part of a StoreFactory,
-    ``StoreFactory.create_cluster(n, *, capacity) -> Cluster``."""
+    """Several nodes, each with its own store (capability ``nodes``; see :class:`SupportsClusters`)."""
 
     def node(self, index: int) -> Store:
         """A client of node ``index``'s store: ``get`` pulls from other nodes on demand."""
@@ -183,6 +270,10 @@ class Implementation:
     ``capabilities`` must be a subset of :data:`CAPABILITIES`; ``protocols`` the pickle protocols the
     serializer supports. The ``*_error`` fields are the exception types the implementation declares for
     each failure: a clause passes only when the failure raises an instance of one of them.
+
+    Raises ``ValueError`` for an unknown capability or protocol, ``TypeError`` for an ``*_error`` field that
+    is not a tuple of exception types, and :class:`ContractError` when a claimed capability's operation is
+    missing (see the ``Supports...`` Protocols).
     """
 
     name: str
@@ -210,6 +301,10 @@ class Implementation:
                              f"2-5, got {self.protocols!r}")
         if "store" in self.capabilities and self.store_factory is None:
             raise ValueError(f"implementation {self.name!r} claims 'store' but has no store_factory")
+        if "raw_buffers" in self.capabilities and "store" not in self.capabilities:
+            raise ValueError(f"implementation {self.name!r} claims 'raw_buffers' but not 'store': raw buffers "
+                             f"are operations of a store; claim both or neither")
+        self._check_operations()
         for label in ("serialization_error", "deserialization_error", "object_exists_error",
                       "store_full_error", "timeout_error", "not_found_error"):
             value = getattr(self, label)
@@ -217,6 +312,23 @@ class Implementation:
                     isinstance(t, type) and issubclass(t, BaseException) for t in value):
                 raise TypeError(f"implementation {self.name!r}: {label!r} must be a tuple of exception "
                                 f"types, got {value!r}")
+
+    def _check_operations(self) -> None:
+        # What can be checked without making a store: the serializer's and the factory's methods, and the
+        # class the factory's create() is annotated to return (a store itself is checked by check_store).
+        for capability, owner, operation in _OPERATIONS:
+            if capability not in self.capabilities:
+                continue
+            target = self.serializer if owner == "serializer" else self.store_factory
+            problem = _operation_problem(target, operation)
+            if problem is not None:
+                raise ContractError(
+                    f"implementation {self.name!r} claims {capability!r} but its {owner} {problem}; "
+                    f"drop the claim or add the method")
+        if "raw_buffers" in self.capabilities and self.store_factory is not None:
+            store_class = _annotated_return(self.store_factory.create)
+            if store_class is not None:
+                _check_raw_buffers(self.name, store_class, store_class.__qualname__)
 
     def __repr__(self) -> str:
         return f"load_implementation({self.name!r})"
@@ -238,3 +350,80 @@ class Implementation:
 
 
 Factory = Callable[[], Implementation]
+
+
+def check_store(impl: Implementation, store: Any) -> None:
+    """Raise :class:`ContractError` when ``impl`` claims ``raw_buffers`` and ``store`` (made by its factory)
+    lacks one of the operations of :class:`SupportsRawBuffers`."""
+    if impl.claims("raw_buffers"):
+        _check_raw_buffers(impl.name, store, type(store).__qualname__)
+
+
+class _Operation(typing.NamedTuple):
+    """An optional operation: its name, how the contract calls it, and a call that must bind."""
+
+    name: str
+    signature: str
+    args: Tuple[Any, ...]
+    kwargs: Dict[str, Any]
+
+
+_OPERATIONS: Tuple[Tuple[str, str, _Operation], ...] = (
+    ("inspect", "serializer", _Operation("inspect", "inspect(value, *, name)", (None,), {"name": "value"})),
+    ("custom_serializers", "serializer", _Operation(
+        "register_serializer", "register_serializer(cls, *, serializer, deserializer)", (object,),
+        {"serializer": repr, "deserializer": repr})),
+    ("custom_serializers", "serializer", _Operation(
+        "deregister_serializer", "deregister_serializer(cls)", (object,), {})),
+    ("nodes", "store_factory", _Operation(
+        "create_cluster", "create_cluster(n, *, capacity)", (2,), {"capacity": 1})),
+)
+
+_ID = bytes(OBJECT_ID_SIZE)
+_RAW_BUFFER_OPERATIONS: Tuple[_Operation, ...] = (
+    _Operation("create", "create(object_id, size)", (_ID, 1), {}),
+    _Operation("seal", "seal(object_id)", (_ID,), {}),
+    _Operation("abort", "abort(object_id)", (_ID,), {}),
+    _Operation("get_buffer", "get_buffer(object_id, *, timeout)", (_ID,), {"timeout": 0}),
+)
+
+
+def _check_raw_buffers(name: str, store: Any, label: str) -> None:
+    """Raise :class:`ContractError` for implementation ``name`` when ``store`` (a store, or its class,
+    called ``label``) lacks an operation of :class:`SupportsRawBuffers`."""
+    for operation in _RAW_BUFFER_OPERATIONS:
+        problem = _operation_problem(store, operation)
+        if problem is not None:
+            raise ContractError(f"implementation {name!r} claims 'raw_buffers' but its store ({label}) "
+                                f"{problem}; drop the claim or add the method")
+
+
+def _operation_problem(target: Any, operation: _Operation) -> Optional[str]:
+    """None when ``target`` (an object, or a class: its methods are then unbound) has the operation and it
+    accepts the contract's call; otherwise what is wrong, as the end of a sentence."""
+    method = getattr(target, operation.name, None)
+    if not callable(method):
+        return f"has no {operation.signature} method"
+    args = operation.args
+    if isinstance(target, type):
+        args = (None, *args)  # the unbound method's self
+    try:
+        inspect.signature(method).bind(*args, **operation.kwargs)
+    except TypeError as exc:
+        return (f"has {operation.name}{inspect.signature(method)}, which cannot be called as "
+                f"{operation.signature} ({exc})")
+    except ValueError:
+        return None  # no signature to read (a builtin): trust it
+    return None
+
+
+def _annotated_return(function: Callable[..., Any]) -> Optional[type]:
+    """The class ``function`` is annotated to return, when the annotation resolves to a class (not ``Any``,
+    not a Protocol); otherwise None."""
+    try:
+        hint = typing.get_type_hints(function).get("return")
+    except Exception:  # noqa: BLE001 - an annotation that does not resolve says nothing either way
+        return None
+    if hint is Any or not isinstance(hint, type) or getattr(hint, "_is_protocol", False):
+        return None
+    return hint

@@ -29,8 +29,9 @@ def _same_float(a: float, b: float) -> bool:
 
 
 class _Comparer:
-    def __init__(self, check_identity: bool) -> None:
+    def __init__(self, check_identity: bool, check_byte_order: bool = False) -> None:
         self.check_identity = check_identity
+        self.check_byte_order = check_byte_order
         # id(expected node) -> actual node, and the reverse, for mutable nodes: a bijection means the
         # identity structure (shared references, cycles) came back unchanged.
         self.forward: Dict[int, Any] = {}
@@ -122,7 +123,8 @@ def _compare_arrays(cmp: _Comparer, a: Any, b: Any, path: str) -> None:
     # Byte order is compared up to numpy's own behaviour: numpy (2.x) unpickles an in-band array of a
     # non-native dtype as native order, values intact. So dtypes must match up to byte order, and the
     # values bit for bit once both are in native order.
-    if _native(a.dtype) != _native(b.dtype) or a.dtype.names != b.dtype.names:
+    if _native(a.dtype) != _native(b.dtype) or a.dtype.names != b.dtype.names or (
+            cmp.check_byte_order and a.dtype.descr != b.dtype.descr):
         cmp.fail(path, f"dtype {_describe_dtype(b.dtype)} came back for {_describe_dtype(a.dtype)}")
     if a.shape != b.shape:
         cmp.fail(path, f"shape {b.shape} came back for {a.shape}")
@@ -134,22 +136,25 @@ def _compare_arrays(cmp: _Comparer, a: Any, b: Any, path: str) -> None:
         cmp.fail(path, "the array's values differ (compared bit for bit in native byte order)")
 
 
-def assert_same(expected: Any, actual: Any, *, path: str = "value", check_identity: bool = True) -> None:
+def assert_same(expected: Any, actual: Any, *, path: str = "value", check_identity: bool = True,
+                check_byte_order: bool = False) -> None:
     """Raise :class:`Mismatch` unless ``actual`` is an exact copy of ``expected``.
 
     Exact means: the same types throughout (``bool`` is not ``int``, ``bytes`` is not ``bytearray``), floats
     equal bit for bit (``-0.0`` is not ``0.0``; any nan matches any nan), numpy arrays of the same dtype
-    (field names included; byte order as numpy's pickling keeps it), shape and bits, and, when ``check_identity``, the same identity
-    structure: two references to one mutable object come back as two references to one object, distinct
-    objects stay distinct, and cycles stay cycles. Other objects compare with ``==``.
+    (field names included; byte order as numpy's pickling keeps it, or exactly with ``check_byte_order``),
+    shape and bits, and, when
+    ``check_identity``, the same identity structure: two references to one mutable object come back as two
+    references to one object, distinct objects stay distinct, and cycles stay cycles. Other objects compare
+    with ``==``.
     """
-    _Comparer(check_identity).compare(expected, actual, path)
+    _Comparer(check_identity, check_byte_order).compare(expected, actual, path)
 
 
-def same(expected: Any, actual: Any, *, check_identity: bool = True) -> bool:
+def same(expected: Any, actual: Any, *, check_identity: bool = True, check_byte_order: bool = False) -> bool:
     """True when :func:`assert_same` would not raise."""
     try:
-        assert_same(expected, actual, check_identity=check_identity)
+        assert_same(expected, actual, check_identity=check_identity, check_byte_order=check_byte_order)
     except Mismatch:
         return False
     return True

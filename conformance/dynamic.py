@@ -11,7 +11,14 @@ import sys
 import types
 from typing import Any, Callable, Dict, Tuple
 
-__all__ = ["CLASS_CASES", "DYNAMIC_MODULE", "FUNCTION_CASES", "build"]
+import pytest
+
+from conformance import _probes
+from conformance.api import Implementation
+from conformance.child import run_in_child
+from conformance.harness import frame_buffer, reproduce
+
+__all__ = ["CLASS_CASES", "DYNAMIC_MODULE", "FUNCTION_CASES", "build", "check_case"]
 
 #: The module name the dynamic definitions claim; it is never importable.
 DYNAMIC_MODULE = "conformance_dynamic_definitions"
@@ -91,7 +98,7 @@ def _runtime() -> Tuple[str, Any]:
     clone = types.FunctionType(fn.__code__, ns, "made_again", None, fn.__closure__)
     clone.__kwdefaults__ = {"bonus": 1000}
     clone.__doc__ = "rebuilt with types.FunctionType"
-    clone.tag = "attribute on a function"
+    clone.__dict__["tag"] = "attribute on a function"
     return "describe_function", (clone, ("b",))
 
 
@@ -227,3 +234,46 @@ CLASS_CASES: Dict[str, Callable[[], Tuple[str, Any]]] = {
     "dataclasses": _dataclasses,
     "one_class": _one_class,
 }
+
+
+_results_cache: Dict[Tuple[str, str], Dict[str, Tuple[str, Any, Any]]] = {}
+
+
+def _results(impl: Implementation, kind: str) -> Dict[str, Tuple[str, Any, Any]]:
+    """case -> (status, expected, actual) for every case of ``kind``, computed once per implementation:
+    one child interpreter runs all the cases of a kind, bounded by a timeout."""
+    key = (impl.name, kind)
+    if key in _results_cache:
+        return _results_cache[key]
+    cases = FUNCTION_CASES if kind == "functions" else CLASS_CASES
+    protocol = max(impl.protocols)
+    jobs, expected, out = [], {}, {}
+    for case, builder in cases.items():
+        probe, value = builder()
+        fresh_probe, fresh = builder()  # probing may change state (a closure's): expect from a twin
+        expected[case] = getattr(_probes, fresh_probe)(fresh)
+        try:
+            frame = impl.serializer.serialize(value, protocol=protocol)
+            jobs.append((case, probe, bytes(frame_buffer(frame)[0])))
+        except Exception as exc:  # noqa: BLE001 - a serialization failure fails this case only
+            out[case] = ("serialize failed", expected[case], f"{type(exc).__name__}: {exc}")
+    for case, (status, actual) in run_in_child(impl.name, jobs).items():
+        out[case] = ("ok" if status == "ok" else "child failed", expected[case], actual)
+    _results_cache[key] = out
+    return out
+
+
+def check_case(impl: Implementation, kind: str, case: str) -> None:
+    """Check one case of ``kind`` (``"functions"``: :data:`FUNCTION_CASES`, ``"classes"``:
+    :data:`CLASS_CASES`): serialized here, the value must behave in a fresh interpreter as the original
+    does here. Fails the calling test with the case, and what the child got, otherwise."""
+    table = "FUNCTION_CASES" if kind == "functions" else "CLASS_CASES"
+    reproduce(impl, f"from conformance.dynamic import {table} as CASES",
+              "from conformance.child import run_in_child",
+              f"probe, value = CASES[{case!r}]()",
+              f"frame = bytes(frame_buffer(impl.serializer.serialize(value, protocol={max(impl.protocols)}))[0])",
+              f"run_in_child({impl.name!r}, [({case!r}, probe, frame)])")
+    status, expected, actual = _results(impl, kind)[case]
+    if status != "ok":
+        pytest.fail(f"{case}: {status}: {actual}", pytrace=False)
+    assert actual == expected, f"{case}: the child got {actual!r}, here it is {expected!r}"

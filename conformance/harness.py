@@ -23,10 +23,10 @@ def frame_buffer(frame: Any, *, readonly: bool = False) -> Tuple[memoryview, Any
     raw = np.zeros(size + ALIGN, dtype=np.uint8)
     start = (-raw.ctypes.data) % ALIGN
     backing = raw[start:start + size]
-    written = frame.write_to(memoryview(backing))
+    written = frame.write_to(memoryview(backing.data))
     if written not in (None, size):
         raise AssertionError(f"write_to returned {written}, but the frame says frame_size={size}")
-    view = memoryview(backing)
+    view = memoryview(backing.data)
     return (view.toreadonly() if readonly else view), backing
 
 

@@ -169,7 +169,8 @@ def pytest_collection_modifyitems(session: Any, config: Any, items: List[Any]) -
 
     patterns = config.getoption("clause")
     if patterns:
-        keep = [it for it in items if _clause_of(it) is None or _selected(patterns, _clause_of(it))]
+        clause_ids = {it: _clause_of(it) for it in items}
+        keep = [it for it in items if clause_ids[it] is None or _selected(patterns, str(clause_ids[it]))]
         drop = [it for it in items if it not in keep]
         if drop:
             config.hook.pytest_deselected(items=drop)
@@ -182,7 +183,7 @@ def pytest_collection_modifyitems(session: Any, config: Any, items: List[Any]) -
             hits = [it for it in items if _matches(entry, it)]
             if not hits:
                 warnings.warn(f"{xfails_path}:{lineno}: xfail entry {entry!r} matches no collected test",
-                              UserWarning)
+                              UserWarning, stacklevel=2)
             for it in hits:
                 it.add_marker(pytest.mark.xfail(reason=f"listed in {xfails_path}:{lineno}", strict=False))
 

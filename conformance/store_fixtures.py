@@ -1,16 +1,23 @@
-"""Fixtures and helpers shared by the store clauses."""
+"""Fixtures and helpers shared by the store clauses of several areas."""
 
 from __future__ import annotations
 
+import gc
 import os
 from typing import Any, Iterator
 
 import pytest
 
-from conformance.api import OBJECT_ID_SIZE
+from conformance.api import OBJECT_ID_SIZE, check_store
 
 #: The capacity of the stores the clauses make, unless a clause needs another.
 DEFAULT_CAPACITY = 8 << 20
+
+#: The capacity of the stores of the eviction clauses (``store.eviction.*``, ``store.full.pinned``).
+EVICTION_CAPACITY = 4 << 20
+#: float64 items of each object of those clauses: each takes 28% of the store, so three fit and a fourth
+#: forces exactly one eviction.
+EVICTION_ITEMS = int(EVICTION_CAPACITY * 0.28) // 8
 
 
 def new_id() -> bytes:
@@ -28,6 +35,7 @@ class StoreMaker:
     def __call__(self, capacity: int = DEFAULT_CAPACITY) -> Any:
         store = self.impl.store_factory.create(capacity=capacity)
         self.made.append(store)
+        check_store(self.impl, store)
         return store
 
     def cleanup(self) -> None:
@@ -51,4 +59,19 @@ def make_store(impl: Any) -> Iterator[StoreMaker]:
 
 
 def store_snippet(capacity: int = DEFAULT_CAPACITY) -> str:
+    """The line of a reproducing snippet that makes the store a clause used."""
     return f"store = impl.store_factory.create(capacity={capacity})"
+
+
+def eviction_array(fill: float) -> Any:
+    """An array of :data:`EVICTION_ITEMS` float64 ``fill`` values: 28% of an eviction clause's store."""
+    import numpy as np
+
+    return np.full(EVICTION_ITEMS, fill)
+
+
+def touch(store: Any, object_id: bytes) -> None:
+    """Get an object and drop the value at once: it becomes the most recently used, and is not pinned."""
+    value = store.get(object_id)
+    del value
+    gc.collect()

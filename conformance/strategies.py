@@ -16,6 +16,7 @@ from hypothesis.strategies import SearchStrategy
 __all__ = [
     "DTYPE_KINDS",
     "Holder",
+    "PLAIN_KINDS",
     "SlottedHolder",
     "array_dtypes",
     "hashable_values",
@@ -38,14 +39,16 @@ def _texts() -> SearchStrategy[str]:
     return st.lists(st.one_of(st.characters(), surrogate), max_size=12).map("".join)
 
 
-def scalar_values(*, allow_nan: bool = True, include_bytearray: bool = True) -> SearchStrategy[Any]:
-    """Returns a strategy for generating native scalars: ``None``, bool, int (huge too), float (nan, -0.0,
-    inf), complex, str (lone surrogates too), bytes and bytearray.
+def scalar_values(*, allow_nan: bool = True, include_bytearray: bool = True,
+                  max_int_bits: int = 300) -> SearchStrategy[Any]:
+    """Returns a strategy for generating native scalars: ``None``, bool, int (huge too: up to
+    ``max_int_bits`` bits), float (nan, -0.0, inf), complex, str (lone surrogates too), bytes and bytearray.
 
     ``allow_nan=False`` leaves nan out (for set elements and dict keys, where nan is never equal to itself);
     ``include_bytearray=False`` leaves the one mutable, unhashable scalar out. Shrinks towards ``None``.
     """
-    huge = st.integers(min_value=-(2 ** 300), max_value=2 ** 300)
+    _check_positive("max_int_bits", max_int_bits)
+    huge = st.integers(min_value=-(2 ** max_int_bits), max_value=2 ** max_int_bits)
     floats = st.floats(allow_nan=allow_nan, allow_infinity=True)
     return st.one_of(
         st.none(), st.booleans(), st.integers(), huge,
@@ -66,9 +69,10 @@ def hashable_values(*, max_leaves: int = 6) -> SearchStrategy[Any]:
                         max_leaves=max_leaves)
 
 
-def native_values(*, max_leaves: int = 20) -> SearchStrategy[Any]:
-    """Returns a strategy for generating nested native values: :func:`scalar_values` in tuples, lists,
-    dicts (hashable keys), sets and frozensets, nested up to ``max_leaves`` leaves.
+def native_values(*, max_leaves: int = 20, max_int_bits: int = 300) -> SearchStrategy[Any]:
+    """Returns a strategy for generating nested native values: :func:`scalar_values` (ints up to
+    ``max_int_bits`` bits) in tuples, lists, dicts (hashable keys), sets and frozensets, nested up to
+    ``max_leaves`` leaves.
 
     >>> native_values().example()  # doctest: +SKIP
     [{(-0.0, ''): frozenset({b'\\x00'})}, nan, bytearray(b'')]
@@ -76,6 +80,7 @@ def native_values(*, max_leaves: int = 20) -> SearchStrategy[Any]:
     Shrinks towards ``None`` and flat, short containers.
     """
     _check_positive("max_leaves", max_leaves)
+    _check_positive("max_int_bits", max_int_bits)
     keys = hashable_values(max_leaves=3)
 
     def extend(inner: SearchStrategy[Any]) -> SearchStrategy[Any]:
@@ -87,7 +92,7 @@ def native_values(*, max_leaves: int = 20) -> SearchStrategy[Any]:
             st.frozensets(keys, max_size=4),
         )
 
-    return st.recursive(scalar_values(), extend, max_leaves=max_leaves)
+    return st.recursive(scalar_values(max_int_bits=max_int_bits), extend, max_leaves=max_leaves)
 
 
 @st.composite
@@ -129,6 +134,8 @@ def shared_structures(*, max_nodes: int = 6, cycles: bool = True) -> SearchStrat
 #: The dtype kinds :func:`array_dtypes` can be limited to.
 DTYPE_KINDS = ("bool", "int", "uint", "float", "complex", "datetime", "timedelta", "bytes", "str",
                "structured", "object")
+#: Every kind but ``object``: arrays whose bytes are their values (``numpy_arrays(kinds=PLAIN_KINDS)``).
+PLAIN_KINDS = tuple(k for k in DTYPE_KINDS if k != "object")
 
 
 def array_dtypes(*, kinds: Sequence[str] = DTYPE_KINDS) -> SearchStrategy[Any]:

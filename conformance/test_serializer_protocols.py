@@ -1,4 +1,6 @@
-"""Serializer clauses: protocols 3, 4 and 5 each round-trip, and load with the stdlib's pickle."""
+"""Serializer clauses ``serializer.protocols.*``: every claimed pickle protocol round-trips, and the
+stdlib loads what the implementation writes.
+"""
 
 from __future__ import annotations
 
@@ -9,8 +11,8 @@ from hypothesis import given
 
 from conformance import strategies
 from conformance.clauses import clause
-from conformance.harness import reproduce, roundtrip
 from conformance.compare import assert_same
+from conformance.harness import reproduce, roundtrip
 
 PROTOCOLS = [3, 4, 5]
 
@@ -23,7 +25,7 @@ def _need(impl, protocol):
 @clause("serializer.protocols.roundtrip")
 @pytest.mark.parametrize("protocol", PROTOCOLS, ids=[f"protocol{p}" for p in PROTOCOLS])
 @given(value=strategies.native_values(max_leaves=10))
-def test_protocol_roundtrip(impl, protocol, value):
+def test_serializer_protocols_roundtrip(impl, protocol, value):
     """Clause serializer.protocols.roundtrip: at each claimed protocol (3, 4, 5) the in-band part is a pickle
     of that protocol (it opens with PROTO n) and native values round-trip exactly."""
     _need(impl, protocol)
@@ -39,7 +41,7 @@ def test_protocol_roundtrip(impl, protocol, value):
 @clause("serializer.protocols.stdlib_loads")
 @pytest.mark.parametrize("protocol", PROTOCOLS, ids=[f"protocol{p}" for p in PROTOCOLS])
 @given(value=strategies.native_values(max_leaves=10))
-def test_stdlib_loads(impl, protocol, value):
+def test_serializer_protocols_stdlib_loads(impl, protocol, value):
     """Clause serializer.protocols.stdlib_loads: the in-band part and buffers load with the stdlib's
     ``pickle.loads(inband, buffers=buffers)`` and give the value back."""
     _need(impl, protocol)

@@ -1,4 +1,6 @@
-"""Store clause for nodes: an object stays on the node it was put on until another node asks for it."""
+"""Store clause ``store.nodes.pull_on_demand``: an object stays on the node it was put on until another
+node asks for it.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +11,7 @@ from conformance.harness import reproduce
 
 
 @clause("store.nodes.pull_on_demand", "store", "nodes")
-def test_object_pulled_on_demand(impl):
+def test_store_nodes_pull_on_demand(impl):
     """Clause store.nodes.pull_on_demand: an object put on node 0 is local to node 0 only, and stays so
     (no eager broadcast); when node 1 gets it, node 1 gets the same value and holds it locally after."""
     import numpy as np

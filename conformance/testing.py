@@ -16,7 +16,7 @@ Importing this module loads the suite's Hypothesis profile (``$CONFORMANCE_PROFI
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any, ClassVar, Optional
 
 import pytest
 
@@ -29,6 +29,8 @@ class ConformanceTests:
     """Every conformance clause, as test methods bound to ``implementation`` (a spec string)."""
 
     implementation: Optional[str] = None
+    #: The loaded implementation, set on each subclass by conformance_implementation().
+    _conformance_loaded: ClassVar[Any]
 
     @pytest.fixture
     def impl(self) -> Any:

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import math
 import os
 import subprocess
 import sys
-import threading
 import time
 
 import numpy as np
@@ -14,9 +12,9 @@ import pytest
 from hypothesis import given, settings
 
 from conformance import strategies
-from conformance.collect import extract_failure
 from conformance.adapters.frames import FrameError, PickleFrame, read_frame
-from conformance.api import Implementation
+from conformance.api import ContractError, Frame, Implementation, check_store
+from conformance.collect import extract_failure
 from conformance.compare import Mismatch, assert_same, same
 from conformance.plugin import load_xfails
 from conformance.registry import UnknownImplementationError, load_implementation
@@ -124,6 +122,30 @@ def test_numpy_arrays_respect_kinds(a):
 
 
 # -- frames -------------------------------------------------------------------------------------------------
+def test_native_values_reach_huge_ints_when_asked():
+    from hypothesis import find
+
+    big = find(strategies.native_values(max_int_bits=4000), lambda v: type(v) is int and v.bit_length() > 3000)
+    assert big.bit_length() <= 4001
+    with pytest.raises(ValueError, match="'max_int_bits' must be a positive integer"):
+        strategies.native_values(max_int_bits=0)
+
+
+@settings(max_examples=40)
+@given(a=strategies.numpy_arrays(kinds=strategies.PLAIN_KINDS))
+def test_plain_kinds_leave_object_arrays_out(a):
+    assert not a.dtype.hasobject
+
+
+def test_assert_same_checks_byte_order_when_asked():
+    little = np.arange(3, dtype="<i4")
+    big = little.astype(">i4")
+    assert same(little, big)
+    assert not same(little, big, check_byte_order=True)
+    with pytest.raises(Mismatch, match="dtype"):
+        assert_same(little, big, check_byte_order=True)
+
+
 def test_pickle_frame_roundtrip_and_alignment():
     frame = PickleFrame(b"abc", [memoryview(b"x" * 10), memoryview(b"")])
     data = frame.to_bytes()
@@ -156,6 +178,124 @@ def test_implementation_rejects_unknown_capabilities():
     with pytest.raises(ValueError, match="store_factory"):
         Implementation(name="x", serializer=object(), capabilities=frozenset({"store"}))
 
+
+
+class _Serializer:
+    def serialize(self, obj, *, protocol):
+        return PickleFrame(b"")
+
+    def deserialize(self, frame):
+        return None
+
+
+class _BadInspect(_Serializer):
+    def inspect(self, value):  # no ``name`` keyword
+        return True, set()
+
+
+class _RegisterOnly(_Serializer):
+    def register_serializer(self, cls, *, serializer, deserializer):
+        pass
+
+
+class _Store:
+    name = "s"
+
+    def put(self, value, object_id=None):
+        return bytes(20)
+
+
+class _RawStore(_Store):
+    def create(self, object_id, size):
+        return memoryview(bytearray(size))
+
+    def seal(self, object_id):
+        pass
+
+    def abort(self, object_id):
+        pass
+
+    def get_buffer(self, object_id, *, timeout=None):
+        return memoryview(b"")
+
+
+class _Factory:
+    def create(self, *, capacity):
+        return _Store()
+
+    def attach(self, name):
+        return _Store()
+
+    def destroy(self, store):
+        pass
+
+
+class _NoAbortStore(_RawStore):
+    abort = None
+
+
+class _NoAbortFactory(_Factory):
+    def create(self, *, capacity) -> _NoAbortStore:
+        return _NoAbortStore()
+
+
+@pytest.mark.parametrize("capability, serializer, factory, missing", [
+    ("inspect", _Serializer(), None, "inspect(value, *, name)"),
+    ("inspect", _BadInspect(), None, "inspect(value, *, name)"),
+    ("custom_serializers", _Serializer(), None, "register_serializer(cls, *, serializer, deserializer)"),
+    ("custom_serializers", _RegisterOnly(), None, "deregister_serializer(cls)"),
+    ("nodes", _Serializer(), _Factory(), "create_cluster(n, *, capacity)"),
+    ("raw_buffers", _Serializer(), _NoAbortFactory(), "abort(object_id)"),
+])
+def test_claiming_a_missing_operation_is_refused_by_name(capability, serializer, factory, missing):
+    caps = {capability} | ({"store"} if factory is not None else set())
+    with pytest.raises(ContractError) as info:
+        Implementation(name="x", serializer=serializer, capabilities=frozenset(caps), store_factory=factory)
+    message = str(info.value)
+    assert f"implementation 'x' claims {capability!r}" in message and missing in message, message
+    assert "drop the claim or add the method" in message
+    assert isinstance(info.value, TypeError)
+
+
+def test_raw_buffers_are_checked_on_the_store_itself():
+    impl = Implementation(name="x", serializer=_Serializer(), store_factory=_Factory(),
+                          capabilities=frozenset({"store", "raw_buffers"}))  # create() says nothing
+    with pytest.raises(ContractError, match=r"claims 'raw_buffers' but its store \(_Store\) has no create"):
+        check_store(impl, impl.store_factory.create(capacity=1))
+    check_store(impl, _RawStore())
+    with pytest.raises(ValueError, match="claim both or neither"):
+        Implementation(name="x", serializer=_Serializer(), capabilities=frozenset({"raw_buffers"}))
+
+
+def test_shipped_frames_are_frames():
+    import reference
+
+    assert isinstance(PickleFrame(b"x"), Frame)
+    assert isinstance(reference.serialize([1]), Frame)
+
+
+def test_list_shows_where_each_clause_lives(capsys):
+    from conformance.__main__ import main
+
+    assert main(["list"]) == 0
+    out = capsys.readouterr().out
+    assert ("  store.full.pinned  (conformance/test_store_full.py::test_store_full_pinned) "
+            "[needs store, eviction]: ") in out
+    assert "(conformance/test_serializer_identity.py::test_serializer_identity_shared)" in out
+
+
+def test_a_clause_must_live_where_its_id_says():
+    from conformance.clauses import clause, clause_location
+
+    assert clause_location("store.put_get.roundtrip") == ("conformance.test_store_put_get",
+                                                          "test_store_put_get_roundtrip")
+
+    def test_misplaced(impl):
+        """Clause serializer.native.elsewhere: nowhere."""
+
+    with pytest.raises(ValueError, match=r"move it to conformance\.test_serializer_native\."
+                                         r"test_serializer_native_elsewhere"):
+        clause("serializer.native.elsewhere")(test_misplaced)
 
 # -- plugin -----------------------------------------------------------------------------------------------
 def _pytest(*args, env=None):

@@ -50,8 +50,8 @@ def reference_implementation() -> Implementation:
     """The reference serializer (and store, when present): claims every capability it has."""
     import reference
 
-    caps = {"numpy", "numpy_byte_order", "recursive", "by_value_functions", "dynamic_classes", "out_of_band", "zero_copy",
-            "read_only", "custom_serializers", "inspect"}
+    caps = {"numpy", "numpy_byte_order", "recursive", "by_value_functions", "dynamic_classes", "out_of_band",
+            "zero_copy", "read_only", "custom_serializers", "inspect"}
     factory = _store_factory()
     extra = {}
     if factory is not None:

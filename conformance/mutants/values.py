@@ -1,0 +1,69 @@
+"""Mutants of values: native values, identity structure, pickle protocols."""
+
+from __future__ import annotations
+
+import io
+import pickle
+from typing import Any
+
+import cloudpickle
+
+from conformance.api import Implementation
+from conformance.mutants import mutant
+from conformance.mutants.base import MutantSerializer, pickler_dumps, serializer_mutant
+
+
+def _bytes_from(*args: Any) -> bytes:
+    return bytes(bytearray(*args))
+
+
+class _BytearrayAsBytes(pickle.Unpickler):
+    def find_class(self, module: str, name: str) -> Any:
+        if (module, name) == ("builtins", "bytearray"):
+            return _bytes_from
+        return super().find_class(module, name)
+
+
+def _load_bytearray_as_bytes(inband: Any, *, buffers: Any) -> Any:
+    return _BytearrayAsBytes(io.BytesIO(bytes(inband)), buffers=buffers).load()
+
+
+@mutant("bytearray_as_bytes", "serializer.native.roundtrip")
+def bytearray_as_bytes() -> Implementation:
+    """bytearray comes back as bytes (protocols 3 and 4, where bytearray is rebuilt by name)."""
+    return serializer_mutant("bytearray_as_bytes", MutantSerializer(loads=_load_bytearray_as_bytes),
+                             protocols=(3, 4))
+
+
+@mutant("no_memo", "serializer.identity.shared", "serializer.identity.recursive")
+def no_memo() -> Implementation:
+    """Pickles in "fast" mode (no memo): shared references come back as copies, cycles fail."""
+    return serializer_mutant("no_memo", MutantSerializer(pickler_dumps(fast=True)))
+
+
+@mutant("ignores_protocol", "serializer.protocols.roundtrip")
+def ignores_protocol() -> Implementation:
+    """Always pickles at protocol 5, whatever protocol was asked for."""
+    return serializer_mutant("ignores_protocol", MutantSerializer(pickler_dumps(protocol=5)))
+
+
+class _PrivateStrings(cloudpickle.Pickler):
+    def persistent_id(self, obj: Any) -> Any:
+        # A bytes id: an id holding the str itself would be asked for its own id again on Python 3.8.
+        return obj.encode("utf-8", "surrogatepass") if type(obj) is str else None
+
+
+class _PrivateUnpickler(pickle.Unpickler):
+    def persistent_load(self, pid: Any) -> Any:
+        return pid.decode("utf-8", "surrogatepass")
+
+
+def _load_private(inband: Any, *, buffers: Any) -> Any:
+    return _PrivateUnpickler(io.BytesIO(bytes(inband)), buffers=buffers).load()
+
+
+@mutant("private_inband", "serializer.protocols.stdlib_loads")
+def private_inband() -> Implementation:
+    """Writes strings as persistent ids that only its own loader understands: stdlib pickle cannot load it."""
+    return serializer_mutant("private_inband", MutantSerializer(pickler_dumps(_PrivateStrings),
+                                                                 loads=_load_private))
