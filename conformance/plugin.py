@@ -23,7 +23,8 @@ import pytest
 
 from conformance.store_fixtures import make_store  # noqa: F401 - a fixture for every clause (and subclass)
 
-__all__ = ["PROFILES", "load_profile", "load_xfails"]
+__all__ = ["ImplementationChoiceError", "PROFILES", "USAGE_ERROR_STATUS", "load_profile", "load_xfails",
+           "xfails_problems"]
 
 #: Hypothesis settings for the suite: ``ci`` is quick (the default), ``nightly`` thorough.
 PROFILES: Dict[str, Dict[str, Any]] = {
@@ -38,6 +39,32 @@ _HOW_TO_CHOOSE = (
     "where NAME is one of {names}, or 'package.module:factory' for a function that returns a "
     "conformance.api.Implementation. Example: pytest --pyargs conformance --impl reference"
 )
+
+
+#: The exit status of a run whose implementation cannot be chosen, loaded or built, or whose xfails file is
+#: wrong: the same as ``objstore-conformance report``'s usage errors (pytest's own usage errors exit with 4).
+USAGE_ERROR_STATUS = 2
+
+
+class ImplementationChoiceError(pytest.UsageError):
+    """The implementation (or its xfails file) cannot be used: the user's mistake, not a test failure.
+
+    pytest prints its message as one ``ERROR:`` line on stderr and exits with :data:`USAGE_ERROR_STATUS`.
+    """
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_cmdline_main(config: Any) -> Any:
+    # A mistake in choosing or writing the implementation ends the run with one line and status 2, as the
+    # report's own usage errors do, instead of pytest's status 4 (or an INTERNALERROR traceback).
+    outcome = yield
+    excinfo = outcome.excinfo
+    if excinfo is not None and isinstance(excinfo[1], ImplementationChoiceError):
+        import sys
+
+        sys.stderr.write(f"ERROR: {excinfo[1]}\n")
+        sys.stderr.flush()
+        outcome.force_result(USAGE_ERROR_STATUS)
 
 
 def pytest_addoption(parser: Any) -> None:
@@ -115,6 +142,35 @@ def load_xfails(path: str) -> List[Tuple[int, str]]:
     return entries
 
 
+def _known_entry(entry: str, ids: Any, functions: Any) -> bool:
+    if entry in ids:
+        return True
+    test = entry.rsplit("::", 1)[-1].split("[", 1)[0]
+    return test in functions
+
+
+def xfails_problems(path: str) -> List[str]:
+    """What is wrong with the xfails file at ``path``, one line each: a missing file, or an entry that
+    names neither a clause id nor a clause's test (by its function name, or a node id ending in it).
+
+    An entry that is known but matches no collected test (its clause was deselected) is not a problem.
+    """
+    from conformance.clauses import all_clauses
+
+    try:
+        entries = load_xfails(path)
+    except OSError as exc:
+        return [f"cannot read the xfails file {path!r} ({exc.strerror or exc}); give the path of a file of "
+                f"clause ids or node ids, one a line"]
+    except UnicodeDecodeError:
+        return [f"the xfails file {path!r} is not UTF-8 text; give a file of clause ids or node ids, one a line"]
+    infos = all_clauses()
+    functions = {info.function for info in infos.values()}
+    return [f"the xfails file {path}, line {lineno}, names {entry!r}, which is no clause id and no clause's "
+            f"test; fix the id (`objstore-conformance list` prints every clause) or delete the line"
+            for lineno, entry in entries if not _known_entry(entry, infos, functions)]
+
+
 def _clause_of(item: Any) -> Optional[str]:
     mark = item.get_closest_marker("clause")
     return mark.args[0] if mark is not None else None
@@ -158,13 +214,19 @@ def pytest_collection_modifyitems(session: Any, config: Any, items: List[Any]) -
     if not name:
         from conformance.registry import available
 
-        raise pytest.UsageError(_HOW_TO_CHOOSE.format(names=", ".join(available())))
-    from conformance.registry import UnknownImplementationError, load_implementation
+        raise ImplementationChoiceError(_HOW_TO_CHOOSE.format(names=", ".join(available())))
+    from conformance.registry import ImplementationError, load_implementation
 
+    xfails_path = config.getoption("xfails_file") or os.environ.get("CONFORMANCE_XFAILS")
+    if xfails_path:
+        problems = xfails_problems(xfails_path)
+        if problems:
+            more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+            raise ImplementationChoiceError(problems[0] + more)
     try:
         impl = load_implementation(name)
-    except (UnknownImplementationError, ImportError, AttributeError, TypeError) as exc:
-        raise pytest.UsageError(f"cannot load implementation {name!r}: {exc}") from exc
+    except ImplementationError as exc:
+        raise ImplementationChoiceError(str(exc)) from exc
     setattr(config, _IMPL_KEY, impl)
 
     patterns = config.getoption("clause")
@@ -175,14 +237,13 @@ def pytest_collection_modifyitems(session: Any, config: Any, items: List[Any]) -
             config.hook.pytest_deselected(items=drop)
             items[:] = keep
 
-    xfails_path = config.getoption("xfails_file") or os.environ.get("CONFORMANCE_XFAILS")
     if xfails_path:
         entries = load_xfails(xfails_path)
         for lineno, entry in entries:
             hits = [it for it in items if _matches(entry, it)]
             if not hits:
                 warnings.warn(f"{xfails_path}:{lineno}: xfail entry {entry!r} matches no collected test",
-                              UserWarning)
+                              UserWarning, stacklevel=2)
             for it in hits:
                 it.add_marker(pytest.mark.xfail(reason=f"listed in {xfails_path}:{lineno}", strict=False))
 
