@@ -10,7 +10,9 @@ are collected; then it needs an implementation::
 
 Options: ``--impl NAME`` (or ``CONFORMANCE_IMPL``), ``--xfails-file PATH`` (or ``CONFORMANCE_XFAILS``),
 ``--max-examples N``, ``--conformance-profile ci|nightly`` (or ``CONFORMANCE_PROFILE``; default ``ci``),
-``--clause ID`` (repeatable: run only these clauses).
+``--clause ID`` (repeatable: run only these clauses), ``--conformance-database DIR`` (Hypothesis' example
+database). A mistake in choosing or writing the implementation, or in its xfails file, ends the run with one
+``ERROR:`` line and exit status 2.
 """
 
 from __future__ import annotations
@@ -80,6 +82,9 @@ def pytest_addoption(parser: Any) -> None:
     group.addoption("--conformance-profile", default=None, choices=sorted(PROFILES),
                     help="Hypothesis settings: 'ci' (quick, the default) or 'nightly' (thorough); "
                          "default $CONFORMANCE_PROFILE")
+    group.addoption("--conformance-database", default=None, metavar="DIR",
+                    help="keep Hypothesis' example database in DIR, so that a failure found once is replayed "
+                         "first on the next run (default: Hypothesis' own, .hypothesis/ in the current folder)")
     group.addoption("--clause", action="append", default=[], metavar="ID",
                     help="run only this clause (repeatable; a trailing '*' matches a prefix)")
 
@@ -89,11 +94,11 @@ def _impl_name(config: Any) -> Optional[str]:
 
 
 def load_profile(name: Optional[str] = None, *, max_examples: Optional[int] = None,
-                 hypothesis_profile: Optional[str] = None) -> None:
+                 hypothesis_profile: Optional[str] = None, database: Optional[str] = None) -> None:
     """Load the suite's Hypothesis settings: profile ``name`` (``ci``/``nightly``; default
     ``$CONFORMANCE_PROFILE`` or ``ci``), or the Hypothesis profile ``hypothesis_profile`` as the base,
-    with ``max_examples`` on top. No deadline (stores and children vary in speed), failure blobs printed,
-    slow-generation health checks off."""
+    with ``max_examples`` on top, and the example database in the folder ``database`` when given. No
+    deadline (stores and children vary in speed), failure blobs printed, slow-generation health checks off."""
     from hypothesis import HealthCheck, settings
 
     name = name or os.environ.get("CONFORMANCE_PROFILE") or "ci"
@@ -111,6 +116,10 @@ def load_profile(name: Optional[str] = None, *, max_examples: Optional[int] = No
         if max_examples < 1:
             raise ValueError(f"--max-examples must be a positive integer, got {max_examples}")
         overrides["max_examples"] = max_examples
+    if database:
+        from hypothesis.database import DirectoryBasedExampleDatabase
+
+        overrides["database"] = DirectoryBasedExampleDatabase(database)
     settings.register_profile("conformance", parent=base, **overrides)
     settings.load_profile("conformance")
 
@@ -118,7 +127,8 @@ def load_profile(name: Optional[str] = None, *, max_examples: Optional[int] = No
 def _load_profile(config: Any) -> None:
     try:
         load_profile(config.getoption("conformance_profile"), max_examples=config.getoption("max_examples"),
-                     hypothesis_profile=config.getoption("hypothesis_profile", None))
+                     hypothesis_profile=config.getoption("hypothesis_profile", None),
+                     database=config.getoption("conformance_database"))
     except ValueError as exc:
         raise pytest.UsageError(str(exc)) from None
 
