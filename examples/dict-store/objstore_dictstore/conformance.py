@@ -7,7 +7,6 @@
 from __future__ import annotations
 
 from conformance.api import Implementation
-
 from objstore_dictstore import DictStoreFactory, ObjectExists, PickleSerializer, StoreError, StoreFull
 
 #: The spec by which the suite finds this factory; the implementation carries it as its name, because some
