@@ -214,6 +214,39 @@ def pytest_itemcollected(item: Any) -> None:
         item.extra_keyword_matches.add(clause_id)  # so that -k selects by clause id too
 
 
+def _xfails_path(config: Any) -> Optional[str]:
+    return config.getoption("xfails_file") or os.environ.get("CONFORMANCE_XFAILS") or None
+
+
+def _load_chosen(config: Any, name: str) -> Any:
+    """The implementation ``name``, after checking the xfails file; :class:`ImplementationChoiceError`
+    (one line, exit status 2) for any mistake in either."""
+    from conformance.registry import ImplementationError, check_name, load_implementation
+
+    xfails_path = _xfails_path(config)
+    if xfails_path:
+        problems = xfails_problems(xfails_path)
+        if problems:
+            more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+            raise ImplementationChoiceError(problems[0] + more)
+    try:
+        impl = load_implementation(name)
+        check_name(name, impl)
+    except ImplementationError as exc:
+        raise ImplementationChoiceError(str(exc)) from exc
+    return impl
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_sessionstart(session: Any) -> None:
+    # Under pytest-xdist (-n) the controller collects nothing and a worker's usage error would surface as a
+    # crashed worker: check the choice here, once, before any worker starts.
+    config = session.config
+    name = _impl_name(config)
+    if name and not hasattr(config, "workerinput") and config.pluginmanager.hasplugin("dsession"):
+        _load_chosen(config, name)
+
+
 @pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(session: Any, config: Any, items: List[Any]) -> None:
     clause_items = [it for it in items if _clause_of(it) is not None
@@ -225,19 +258,9 @@ def pytest_collection_modifyitems(session: Any, config: Any, items: List[Any]) -
         from conformance.registry import available
 
         raise ImplementationChoiceError(_HOW_TO_CHOOSE.format(names=", ".join(available())))
-    from conformance.registry import ImplementationError, load_implementation
-
-    xfails_path = config.getoption("xfails_file") or os.environ.get("CONFORMANCE_XFAILS")
-    if xfails_path:
-        problems = xfails_problems(xfails_path)
-        if problems:
-            more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
-            raise ImplementationChoiceError(problems[0] + more)
-    try:
-        impl = load_implementation(name)
-    except ImplementationError as exc:
-        raise ImplementationChoiceError(str(exc)) from exc
+    impl = _load_chosen(config, name)
     setattr(config, _IMPL_KEY, impl)
+    xfails_path = _xfails_path(config)
 
     patterns = config.getoption("clause")
     if patterns:

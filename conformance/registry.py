@@ -19,7 +19,7 @@ from typing import Callable, Dict, List
 from conformance.api import Implementation
 
 __all__ = ["ENTRY_POINT_GROUP", "FactoryError", "ImplementationError", "ImplementationImportError",
-           "NotAnImplementationError", "UnknownImplementationError", "available", "builtin_names",
+           "NotAnImplementationError", "UnknownImplementationError", "available", "builtin_names", "check_name",
            "load_implementation"]
 
 ENTRY_POINT_GROUP = "objstore_conformance.adapters"
@@ -236,3 +236,20 @@ def load_implementation(spec: str) -> Implementation:
             f"{type(impl).__name__}), not a conformance.api.Implementation; make the factory return "
             f"Implementation(name=..., serializer=..., ...)")
     return impl
+
+
+def check_name(spec: str, impl: Implementation) -> None:
+    """Raise :class:`FactoryError` unless ``impl``, loaded from ``spec``, can be loaded again by its own
+    ``name``: clauses load it by name in fresh interpreters, and every ``# reproduce:`` snippet names it.
+
+    A name equal to ``spec`` passes at once; another name is loaded (so its factory runs once more)."""
+    if impl.name == spec.strip():
+        return
+    try:
+        load_implementation(impl.name)
+    except ImplementationError:
+        raise FactoryError(
+            f"cannot use implementation {spec!r}: it is named {impl.name!r}, which does not load (the suite "
+            f"loads it again by name in fresh interpreters, and its snippets name it); set "
+            f"name={spec.strip()!r} in its Implementation, or register {impl.name!r} under the entry-point group "
+            f"{ENTRY_POINT_GROUP!r}") from None

@@ -116,3 +116,23 @@ def test_report_options_are_checked_before_anything_runs(tmp_path, args, says):
                           capture_output=True, text=True, env=_env(tmp_path), timeout=300)
     assert proc.returncode == 2, proc.stdout + proc.stderr
     assert says in _one_line(proc.stderr)
+
+
+def test_a_name_that_does_not_load_again_is_a_usage_error(tmp_path):
+    """Clauses load the implementation again by its name in fresh interpreters, and snippets name it: a
+    factory spec whose Implementation calls itself something unloadable is refused up front."""
+    (tmp_path / "misnamed.py").write_text(
+        "from conformance.adapters import pickle_implementation\n"
+        "from conformance.api import Implementation\n\n"
+        "def implementation():\n"
+        "    impl = pickle_implementation(5)\n"
+        "    return Implementation(name='mystore', serializer=impl.serializer)\n")
+    for args, prefix in (([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--pyargs", "conformance"],
+                          "ERROR: "),
+                         ([sys.executable, "-m", "conformance", "report", "--out", str(tmp_path / "out")],
+                          "objstore-conformance: ")):
+        proc = subprocess.run(args + ["--impl", "misnamed:implementation"], capture_output=True, text=True,
+                              env=_env(tmp_path), cwd=tmp_path, timeout=300)
+        assert proc.returncode == 2, proc.stdout + proc.stderr
+        line = _one_line(proc.stderr)
+        assert line.startswith(prefix) and "named 'mystore'" in line and "name='misnamed:implementation'" in line

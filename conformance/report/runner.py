@@ -178,9 +178,9 @@ def check_implementation(spec: str, *, timeout: float = LOAD_TIMEOUT) -> Optiona
     The check loads the implementation in a child interpreter, as the runs do: the report's own process
     never imports a peer (whose threads or exit handlers could then hang it)."""
     code = ("import sys\n"
-            "from conformance.registry import ImplementationError, load_implementation\n"
+            "from conformance.registry import ImplementationError, check_name, load_implementation\n"
             "try:\n"
-            "    load_implementation(sys.argv[1])\n"
+            "    check_name(sys.argv[1], load_implementation(sys.argv[1]))\n"
             "except ImplementationError as exc:\n"
             "    sys.stdout.write(str(exc))\n"
             "    sys.stdout.flush()\n"
