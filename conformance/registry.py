@@ -113,9 +113,11 @@ def _peer_installed(name: str) -> bool:
     if module is None:
         return True
     try:
-        return importlib.util.find_spec(module) is not None
+        spec = importlib.util.find_spec(module)
     except ImportError:  # the parent package (pyarrow) is missing
         return False
+    # A folder of that name on sys.path (e.g. ./ray of a checkout) is a namespace package, not the peer.
+    return spec is not None and spec.origin not in (None, "namespace")
 
 
 def builtin_names() -> List[str]:
