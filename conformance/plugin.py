@@ -48,10 +48,12 @@ _HOW_TO_CHOOSE = (
 USAGE_ERROR_STATUS = 2
 
 
-class ImplementationChoiceError(pytest.UsageError):
+class ImplementationChoiceError(pytest.UsageError):  # type: ignore[misc]  # final for typing only
     """The implementation (or its xfails file) cannot be used: the user's mistake, not a test failure.
 
     pytest prints its message as one ``ERROR:`` line on stderr and exits with :data:`USAGE_ERROR_STATUS`.
+    (A subclass of pytest's ``UsageError`` because pytest turns any other exception raised during
+    collection into an ``INTERNALERROR`` traceback.)
     """
 
 

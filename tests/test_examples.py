@@ -109,3 +109,12 @@ def test_strict_xfail_fails_the_gate_on_a_fixed_bug(tmp_path):
         outcomes[strict] = (proc.returncode, data["exit_status"], failures, json.dumps(data["verdict"]))
     assert outcomes[False][:3] == (0, 0, "0")
     assert outcomes[True][:3] == (1, 1, "1") and "XPASS" in outcomes[True][3]
+
+
+def test_readme_shows_the_workflow_as_it_is():
+    """conformance/README.md's "Use it in your CI" shows the workflow file verbatim (so that what a
+    maintainer copies is what these tests run)."""
+    readme = (ROOT / "conformance" / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Use it in your CI", 1)[1]
+    block = section.split("```yaml\n", 1)[1].split("```", 1)[0]
+    assert block == WORKFLOW.read_text(encoding="utf-8")
