@@ -49,6 +49,7 @@ def test_workflow_has_the_matrix_the_gate_and_the_artifact():
     out = runs.split("--out ", 1)[1].split()[0]
     assert upload["with"]["path"].rstrip("/") == out
     assert set(data["env"]) == {"ADAPTER", "XFAILS", "SUITE"}
+    assert data["env"]["SUITE"].startswith("objstore-conformance[test]")  # pytest and Hypothesis come with it
 
 
 def _run_step(command: str, env: dict, cwd: Path) -> subprocess.CompletedProcess:
@@ -62,7 +63,8 @@ def test_workflow_commands_pass_against_the_sample_adapter(tmp_path, folder, spe
     project = tmp_path / folder
     shutil.copytree(EXAMPLES / folder, project)  # the workflow writes its report into the checkout
     env = {k: v for k, v in os.environ.items() if not k.startswith("CONFORMANCE_")}
-    env.update({"ADAPTER": spec, "XFAILS": "conformance-xfails.txt", "SUITE": "objstore-conformance"})
+    env.update(data["env"])
+    env.update({"ADAPTER": spec, "XFAILS": "conformance-xfails.txt"})
     env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
     env["PYTHONPATH"] = os.pathsep.join([str(project), env.get("PYTHONPATH", "")])
     ran = 0
