@@ -21,7 +21,10 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="objstore-conformance",
                                      description="Conformance suite for object stores with pickle-5 serializers.")
     sub = parser.add_subparsers(dest="command")
-    rep = sub.add_parser("report", help="run the suite against implementations and print the matrix")
+    rep = sub.add_parser("report", help="run the suite against implementations and print the matrix",
+                         epilog="exit status: 0 every claimed clause passes; 1 a claimed clause fails or errors, a "
+                                "run broke down, or (--strict-xfail) a known failure passed; 2 a usage error "
+                                "(nothing ran)")
     rep.add_argument("--impl", action="append", default=[], metavar="NAME",
                      help="an implementation to test (repeatable; default: every available one)")
     rep.add_argument("--out", default="report", metavar="DIR",
