@@ -1,7 +1,13 @@
 """``objstore-conformance`` / ``python -m conformance``: the report, and listings.
 
     objstore-conformance report [--impl NAME ...] [--out DIR] [--max-examples N] [--profile ci|nightly]
+                                [--xfails NAME=PATH ...] [--junitxml PATH] [--strict-xfail] [-n N]
     objstore-conformance list
+
+``report`` exits with 0 when every claimed clause passes, 1 when one fails (or errors, or a run breaks
+down, or, with ``--strict-xfail``, a known failure passes), and 2 without running anything when an
+implementation cannot be loaded or built, an option is wrong or an xfails file names no clause; a usage
+error is one line on stderr naming the problem and the fix.
 """
 
 from __future__ import annotations
@@ -15,7 +21,10 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="objstore-conformance",
                                      description="Conformance suite for object stores with pickle-5 serializers.")
     sub = parser.add_subparsers(dest="command")
-    rep = sub.add_parser("report", help="run the suite against implementations and print the matrix")
+    rep = sub.add_parser("report", help="run the suite against implementations and print the matrix",
+                         epilog="exit status: 0 every claimed clause passes; 1 a claimed clause fails or errors, a "
+                                "run broke down, or (--strict-xfail) a known failure passed; 2 a usage error "
+                                "(nothing ran)")
     rep.add_argument("--impl", action="append", default=[], metavar="NAME",
                      help="an implementation to test (repeatable; default: every available one)")
     rep.add_argument("--out", default="report", metavar="DIR",
@@ -29,6 +38,13 @@ def _parser() -> argparse.ArgumentParser:
     rep.add_argument("--xfails", action="append", default=[], metavar="NAME=PATH",
                      help="an xfails file for one implementation (default: the shipped one, if any); "
                           "NAME= (empty path) uses none")
+    rep.add_argument("--junitxml", default=None, metavar="PATH",
+                     help="also write the matrix as JUnit XML (a test case per clause and implementation)")
+    rep.add_argument("--strict-xfail", action="store_true",
+                     help="an XPASS (a known failure that passed) fails the gate: take it out of the xfails file")
+    rep.add_argument("-n", "--numprocesses", default=None, metavar="N",
+                     help="run each implementation's suite in N processes (pytest-xdist's -n; 'auto': one per "
+                          "core)")
     sub.add_parser("list", help="list the available implementations, mutants and clauses")
     return parser
 
@@ -49,32 +65,51 @@ def main(argv: Optional[List[str]] = None) -> int:
     if args.command != "report":
         _parser().print_help()
         return 2
+    from conformance.plugin import xfails_problems
     from conformance.registry import available
-    from conformance.report import check_implementation, run_report
+    from conformance.report import EXIT_USAGE, check_implementation, default_xfails, run_report
 
-    specs = args.impl or available()
-    for spec in specs:
-        problem = check_implementation(spec)
-        if problem is not None:
-            print(f"objstore-conformance: cannot load {spec!r}: {problem}", file=sys.stderr)
-            return 2
+    def usage(problem: str) -> int:
+        print(f"objstore-conformance: {problem}", file=sys.stderr)
+        return EXIT_USAGE
+
+    if args.max_examples is not None and args.max_examples < 1:
+        return usage(f"--max-examples must be a positive integer, got {args.max_examples}")
+    if args.jobs < 1:
+        return usage(f"--jobs must be a positive integer, got {args.jobs}")
+    pytest_args: List[str] = []
+    if args.numprocesses is not None:
+        if args.numprocesses != "auto" and not (args.numprocesses.isdigit() and int(args.numprocesses) > 0):
+            return usage(f"-n must be a positive integer or 'auto', got {args.numprocesses!r}")
+        import importlib.util
+
+        if importlib.util.find_spec("xdist") is None:
+            return usage("-n needs pytest-xdist: pip install pytest-xdist, or leave out -n")
+        pytest_args += ["-n", args.numprocesses]
     xfails = {}
     for entry in args.xfails:
         name, sep, path = entry.partition("=")
         if not sep:
-            print(f"objstore-conformance: --xfails wants NAME=PATH, got {entry!r}", file=sys.stderr)
-            return 2
+            return usage(f"--xfails wants NAME=PATH, got {entry!r}; e.g. --xfails mystore=xfails.txt")
         xfails[name] = path or None
+    specs = args.impl or available()
+    for spec in specs:
+        problem = check_implementation(spec)
+        if problem is not None:
+            return usage(problem)
+        xf = xfails.get(spec, default_xfails(spec))
+        problems = xfails_problems(xf) if xf else []
+        if problems:
+            more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+            return usage(problems[0] + more)
     report = run_report(specs, max_examples=args.max_examples, profile=args.profile, jobs=args.jobs,
-                        xfails=xfails)
+                        xfails=xfails, database_root=args.out, strict_xfail=args.strict_xfail,
+                        pytest_args=pytest_args)
     print(report.terminal(colour=sys.stdout.isatty()))
-    paths = report.write(args.out)
+    paths = report.write(args.out, junitxml=args.junitxml)
     print("\nwritten: " + ", ".join(str(p) for p in paths))
-    if report.failed:
-        print("verdict: a claimed clause fails (exit status 1)")
-        return 1
-    print("verdict: every claimed clause passes")
-    return 0
+    print(f"verdict: {report.verdict} (exit status {report.exit_status})")
+    return report.exit_status
 
 
 if __name__ == "__main__":

@@ -10,6 +10,8 @@ import json
 import re
 from typing import Any, Dict, List, Optional
 
+import pytest
+
 _EXAMPLE_START = re.compile(r"(Falsifying example|Failing test case)")
 
 
@@ -37,7 +39,8 @@ _writer: Optional[_Writer] = None
 def pytest_configure(config: Any) -> None:
     global _writer
     path = config.getoption("conformance_results")
-    if path:
+    # Under pytest-xdist only the controller writes: workers' reports reach it with their user properties.
+    if path and not hasattr(config, "workerinput"):
         _writer = _Writer(path)
 
 
@@ -66,6 +69,32 @@ def pytest_collection_finish(session: Any) -> None:
                  if impl is not None else {})
         _writer.write({"event": "collected", "implementation": about, "tests": [
             {"nodeid": it.nodeid, "clause": _clause(it)} for it in session.items]})
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_node_collection_finished(node: Any, ids: List[str]) -> None:
+    """Under pytest-xdist the controller collects nothing itself: the first worker's collection stands for
+    the run's (every worker collects the same tests), and the implementation is loaded here to describe it."""
+    global _collected_by_worker
+    if _writer is None or _collected_by_worker:
+        return
+    _collected_by_worker = True
+    from conformance.plugin import _impl_name
+    from conformance.registry import ImplementationError, load_implementation
+
+    about: Dict[str, Any] = {}
+    name = _impl_name(node.config)
+    if name:
+        try:
+            impl = load_implementation(name)
+            about = {"description": impl.description, "capabilities": sorted(impl.capabilities)}
+        except ImplementationError:
+            pass  # the workers report it
+    _writer.write({"event": "collected", "implementation": about,
+                   "tests": [{"nodeid": nodeid, "clause": None} for nodeid in ids]})
+
+
+_collected_by_worker = False
 
 
 def _strip(lines: List[str]) -> List[str]:

@@ -10,7 +10,9 @@ are collected; then it needs an implementation::
 
 Options: ``--impl NAME`` (or ``CONFORMANCE_IMPL``), ``--xfails-file PATH`` (or ``CONFORMANCE_XFAILS``),
 ``--max-examples N``, ``--conformance-profile ci|nightly`` (or ``CONFORMANCE_PROFILE``; default ``ci``),
-``--clause ID`` (repeatable: run only these clauses).
+``--clause ID`` (repeatable: run only these clauses), ``--conformance-database DIR`` (Hypothesis' example
+database). A mistake in choosing or writing the implementation, or in its xfails file, ends the run with one
+``ERROR:`` line and exit status 2.
 """
 
 from __future__ import annotations
@@ -23,7 +25,8 @@ import pytest
 
 from conformance.store_fixtures import make_store  # noqa: F401 - a fixture for every clause (and subclass)
 
-__all__ = ["PROFILES", "load_profile", "load_xfails"]
+__all__ = ["ImplementationChoiceError", "PROFILES", "USAGE_ERROR_STATUS", "load_profile", "load_xfails",
+           "xfails_problems"]
 
 #: Hypothesis settings for the suite: ``ci`` is quick (the default), ``nightly`` thorough.
 PROFILES: Dict[str, Dict[str, Any]] = {
@@ -40,6 +43,34 @@ _HOW_TO_CHOOSE = (
 )
 
 
+#: The exit status of a run whose implementation cannot be chosen, loaded or built, or whose xfails file is
+#: wrong: the same as ``objstore-conformance report``'s usage errors (pytest's own usage errors exit with 4).
+USAGE_ERROR_STATUS = 2
+
+
+class ImplementationChoiceError(pytest.UsageError):  # type: ignore[misc]  # final for typing only
+    """The implementation (or its xfails file) cannot be used: the user's mistake, not a test failure.
+
+    pytest prints its message as one ``ERROR:`` line on stderr and exits with :data:`USAGE_ERROR_STATUS`.
+    (A subclass of pytest's ``UsageError`` because pytest turns any other exception raised during
+    collection into an ``INTERNALERROR`` traceback.)
+    """
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_cmdline_main(config: Any) -> Any:
+    # A mistake in choosing or writing the implementation ends the run with one line and status 2, as the
+    # report's own usage errors do, instead of pytest's status 4 (or an INTERNALERROR traceback).
+    outcome = yield
+    excinfo = outcome.excinfo
+    if excinfo is not None and isinstance(excinfo[1], ImplementationChoiceError):
+        import sys
+
+        sys.stderr.write(f"ERROR: {excinfo[1]}\n")
+        sys.stderr.flush()
+        outcome.force_result(USAGE_ERROR_STATUS)
+
+
 def pytest_addoption(parser: Any) -> None:
     group = parser.getgroup("conformance", "object store conformance suite")
     group.addoption("--impl", default=None, metavar="NAME",
@@ -53,6 +84,9 @@ def pytest_addoption(parser: Any) -> None:
     group.addoption("--conformance-profile", default=None, choices=sorted(PROFILES),
                     help="Hypothesis settings: 'ci' (quick, the default) or 'nightly' (thorough); "
                          "default $CONFORMANCE_PROFILE")
+    group.addoption("--conformance-database", default=None, metavar="DIR",
+                    help="keep Hypothesis' example database in DIR, so that a failure found once is replayed "
+                         "first on the next run (default: Hypothesis' own, .hypothesis/ in the current folder)")
     group.addoption("--clause", action="append", default=[], metavar="ID",
                     help="run only this clause (repeatable; a trailing '*' matches a prefix)")
 
@@ -62,11 +96,11 @@ def _impl_name(config: Any) -> Optional[str]:
 
 
 def load_profile(name: Optional[str] = None, *, max_examples: Optional[int] = None,
-                 hypothesis_profile: Optional[str] = None) -> None:
+                 hypothesis_profile: Optional[str] = None, database: Optional[str] = None) -> None:
     """Load the suite's Hypothesis settings: profile ``name`` (``ci``/``nightly``; default
     ``$CONFORMANCE_PROFILE`` or ``ci``), or the Hypothesis profile ``hypothesis_profile`` as the base,
-    with ``max_examples`` on top. No deadline (stores and children vary in speed), failure blobs printed,
-    slow-generation health checks off."""
+    with ``max_examples`` on top, and the example database in the folder ``database`` when given. No
+    deadline (stores and children vary in speed), failure blobs printed, slow-generation health checks off."""
     from hypothesis import HealthCheck, settings
 
     name = name or os.environ.get("CONFORMANCE_PROFILE") or "ci"
@@ -84,6 +118,10 @@ def load_profile(name: Optional[str] = None, *, max_examples: Optional[int] = No
         if max_examples < 1:
             raise ValueError(f"--max-examples must be a positive integer, got {max_examples}")
         overrides["max_examples"] = max_examples
+    if database:
+        from hypothesis.database import DirectoryBasedExampleDatabase
+
+        overrides["database"] = DirectoryBasedExampleDatabase(database)
     settings.register_profile("conformance", parent=base, **overrides)
     settings.load_profile("conformance")
 
@@ -91,7 +129,8 @@ def load_profile(name: Optional[str] = None, *, max_examples: Optional[int] = No
 def _load_profile(config: Any) -> None:
     try:
         load_profile(config.getoption("conformance_profile"), max_examples=config.getoption("max_examples"),
-                     hypothesis_profile=config.getoption("hypothesis_profile", None))
+                     hypothesis_profile=config.getoption("hypothesis_profile", None),
+                     database=config.getoption("conformance_database"))
     except ValueError as exc:
         raise pytest.UsageError(str(exc)) from None
 
@@ -113,6 +152,35 @@ def load_xfails(path: str) -> List[Tuple[int, str]]:
             if text:
                 entries.append((n, text))
     return entries
+
+
+def _known_entry(entry: str, ids: Any, functions: Any) -> bool:
+    if entry in ids:
+        return True
+    test = entry.rsplit("::", 1)[-1].split("[", 1)[0]
+    return test in functions
+
+
+def xfails_problems(path: str) -> List[str]:
+    """What is wrong with the xfails file at ``path``, one line each: a missing file, or an entry that
+    names neither a clause id nor a clause's test (by its function name, or a node id ending in it).
+
+    An entry that is known but matches no collected test (its clause was deselected) is not a problem.
+    """
+    from conformance.clauses import all_clauses
+
+    try:
+        entries = load_xfails(path)
+    except OSError as exc:
+        return [f"cannot read the xfails file {path!r} ({exc.strerror or exc}); give the path of a file of "
+                f"clause ids or node ids, one a line"]
+    except UnicodeDecodeError:
+        return [f"the xfails file {path!r} is not UTF-8 text; give a file of clause ids or node ids, one a line"]
+    infos = all_clauses()
+    functions = {info.function for info in infos.values()}
+    return [f"the xfails file {path}, line {lineno}, names {entry!r}, which is no clause id and no clause's "
+            f"test; fix the id (`objstore-conformance list` prints every clause) or delete the line"
+            for lineno, entry in entries if not _known_entry(entry, infos, functions)]
 
 
 def _clause_of(item: Any) -> Optional[str]:
@@ -148,6 +216,39 @@ def pytest_itemcollected(item: Any) -> None:
         item.extra_keyword_matches.add(clause_id)  # so that -k selects by clause id too
 
 
+def _xfails_path(config: Any) -> Optional[str]:
+    return config.getoption("xfails_file") or os.environ.get("CONFORMANCE_XFAILS") or None
+
+
+def _load_chosen(config: Any, name: str) -> Any:
+    """The implementation ``name``, after checking the xfails file; :class:`ImplementationChoiceError`
+    (one line, exit status 2) for any mistake in either."""
+    from conformance.registry import ImplementationError, check_name, load_implementation
+
+    xfails_path = _xfails_path(config)
+    if xfails_path:
+        problems = xfails_problems(xfails_path)
+        if problems:
+            more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+            raise ImplementationChoiceError(problems[0] + more)
+    try:
+        impl = load_implementation(name)
+        check_name(name, impl)
+    except ImplementationError as exc:
+        raise ImplementationChoiceError(str(exc)) from exc
+    return impl
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_sessionstart(session: Any) -> None:
+    # Under pytest-xdist (-n) the controller collects nothing and a worker's usage error would surface as a
+    # crashed worker: check the choice here, once, before any worker starts.
+    config = session.config
+    name = _impl_name(config)
+    if name and not hasattr(config, "workerinput") and config.pluginmanager.hasplugin("dsession"):
+        _load_chosen(config, name)
+
+
 @pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(session: Any, config: Any, items: List[Any]) -> None:
     clause_items = [it for it in items if _clause_of(it) is not None
@@ -158,14 +259,10 @@ def pytest_collection_modifyitems(session: Any, config: Any, items: List[Any]) -
     if not name:
         from conformance.registry import available
 
-        raise pytest.UsageError(_HOW_TO_CHOOSE.format(names=", ".join(available())))
-    from conformance.registry import UnknownImplementationError, load_implementation
-
-    try:
-        impl = load_implementation(name)
-    except (UnknownImplementationError, ImportError, AttributeError, TypeError) as exc:
-        raise pytest.UsageError(f"cannot load implementation {name!r}: {exc}") from exc
+        raise ImplementationChoiceError(_HOW_TO_CHOOSE.format(names=", ".join(available())))
+    impl = _load_chosen(config, name)
     setattr(config, _IMPL_KEY, impl)
+    xfails_path = _xfails_path(config)
 
     patterns = config.getoption("clause")
     if patterns:
@@ -176,7 +273,6 @@ def pytest_collection_modifyitems(session: Any, config: Any, items: List[Any]) -
             config.hook.pytest_deselected(items=drop)
             items[:] = keep
 
-    xfails_path = config.getoption("xfails_file") or os.environ.get("CONFORMANCE_XFAILS")
     if xfails_path:
         entries = load_xfails(xfails_path)
         for lineno, entry in entries:

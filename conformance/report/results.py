@@ -1,0 +1,148 @@
+"""What a report holds: one :class:`ClauseResult` per clause and implementation, one :class:`ImplResult`
+per implementation, and the :class:`Report` that gathers them and decides the verdict.
+
+Rendering lives in :mod:`conformance.report.render` (terminal, Markdown, HTML) and
+:mod:`conformance.report.export` (JSON, JUnit XML); running the suite in :mod:`conformance.report.runner`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Tuple
+
+__all__ = ["ClauseResult", "EXIT_FAILED", "EXIT_PASSED", "EXIT_USAGE", "ImplResult", "Report", "STATUSES",
+           "SYMBOLS"]
+
+#: Cell statuses, worst first: how the items of one clause combine into one cell.
+STATUSES = ("fail", "error", "xpass", "xfail", "pass", "not claimed", "skip", "not run")
+SYMBOLS = {"pass": "pass", "fail": "FAIL", "error": "ERROR", "xfail": "xfail", "xpass": "XPASS",
+           "not claimed": "-", "skip": "skip", "not run": "?"}
+
+#: ``objstore-conformance report`` exit statuses (documented in conformance/README.md).
+EXIT_PASSED = 0  # every claimed clause passes (known failures may be xfail, or XPASS without --strict-xfail)
+EXIT_FAILED = 1  # a claimed clause fails or errors, a run broke down, or (--strict-xfail) a clause XPASSed
+EXIT_USAGE = 2  # nothing was run: an implementation cannot be loaded or built, or an option or xfails file is wrong
+
+
+@dataclass
+class ClauseResult:
+    """One cell: a clause's combined status for one implementation, with the first failure's details."""
+
+    status: str
+    items: Dict[str, str] = field(default_factory=dict)  # nodeid -> outcome
+    message: str = ""
+    example: str = ""
+    reproduce: str = ""
+    reason: str = ""
+    nodeid: str = ""
+    seconds: float = 0.0  # the clause's tests' run time, summed
+
+
+@dataclass
+class ImplResult:
+    """All clauses of one implementation, how long it took and what the subprocess said if it failed."""
+
+    name: str
+    clauses: Dict[str, ClauseResult]
+    seconds: float
+    exitstatus: Optional[int]
+    log: str = ""
+    description: str = ""
+    capabilities: List[str] = field(default_factory=list)
+    note: str = ""  # what went wrong around the run (killed for time, stuck at exit), if anything
+
+    @property
+    def broken(self) -> bool:
+        """True when the run did not get as far as results: pytest crashed, was killed, or collected nothing."""
+        return self.exitstatus not in (0, 1) or not self.clauses
+
+
+@dataclass
+class Report:
+    """The results of every implementation, ready to render.
+
+    ``strict_xfail``: an ``XPASS`` (a known failure that this run did not hit) fails the gate too, so that a
+    fixed bug leaves the xfails file.
+    """
+
+    impls: List[ImplResult]
+    clause_ids: List[str]
+    summaries: Dict[str, str]
+    seconds: float
+    settings: Dict[str, Any]
+    strict_xfail: bool = False
+
+    def cell(self, impl: ImplResult, clause_id: str) -> ClauseResult:
+        return impl.clauses.get(clause_id, ClauseResult(status="not run"))
+
+    @property
+    def failing_statuses(self) -> Tuple[str, ...]:
+        """The cell statuses that fail the gate: ``fail`` and ``error``, and ``xpass`` when strict."""
+        return ("fail", "error", "xpass") if self.strict_xfail else ("fail", "error")
+
+    @property
+    def failed(self) -> bool:
+        """True when a claimed clause failed (or errored, or XPASSed under ``strict_xfail``), or an
+        implementation's run broke down."""
+        for impl in self.impls:
+            if any(c.status in self.failing_statuses for c in impl.clauses.values()):
+                return True
+            if impl.broken:
+                return True
+        return False
+
+    @property
+    def exit_status(self) -> int:
+        """:data:`EXIT_FAILED` when :attr:`failed`, else :data:`EXIT_PASSED`."""
+        return EXIT_FAILED if self.failed else EXIT_PASSED
+
+    @property
+    def verdict(self) -> str:
+        """One line: why the gate fails, or that it passes."""
+        if not self.failed:
+            return "every claimed clause passes"
+        if any(c.status in ("fail", "error") for i in self.impls for c in i.clauses.values()):
+            return "a claimed clause fails"
+        if any(i.broken for i in self.impls):
+            return "a run broke down before it reported its results"
+        return "a known failure passed (XPASS) under --strict-xfail: take it out of the xfails file"
+
+    def failures(self) -> List[Tuple[ImplResult, str, ClauseResult]]:
+        return [(impl, cid, self.cell(impl, cid)) for impl in self.impls for cid in self.clause_ids
+                if self.cell(impl, cid).status in ("fail", "error", "xpass")]
+
+    # -- renderers (conformance.report.render, conformance.report.export) -----------------------------
+    def to_json(self) -> Dict[str, Any]:
+        """The report as ``report.json`` holds it (schema: ``conformance/report/report.schema.json``)."""
+        from conformance.report.export import to_json
+
+        return to_json(self)
+
+    def junit_xml(self) -> str:
+        """The report as JUnit XML: a test suite per implementation, a test case per clause."""
+        from conformance.report.export import junit_xml
+
+        return junit_xml(self)
+
+    def terminal(self, *, colour: bool = False) -> str:
+        from conformance.report.render import terminal
+
+        return terminal(self, colour=colour)
+
+    def markdown(self) -> str:
+        from conformance.report.render import markdown
+
+        return markdown(self)
+
+    def html(self) -> str:
+        from conformance.report.render import html_page
+
+        return html_page(self)
+
+    def write(self, out_dir: str, *, junitxml: Optional[str] = None) -> List[Path]:
+        """Write ``report.md``, ``report.json`` and ``report.html`` into ``out_dir`` (made if missing), and
+        the JUnit XML to ``junitxml`` when given; return the paths written."""
+        from conformance.report.export import write
+
+        return write(self, out_dir, junitxml=junitxml)
