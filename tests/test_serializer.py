@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import enum
-import io
 import pickle
 import socket
 import struct
@@ -16,11 +15,13 @@ import warnings
 
 import numpy as np
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
+from strategies import arrays, assert_same_array, native_values, same_value
 
 import reference
-from reference import serializer as ser
-from strategies import arrays, assert_same_array, native_values, same_value
+from reference import frame as rframe
+from reference import pickler
 
 PROTOCOLS = (3, 4, 5)
 
@@ -92,10 +93,11 @@ def test_inband_size_does_not_grow_with_the_array():
 def test_buffers_are_aligned_to_64_bytes():
     """Each out-of-band buffer starts at a multiple of 64 bytes from the frame's start."""
     frame = reference.dumps([np.arange(3, dtype=np.int8), pickle.PickleBuffer(bytearray(b"xyz")), np.ones((3, 5))])
-    _, _, _, _, nbuf, _, _, _, _ = ser._HEADER.unpack_from(frame)
-    assert nbuf == 3
-    for i in range(nbuf):
-        offset, _ = ser._ENTRY.unpack_from(frame, ser.HEADER_SIZE + 16 * i)
+    assert rframe.read_header(frame).nbuf == 3
+    buffers = rframe.read_frame(frame).buffers
+    assert len(buffers) == 3
+    for buf in buffers:
+        offset = np.frombuffer(buf, dtype=np.uint8).ctypes.data - np.frombuffer(frame, dtype=np.uint8).ctypes.data
         assert offset % 64 == 0
 
 
@@ -156,7 +158,7 @@ def test_memoryview_round_trips_in_band_at_old_protocols_and_when_strided():
 
 def test_non_contiguous_large_array_warns_once():
     """A large non-contiguous array is copied in-band, with one warning per process."""
-    ser._warned_non_contiguous = False
+    pickler._warned_non_contiguous = False
     a = np.zeros((1024, 512))[:, ::2]  # 2 MiB, not contiguous
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -421,14 +423,14 @@ def _with(frame: bytes, fmt: str, offset: int, value, *, fix_checksum: bool = Fa
     out = bytearray(frame)
     struct.pack_into(fmt, out, offset, value)
     if fix_checksum:
-        inband_off, inband_len = struct.unpack_from("<QQ", out, 16)
-        struct.pack_into("<I", out, 12, ser._checksum(out, inband_off + inband_len))
+        rframe.fix_checksum(out)
     return bytes(out)
 
 
 def _garbage_pickle(frame: bytes) -> bytes:
     """The frame with its in-band pickle overwritten by garbage, checksum recomputed to match."""
-    inband_off, inband_len = struct.unpack_from("<QQ", frame, 16)
+    header = rframe.read_header(frame)
+    inband_off, inband_len = header.inband_offset, header.inband_length
     out = bytearray(frame)
     out[inband_off:inband_off + inband_len] = b"\xff" * inband_len
     return _with(bytes(out), "<I", 12, 0, fix_checksum=True)

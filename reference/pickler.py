@@ -1,0 +1,206 @@
+"""The reference Pickler: cloudpickle's Pickler plus our reducers, and the reconstructors frames name.
+
+What it adds to cloudpickle: custom serializers (Ray's ``register_serializer``), ``memoryview`` objects sent
+out-of-band at protocol 5, numpy arrays of non-native byte order kept bit for bit, a warning for a large
+non-contiguous array copied in-band, open files refused, ``__slots__`` kept on classes rebuilt by value, and
+a memo of what cloudpickle pickles by reference.
+
+The reconstructors (``_make_memoryview``, ``_view_as``, ``_make_custom``) are module-level so that frames
+refer to them by name (``reference.pickler._make_memoryview``): renaming or moving one breaks frames
+written before.
+"""
+
+from __future__ import annotations
+
+import io
+import pickle
+import types
+import warnings
+from typing import Any, Callable, Dict, Mapping, Optional, Tuple
+
+import cloudpickle
+import numpy as np
+
+__all__ = ["LARGE_COPY_WARNING_BYTES", "CustomSerializers", "NonContiguousCopyWarning", "Pickler"]
+
+#: A non-contiguous array at least this large is copied in-band with a warning (once per process).
+LARGE_COPY_WARNING_BYTES = 1 << 20
+
+#: ``cls -> (serializer, deserializer)``: the custom serializers a :class:`Pickler` applies.
+CustomSerializers = Mapping[type, Tuple[Callable[[Any], Any], Callable[[Any], Any]]]
+
+
+class NonContiguousCopyWarning(UserWarning):
+    """A large non-contiguous numpy array was copied into the pickle stream instead of sent out-of-band."""
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Reconstructors.
+
+def _make_memoryview(data: Any, fmt: str, shape: Tuple[int, ...]) -> memoryview:
+    view = memoryview(data)
+    if view.format != "B" or view.ndim != 1:
+        view = view.cast("B")
+    if fmt == "B" and len(shape) == 1:
+        return view
+    shaped: memoryview = view.cast(fmt, shape)  # type: ignore[call-overload]  # any struct format
+    return shaped
+
+
+def _view_as(array: np.ndarray[Any, Any], dtype: np.dtype[Any]) -> np.ndarray[Any, Any]:
+    return array.view(dtype)
+
+
+def _make_custom(deserializer: Callable[[Any], Any], payload: Any) -> Any:
+    return deserializer(payload)
+
+
+_warned_non_contiguous = False
+
+
+def _note_non_contiguous_copy(array: np.ndarray[Any, Any]) -> None:
+    # Ray warns when a large array cannot travel out-of-band; we do too, once per process, so the user
+    # learns why a put is slow without a warning per call.
+    global _warned_non_contiguous
+    if _warned_non_contiguous:
+        return
+    _warned_non_contiguous = True
+    warnings.warn(
+        f"a non-contiguous numpy array of {array.nbytes} bytes (shape {array.shape}, strides "
+        f"{array.strides}) is copied into the pickle stream instead of travelling out-of-band; pass "
+        f"np.ascontiguousarray(a) to avoid the copy. This warning is shown once per process.",
+        NonContiguousCopyWarning,
+        stacklevel=4,
+    )
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The by-reference memo.
+#
+# Functions and classes that cloudpickle pickles by reference (importable module attributes, such as numpy's
+# array reconstructors) are remembered, so that pickling a small array does not ask cloudpickle's module
+# lookup again each time: it cost about a third of a 1 KiB array's serialization. The memo holds only
+# objects that live in a module anyway, keyed by id and checked by identity, and is dropped whenever
+# cloudpickle's register_pickle_by_value changes which modules travel by value.
+
+_cloudpickle_module = getattr(cloudpickle, "cloudpickle", None)
+_by_value_modules = getattr(_cloudpickle_module, "_PICKLE_BY_VALUE_MODULES", None)
+_by_value_seen: frozenset[str] = frozenset(_by_value_modules or ())
+_BY_REFERENCE: Dict[int, Any] = {}
+_BY_REFERENCE_LIMIT = 4096
+
+
+def _by_value_modules_unchanged() -> bool:
+    global _by_value_seen
+    if _by_value_modules is None:
+        return False  # an unknown cloudpickle: never trust the memo
+    if _by_value_modules == _by_value_seen:
+        return True
+    _by_value_seen = frozenset(_by_value_modules)
+    _BY_REFERENCE.clear()
+    return False
+
+
+def _known_by_reference(obj: Any) -> bool:
+    return _BY_REFERENCE.get(id(obj)) is obj and _by_value_modules_unchanged()
+
+
+def _remember_by_reference(obj: Any) -> None:
+    if len(_BY_REFERENCE) >= _BY_REFERENCE_LIMIT:
+        _BY_REFERENCE.clear()
+    _BY_REFERENCE[id(obj)] = obj
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Classes rebuilt by value.
+
+_make_skeleton_class = getattr(_cloudpickle_module, "_make_skeleton_class", None)
+
+
+def _with_slots(cls: type, rv: Any) -> Any:
+    # cloudpickle rebuilds a dynamic class with type(name, bases, {}) and sets its attributes after,
+    # so a __slots__ class comes back without slots (its instances grow a __dict__). Passing __slots__ to
+    # the class constructor makes the rebuilt class slotted like the original.
+    if (isinstance(rv, tuple) and rv and rv[0] is _make_skeleton_class and "__slots__" in vars(cls)
+            and isinstance(rv[1][3], dict)):
+        type_kwargs = dict(rv[1][3], __slots__=vars(cls)["__slots__"])
+        rv = (rv[0], rv[1][:3] + (type_kwargs,) + rv[1][4:]) + rv[2:]
+    return rv
+
+
+# ---------------------------------------------------------------------------------------------------------
+
+_FunctionType = types.FunctionType
+_OPEN_FILE_TYPES = frozenset({io.TextIOWrapper, io.BufferedReader, io.BufferedWriter, io.BufferedRandom,
+                              io.FileIO})
+
+
+class Pickler(cloudpickle.Pickler):  # type: ignore[misc]  # cloudpickle has no type information
+    """cloudpickle's Pickler plus our reducers: custom serializers, memoryview out-of-band, byte order kept.
+
+    ``custom`` maps a class to ``(serializer, deserializer)``: an instance of exactly that class is saved
+    as ``deserializer(serializer(obj))``. At protocol 5, ``buffer_callback`` receives each out-of-band
+    buffer (numpy arrays, memoryviews, ``pickle.PickleBuffer``), as with any protocol-5 Pickler.
+
+    CPython's pickler saves exact ``bytearray`` (like ``list`` and ``dict``) itself, without consulting
+    ``reducer_override`` or a dispatch table, so a bytearray travels in-band; wrap it in
+    ``pickle.PickleBuffer`` to send it out-of-band (it then comes back as a zero-copy memoryview).
+    """
+
+    def __init__(self, file: Any, protocol: int, buffer_callback: Optional[Callable[[Any], Any]],
+                 custom: CustomSerializers) -> None:
+        super().__init__(file, protocol=protocol, buffer_callback=buffer_callback)
+        self._custom = custom
+        self._oob = protocol >= 5
+
+    def reducer_override(self, obj: Any) -> Any:
+        t = type(obj)
+        if self._custom:
+            pair = self._custom.get(t)
+            if pair is not None:
+                serializer, deserializer = pair
+                return _make_custom, (deserializer, serializer(obj))
+        if t is memoryview:
+            return self._reduce_memoryview(obj)
+        if t is np.ndarray:
+            return self._reduce_ndarray(obj)
+        if t is _FunctionType or isinstance(obj, type):
+            if _known_by_reference(obj):
+                return NotImplemented
+            rv = self._reduce_class(obj) if t is not _FunctionType else super().reducer_override(obj)
+            if rv is NotImplemented:
+                _remember_by_reference(obj)
+            return rv
+        if t in _OPEN_FILE_TYPES:
+            return self._reduce_open_file(obj)
+        return super().reducer_override(obj)
+
+    def _reduce_ndarray(self, array: np.ndarray[Any, Any]) -> Any:
+        dtype = array.dtype
+        if not dtype.isnative and not dtype.hasobject:
+            # numpy's in-band unpickling (every protocol-3/4 array, and datetime or non-contiguous ones at
+            # 5) converts non-native byte order to native: to come back bit for bit, the bytes travel under
+            # the native dtype (out-of-band where numpy allows) and are viewed as the original on load.
+            return _view_as, (array.view(dtype.newbyteorder("=")), dtype)
+        if array.nbytes >= LARGE_COPY_WARNING_BYTES and not (
+            array.flags.c_contiguous or array.flags.f_contiguous
+        ):
+            _note_non_contiguous_copy(array)
+        return NotImplemented  # numpy's own reduction: out-of-band at protocol 5 when it can
+
+    def _reduce_class(self, cls: type) -> Any:
+        return _with_slots(cls, super().reducer_override(cls))
+
+    def _reduce_open_file(self, file: Any) -> Any:
+        # cloudpickle would pickle a file opened for reading by its contents, silently turning a handle
+        # into a snapshot; a file handle is process-local state, so we refuse it as we refuse a lock.
+        raise TypeError(
+            f"cannot pickle an open file ({type(file).__name__} {getattr(file, 'name', '?')!r}): send its "
+            f"path or its contents instead"
+        )
+
+    def _reduce_memoryview(self, view: memoryview) -> Any:
+        if self._oob and view.c_contiguous:
+            # Out-of-band: the receiver gets a zero-copy view of the frame, cast back to the same shape.
+            return _make_memoryview, (pickle.PickleBuffer(view), view.format, view.shape)
+        return _make_memoryview, (view.tobytes(), view.format, view.shape)
