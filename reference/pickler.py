@@ -117,12 +117,24 @@ def _remember_by_reference(obj: Any) -> None:
 _make_skeleton_class = getattr(_cloudpickle_module, "_make_skeleton_class", None)
 
 
+def _rebuilt_with_own_metaclass(name: str, bases: Tuple[Any, ...], metaclass: type) -> bool:
+    """True when rebuilding a class from ``bases`` goes through ``metaclass`` itself.
+
+    ``typing.NamedTuple`` (a base with ``__mro_entries__``) makes the rebuild go through another metaclass,
+    which refuses a ``__slots__`` in the namespace. ``prepare_class`` creates no class.
+    """
+    meta, _namespace, _kwds = types.prepare_class(name, types.resolve_bases(bases), {"metaclass": metaclass})
+    return meta is metaclass
+
+
 def _with_slots(cls: type, rv: Any) -> Any:
     # cloudpickle rebuilds a dynamic class with type(name, bases, {}) and sets its attributes after,
     # so a __slots__ class comes back without slots (its instances grow a __dict__). Passing __slots__ to
-    # the class constructor makes the rebuilt class slotted like the original.
+    # the class constructor makes the rebuilt class slotted like the original, when the rebuild goes
+    # through the class's own metaclass (a NamedTuple's goes through one that refuses it: issue 13). A
+    # NamedTuple is slotted anyway: collections.namedtuple gives it __slots__ = ().
     if (isinstance(rv, tuple) and rv and rv[0] is _make_skeleton_class and "__slots__" in vars(cls)
-            and isinstance(rv[1][3], dict)):
+            and isinstance(rv[1][3], dict) and _rebuilt_with_own_metaclass(rv[1][1], rv[1][2], rv[1][0])):
         type_kwargs = dict(rv[1][3], __slots__=vars(cls)["__slots__"])
         rv = (rv[0], rv[1][:3] + (type_kwargs,) + rv[1][4:]) + rv[2:]
     return rv

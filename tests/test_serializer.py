@@ -11,6 +11,7 @@ import subprocess
 import sys
 import textwrap
 import threading
+import typing
 import warnings
 
 import numpy as np
@@ -510,3 +511,47 @@ def test_write_to_accepts_a_typed_buffer():
     target = np.zeros((so.frame_size + 7) // 8, dtype=np.float64)
     so.write_to(target)
     assert reference.loads(target)[0] == 1
+
+
+# -- issue 13: reference bugs -------------------------------------------------------------------------------
+
+def _make_named_tuple() -> type:
+    class Pair(typing.NamedTuple):
+        x: int
+        y: str = "a"
+
+        def swapped(self) -> tuple:
+            return (self.y, self.x)
+
+    return Pair
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+def test_named_tuple_class_defined_at_run_time_round_trips(protocol):
+    """Issue 13a: a typing.NamedTuple class defined at run time travels by value with its instances (its
+    rebuild goes through NamedTupleMeta, which refuses a __slots__ in the namespace)."""
+    Pair = _make_named_tuple()
+    back, back_cls = reference.loads(reference.dumps([Pair(1), Pair], protocol=protocol))
+    assert type(back) is back_cls and back_cls._fields == ("x", "y")
+    assert back == (1, "a") and back.swapped() == ("a", 1) and back_cls(2, "b").y == "b"
+    assert not hasattr(back, "__dict__"), "a named tuple's instances have no __dict__"
+
+
+def _make_slotted_generic() -> type:
+    T = typing.TypeVar("T")
+
+    class Box(typing.Generic[T]):
+        __slots__ = ("item",)
+
+        def __init__(self, item: T) -> None:
+            self.item = item
+
+    return Box
+
+
+def test_dynamic_slotted_classes_keep_their_slots():
+    """Issue 13a: the fix for NamedTuple leaves other dynamic classes slotted (a Generic one included)."""
+    Box = _make_slotted_generic()
+    back = reference.loads(reference.dumps(Box(3)))
+    assert back.item == 3 and not hasattr(back, "__dict__") and type(back).__slots__ == ("item",)
+
