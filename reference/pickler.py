@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import io
 import pickle
+import sys
 import types
 import warnings
 from typing import Any, Callable, Dict, Mapping, Optional, Tuple
@@ -79,14 +80,18 @@ def _note_non_contiguous_copy(array: np.ndarray[Any, Any]) -> None:
 #
 # Functions and classes that cloudpickle pickles by reference (importable module attributes, such as numpy's
 # array reconstructors) are remembered, so that pickling a small array does not ask cloudpickle's module
-# lookup again each time: it cost about a third of a 1 KiB array's serialization. The memo holds only
-# objects that live in a module anyway, keyed by id and checked by identity, and is dropped whenever
-# cloudpickle's register_pickle_by_value changes which modules travel by value.
+# lookup again each time: it cost about a third of a 1 KiB array's serialization. A hit is trusted only
+# while what cloudpickle's decision rested on still holds: the same module object is in ``sys.modules``
+# under the object's ``__module__``, its ``__qualname__`` there still leads to the object, and
+# ``register_pickle_by_value`` has not changed which modules travel by value. Otherwise cloudpickle decides
+# again (issue 13: a function deleted or rebound in its module, or a module dropped from ``sys.modules``,
+# goes by value, as with cloudpickle itself).
 
 _cloudpickle_module = getattr(cloudpickle, "cloudpickle", None)
 _by_value_modules = getattr(_cloudpickle_module, "_PICKLE_BY_VALUE_MODULES", None)
 _by_value_seen: frozenset[str] = frozenset(_by_value_modules or ())
-_BY_REFERENCE: Dict[int, Any] = {}
+#: ``id(obj) -> (obj, module name, module, qualname parts)``
+_BY_REFERENCE: Dict[int, Tuple[Any, str, types.ModuleType, Tuple[str, ...]]] = {}
 _BY_REFERENCE_LIMIT = 4096
 
 
@@ -101,14 +106,34 @@ def _by_value_modules_unchanged() -> bool:
     return False
 
 
+def _resolve(module: Any, parts: Tuple[str, ...]) -> Any:
+    target = module
+    for part in parts:
+        target = getattr(target, part, None)
+    return target
+
+
 def _known_by_reference(obj: Any) -> bool:
-    return _BY_REFERENCE.get(id(obj)) is obj and _by_value_modules_unchanged()
+    entry = _BY_REFERENCE.get(id(obj))
+    if entry is None or entry[0] is not obj:
+        return False
+    _obj, module_name, module, parts = entry
+    return (sys.modules.get(module_name) is module and _resolve(module, parts) is obj
+            and _by_value_modules_unchanged())
 
 
 def _remember_by_reference(obj: Any) -> None:
+    module_name = getattr(obj, "__module__", None)
+    qualname = getattr(obj, "__qualname__", None)
+    if not isinstance(module_name, str) or not isinstance(qualname, str):
+        return
+    module = sys.modules.get(module_name)
+    parts = tuple(qualname.split("."))
+    if module is None or _resolve(module, parts) is not obj:
+        return  # found some other way than this memo can re-check: ask cloudpickle each time
     if len(_BY_REFERENCE) >= _BY_REFERENCE_LIMIT:
         _BY_REFERENCE.clear()
-    _BY_REFERENCE[id(obj)] = obj
+    _BY_REFERENCE[id(obj)] = (obj, module_name, module, parts)
 
 
 # ---------------------------------------------------------------------------------------------------------

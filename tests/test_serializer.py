@@ -11,6 +11,7 @@ import subprocess
 import sys
 import textwrap
 import threading
+import types
 import typing
 import warnings
 
@@ -554,4 +555,29 @@ def test_dynamic_slotted_classes_keep_their_slots():
     Box = _make_slotted_generic()
     back = reference.loads(reference.dumps(Box(3)))
     assert back.item == 3 and not hasattr(back, "__dict__") and type(back).__slots__ == ("item",)
+
+
+_STALE_MODULE = "objstore_issue13_stale_module"
+
+
+@pytest.mark.parametrize("change", ["deleted", "rebound", "module-dropped"])
+def test_by_reference_memo_does_not_go_stale(change):
+    """Issue 13b: a module function pickled once by reference, then deleted or rebound in its module, or
+    its module dropped from sys.modules, still serializes (by value, as cloudpickle does)."""
+    module = types.ModuleType(_STALE_MODULE)
+    exec("def f(x):\n    return x + 1\n", module.__dict__)
+    f = module.f
+    sys.modules[_STALE_MODULE] = module
+    try:
+        assert reference.loads(reference.dumps(f)) is f  # by reference, and remembered as such
+        if change == "deleted":
+            del module.f
+        elif change == "rebound":
+            module.f = lambda x: x
+        else:
+            del sys.modules[_STALE_MODULE]
+        back = reference.loads(reference.dumps(f))
+        assert back is not f and back(1) == 2
+    finally:
+        sys.modules.pop(_STALE_MODULE, None)
 
