@@ -221,11 +221,22 @@ class Serializer:
 
 
 def _describe(obj: Any) -> str:
+    """``module.Type object``, or ``module.Type 'qualname'`` for functions and classes.
+
+    Runs on the error path, so it must not raise: an object whose attribute access raises (a
+    ``__getattr__`` that fails, a ``__getattribute__`` that recurses) is described by its type alone.
+    """
     t = type(obj)
-    name = t.__qualname__ if t.__module__ == "builtins" else f"{t.__module__}.{t.__qualname__}"
-    qualname = getattr(obj, "__qualname__", None)
-    if isinstance(qualname, str) and callable(obj):  # functions and classes: say which one
-        return f"{name} {qualname!r}"
+    try:
+        name = t.__qualname__ if t.__module__ == "builtins" else f"{t.__module__}.{t.__qualname__}"
+    except Exception:  # noqa: BLE001 - a metaclass whose attributes raise
+        name = object.__repr__(t)
+    try:
+        qualname = getattr(obj, "__qualname__", None)
+        if isinstance(qualname, str) and callable(obj):  # functions and classes: say which one
+            return f"{name} {qualname!r}"
+    except Exception:  # noqa: BLE001 - the object's own attribute access failed: fall back to its type
+        pass
     return f"{name} object"
 
 

@@ -581,3 +581,50 @@ def test_by_reference_memo_does_not_go_stale(change):
     finally:
         sys.modules.pop(_STALE_MODULE, None)
 
+
+class _RaisingGetattr:
+    """Unserializable (it holds a lock); any missing attribute raises RuntimeError."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+
+    def __getstate__(self):
+        return self.__dict__
+
+    def __getattr__(self, name):
+        raise RuntimeError(f"no attribute {name!r} here")
+
+
+class _RecursingGetattr:
+    """Unserializable (it holds a lock); a missing attribute recurses for ever (``_target`` is never set)."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+
+    def __getstate__(self):
+        return self.__dict__
+
+    def __getattr__(self, name):
+        return getattr(self._target, name)
+
+
+class _RecursingGetattribute:
+    """Unserializable (it holds a lock); its ``__getattribute__`` recurses for ever on ``__qualname__``."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+
+    def __getattribute__(self, name):
+        if name == "__qualname__":
+            return getattr(self, name)
+        return object.__getattribute__(self, name)
+
+
+@pytest.mark.parametrize("cls", [_RaisingGetattr, _RecursingGetattr, _RecursingGetattribute],
+                         ids=lambda c: c.__name__)
+def test_error_path_survives_objects_whose_attribute_access_raises(cls):
+    """Issue 13c: building the SerializationError message must not raise the object's own errors."""
+    with pytest.raises(reference.SerializationError) as info:
+        reference.dumps(cls())
+    assert cls.__name__ in str(info.value) and "value.lock: _thread.lock" in str(info.value)
+
