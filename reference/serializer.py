@@ -21,7 +21,7 @@ from __future__ import annotations
 import io
 import pickle
 import threading
-from typing import Any, Callable, List, Optional, Sequence, Tuple
+from typing import Any, Callable, List, Optional, Sequence, Tuple, Type
 
 from reference.culprits import find_failures
 from reference.errors import DeserializationError, SerializationError
@@ -49,6 +49,7 @@ __all__ = [
     "SUPPORTED_PROTOCOLS",
     "SerializedObject",
     "Serializer",
+    "UNSERIALIZABLE_ERRORS",
     "default_serializer",
     "deregister_serializer",
     "deserialize",
@@ -59,6 +60,13 @@ __all__ = [
 ]
 
 DEFAULT_PROTOCOL = 5
+
+#: What makes a value unserializable: the ways pickle and cloudpickle refuse an object (``TypeError: cannot
+#: pickle '_thread.lock' object``, a too-deep nesting, ...). These become :class:`SerializationError`;
+#: anything else raised while pickling is not about the value's picklability and propagates unchanged.
+UNSERIALIZABLE_ERRORS: Tuple[Type[BaseException], ...] = (
+    pickle.PicklingError, TypeError, AttributeError, ValueError, RecursionError)
+
 
 class SerializedObject(Frame):
     """A value serialized but not yet laid out: the in-band pickle and its out-of-band buffers.
@@ -104,6 +112,13 @@ class Serializer:
 
     The module-level functions (:func:`serialize`, :func:`dumps`, ...) use one process-wide instance,
     :func:`default_serializer`. An instance is safe to use from several threads.
+
+    Errors: a value that cannot be pickled raises :class:`SerializationError` (also a
+    ``pickle.PicklingError`` and a ``TypeError``) naming each culprit and its path. An exception that is
+    not one of pickle's ways of refusing a value (:data:`UNSERIALIZABLE_ERRORS`), such as the
+    ``RuntimeError`` of a dict changed during pickling, propagates unchanged, as it would from
+    ``pickle.dumps``: catching its own type keeps working. Corrupt frames raise
+    :class:`DeserializationError`.
     """
 
     def __init__(self, *, protocol: int = DEFAULT_PROTOCOL) -> None:
@@ -165,9 +180,14 @@ class Serializer:
     def serialize(self, obj: Any, *, protocol: Optional[int] = None) -> SerializedObject:
         """Serialize ``obj``: the in-band pickle plus, at protocol 5, its out-of-band buffers.
 
-        Raises :class:`SerializationError` naming the type of each unserializable object inside ``obj`` and
-        its path from the top (``value['model'].cache._lock``), with the pickler's exception as the cause;
-        ``ValueError`` for an unsupported protocol.
+        Raises :class:`SerializationError` (also a ``pickle.PicklingError`` and a ``TypeError``) when ``obj``
+        cannot be pickled: the pickler raised one of :data:`UNSERIALIZABLE_ERRORS`. Its message names the
+        type of each unserializable object inside ``obj`` and its path from the top
+        (``value['model'].cache._lock``), and the pickler's exception is its cause. Any other exception
+        raised while pickling propagates unchanged, so code that catches it keeps catching it: a
+        ``RuntimeError`` from a dict changed by another thread during pickling, an error raised by an
+        object's own ``__reduce__`` or by a registered custom serializer. Raises ``ValueError`` for an
+        unsupported protocol.
         """
         protocol = self.protocol if protocol is None else _check_protocol(protocol)
         buffers: List[memoryview] = []
@@ -179,7 +199,7 @@ class Serializer:
         out = io.BytesIO()
         try:
             self._pickle(obj, protocol, out, callback)
-        except Exception as exc:  # noqa: BLE001 - re-raised typed, with the culprit's path
+        except UNSERIALIZABLE_ERRORS as exc:  # re-raised typed, with the culprit's path
             raise self._serialization_error(obj, exc, protocol) from exc
         return SerializedObject(out.getvalue(), buffers, protocol)
 

@@ -628,3 +628,27 @@ def test_error_path_survives_objects_whose_attribute_access_raises(cls):
         reference.dumps(cls())
     assert cls.__name__ in str(info.value) and "value.lock: _thread.lock" in str(info.value)
 
+
+class _MutatesWhilePickled:
+    """Adds a key to the dict that holds it while that dict is being pickled."""
+
+    def __init__(self, target: dict) -> None:
+        self.target = target
+
+    def __reduce__(self):
+        self.target[f"added-{len(self.target)}"] = 0
+        return int, (0,)
+
+
+def test_runtime_error_while_pickling_keeps_its_type():
+    """Issue 13d: an exception that is not pickle refusing the value (here the RuntimeError of a dict changed
+    during pickling) propagates unchanged, so code that catches RuntimeError still does."""
+    value: dict = {"first": 1}
+    value["mutator"] = _MutatesWhilePickled(value)
+    value["last"] = 2
+    with pytest.raises(RuntimeError, match="changed size") as info:
+        reference.dumps(value)
+    assert not isinstance(info.value, reference.SerializationError)
+    with pytest.raises(reference.SerializationError):  # refusals are still typed
+        reference.dumps([threading.Lock()])
+
