@@ -2,8 +2,8 @@
 
 What it adds to cloudpickle: custom serializers (Ray's ``register_serializer``), ``memoryview`` objects sent
 out-of-band at protocol 5, numpy arrays of non-native byte order kept bit for bit, a warning for a large
-non-contiguous array copied in-band, open files refused, ``__slots__`` kept on classes rebuilt by value, and
-a memo of what cloudpickle pickles by reference.
+non-contiguous array copied in-band, open files refused, ``__slots__`` kept on classes rebuilt by value,
+classes with an unhashable metaclass pickled by value, and a memo of what cloudpickle pickles by reference.
 
 The reconstructors (``_make_memoryview``, ``_view_as``, ``_make_custom``) are module-level so that frames
 refer to them by name (``reference.pickler._make_memoryview``): renaming or moving one breaks frames
@@ -140,6 +140,18 @@ def _remember_by_reference(obj: Any) -> None:
 # Classes rebuilt by value.
 
 _make_skeleton_class = getattr(_cloudpickle_module, "_make_skeleton_class", None)
+_class_getstate = getattr(_cloudpickle_module, "_class_getstate", None)
+_class_setstate = getattr(_cloudpickle_module, "_class_setstate", None)
+_get_bases = getattr(_cloudpickle_module, "_get_bases", None)
+_should_pickle_by_reference = getattr(_cloudpickle_module, "_should_pickle_by_reference", None)
+
+
+def _is_hashable(cls: type) -> bool:
+    try:
+        hash(cls)
+    except TypeError:
+        return False
+    return True
 
 
 def _rebuilt_with_own_metaclass(name: str, bases: Tuple[Any, ...], metaclass: type) -> bool:
@@ -163,6 +175,28 @@ def _with_slots(cls: type, rv: Any) -> Any:
         type_kwargs = dict(rv[1][3], __slots__=vars(cls)["__slots__"])
         rv = (rv[0], rv[1][:3] + (type_kwargs,) + rv[1][4:]) + rv[2:]
     return rv
+
+
+def _unhashable_class_reduce(cls: type) -> Any:
+    """By value, for a class whose metaclass makes it unhashable (issue 13).
+
+    cloudpickle looks every class up in dicts (its builtin-type table, its tracker of dynamic classes), so it
+    fails on such a class. Here the class travels like cloudpickle's dynamic classes but untracked: each
+    frame that holds it rebuilds its own copy (within one frame, references stay shared).
+    """
+    if _should_pickle_by_reference is not None and _should_pickle_by_reference(cls):
+        return NotImplemented
+    if _make_skeleton_class is None or _class_getstate is None or _get_bases is None:
+        raise TypeError(f"cannot pickle class {cls.__qualname__!r}: its metaclass makes it unhashable, and "
+                        f"this cloudpickle version offers no way to rebuild it")
+    type_kwargs: Dict[str, Any] = {}
+    if "__module__" in vars(cls):
+        type_kwargs["__module__"] = cls.__module__
+    dict_descriptor = vars(cls).get("__dict__")
+    if isinstance(dict_descriptor, property):
+        type_kwargs["__dict__"] = dict_descriptor
+    args = (type(cls), cls.__name__, _get_bases(cls), type_kwargs, None, None)
+    return _with_slots(cls, (_make_skeleton_class, args, _class_getstate(cls), None, None, _class_setstate))
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -192,7 +226,7 @@ class Pickler(cloudpickle.Pickler):  # type: ignore[misc]  # cloudpickle has no 
 
     def reducer_override(self, obj: Any) -> Any:
         t = type(obj)
-        if self._custom:
+        if self._custom and type(t).__hash__ is not None:  # an unhashable class cannot be registered
             pair = self._custom.get(t)
             if pair is not None:
                 serializer, deserializer = pair
@@ -208,6 +242,11 @@ class Pickler(cloudpickle.Pickler):  # type: ignore[misc]  # cloudpickle has no 
             if rv is NotImplemented:
                 _remember_by_reference(obj)
             return rv
+        if type(t).__hash__ is None:
+            # An instance of a class whose metaclass makes it unhashable: pickle would look the class up in
+            # its dispatch table (a dict) and fail; the object's own reduction is what that lookup falls
+            # back to for a class with no entry (issue 13).
+            return obj.__reduce_ex__(self.proto)
         if t in _OPEN_FILE_TYPES:
             return self._reduce_open_file(obj)
         return super().reducer_override(obj)
@@ -226,6 +265,8 @@ class Pickler(cloudpickle.Pickler):  # type: ignore[misc]  # cloudpickle has no 
         return NotImplemented  # numpy's own reduction: out-of-band at protocol 5 when it can
 
     def _reduce_class(self, cls: type) -> Any:
+        if not _is_hashable(cls):
+            return _unhashable_class_reduce(cls)
         return _with_slots(cls, super().reducer_override(cls))
 
     def _reduce_open_file(self, file: Any) -> Any:

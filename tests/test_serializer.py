@@ -652,3 +652,30 @@ def test_runtime_error_while_pickling_keeps_its_type():
     with pytest.raises(reference.SerializationError):  # refusals are still typed
         reference.dumps([threading.Lock()])
 
+
+def _make_class_with_unhashable_metaclass() -> type:
+    class Meta(type):
+        def __eq__(cls, other: object) -> bool:  # defining __eq__ alone makes the classes unhashable
+            return cls is other
+
+    class Counter(metaclass=Meta):
+        start = 40
+
+        def __init__(self, step: int) -> None:
+            self.step = step
+
+        def value(self) -> int:
+            return self.start + self.step
+
+    return Counter
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+def test_class_with_unhashable_metaclass_round_trips(protocol):
+    """Issue 13e: a dynamic class whose metaclass makes it unhashable travels by value (cloudpickle fails)."""
+    Counter = _make_class_with_unhashable_metaclass()
+    with pytest.raises(TypeError):
+        hash(Counter)
+    back_cls, back = reference.loads(reference.dumps([Counter, Counter(2)], protocol=protocol))
+    assert type(back) is back_cls and back.value() == 42
+    assert type(back_cls).__name__ == "Meta" and back_cls == back_cls
