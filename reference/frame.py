@@ -255,6 +255,14 @@ def read_frame(frame: Any, *, format: FrameFormat = REFERENCE_FORMAT) -> ParsedF
     in-band pickle outside the frame, or a checksum mismatch; for any format a buffer outside the frame's
     payload. Reads nothing past the frame; O(in-band size) for the checksum, O(1) per buffer.
     """
+    return ParsedFrame._make(_read(frame, format))
+
+
+_Parsed = Tuple[Optional[int], memoryview, List[memoryview], int]
+
+
+def _read(frame: Any, format: FrameFormat = REFERENCE_FORMAT) -> _Parsed:
+    """:func:`read_frame` as a plain tuple, for the reference serializer's loads (saves a NamedTuple)."""
     try:
         view = memoryview(frame)
     except TypeError as exc:
@@ -263,24 +271,15 @@ def read_frame(frame: Any, *, format: FrameFormat = REFERENCE_FORMAT) -> ParsedF
         raise FrameError("a frame must be a C-contiguous buffer")
     if view.format != "B" or view.ndim != 1:
         view = view.cast("B")
-    head = _CHECKED.size if format.checked else _PLAIN.size
-    if view.nbytes < head:
-        raise FrameError(
-            f"the frame is {view.nbytes} bytes, shorter than the {head}-byte header: truncated, or not a frame"
-        )
-    if format.checked:
-        return _read_checked(view, format.magic)
-    return _read_plain(view, format.magic)
-
-
-def _bad_magic(magic: bytes, expected: bytes) -> FrameError:
-    return FrameError(f"bad magic {bytes(magic)!r} (expected {expected!r}): not a frame written by this serializer")
-
-
-def _read_checked(view: memoryview, expected_magic: bytes) -> ParsedFrame:
+    if not format.checked:
+        return _read_plain(view, format.magic)
+    # The checked format inline, not in a helper: every reference loads goes through here.
+    size = view.nbytes
+    if size < HEADER_SIZE:
+        raise _too_short(size, HEADER_SIZE)
     magic, version, protocol, _flags, nbuf, crc, inband_off, inband_len, frame_size = _CHECKED.unpack_from(view)
-    if magic != expected_magic:
-        raise _bad_magic(magic, expected_magic)
+    if magic != format.magic:
+        raise _bad_magic(magic, format.magic)
     if version != FORMAT_VERSION:
         raise FrameError(
             f"unsupported frame format version {version} (this reader supports {FORMAT_VERSION})"
@@ -293,52 +292,74 @@ def _read_checked(view: memoryview, expected_magic: bytes) -> ParsedFrame:
         raise FrameError(
             f"the frame has {nbuf} out-of-band buffers but protocol {protocol} cannot have any"
         )
-    size = view.nbytes
     if frame_size > size:
         raise FrameError(
             f"the frame declares {frame_size} bytes but only {size} are present: truncated"
         )
-    table_end = _CHECKED.size + _ENTRY.size * nbuf
-    _check_table(nbuf, table_end, frame_size)
+    table_end = HEADER_SIZE + ENTRY_SIZE * nbuf
+    if table_end > frame_size:
+        raise _table_past_end(nbuf, table_end, frame_size)
     inband_end = inband_off + inband_len
-    _check_inband(inband_off, inband_end, table_end, frame_size)
+    if inband_off < table_end or inband_end > frame_size:
+        raise _inband_outside(inband_off, inband_end, table_end, frame_size)
     actual = _checksum(view, inband_end)
     if actual != crc:
         raise FrameError(
             f"checksum mismatch (recorded {crc:#010x}, computed {actual:#010x}): the frame's header, "
             f"buffer table or in-band pickle is corrupt"
         )
-    buffers = _buffers(view, _CHECKED.size, nbuf, table_end, frame_size)[0] if nbuf else []
-    return ParsedFrame(protocol, view[inband_off:inband_end], buffers, frame_size)
+    buffers = []
+    for i in range(nbuf):
+        offset, length = _ENTRY.unpack_from(view, HEADER_SIZE + ENTRY_SIZE * i)
+        if offset < table_end or offset + length > frame_size:
+            raise _buffer_outside(i, offset, length, table_end, frame_size)
+        buffers.append(view[offset:offset + length])
+    return protocol, view[inband_off:inband_end], buffers, frame_size
 
 
-def _read_plain(view: memoryview, expected_magic: bytes) -> ParsedFrame:
+def _too_short(size: int, head: int) -> FrameError:
+    return FrameError(f"the frame is {size} bytes, shorter than the {head}-byte header: truncated, or not a frame")
+
+
+def _bad_magic(magic: bytes, expected: bytes) -> FrameError:
+    return FrameError(f"bad magic {bytes(magic)!r} (expected {expected!r}): not a frame written by this serializer")
+
+
+def _table_past_end(nbuf: int, table_end: int, frame_size: int) -> FrameError:
+    return FrameError(
+        f"the buffer table of {nbuf} entries ends at byte {table_end}, past the frame's end ({frame_size})"
+    )
+
+
+def _inband_outside(inband_off: int, inband_end: int, table_end: int, frame_size: int) -> FrameError:
+    return FrameError(
+        f"the in-band pickle at [{inband_off}, {inband_end}) lies outside the frame's payload "
+        f"[{table_end}, {frame_size})"
+    )
+
+
+def _buffer_outside(i: int, offset: int, length: int, payload_start: int, frame_size: int) -> FrameError:
+    return FrameError(
+        f"buffer {i} at [{offset}, {offset + length}) points outside the frame's payload "
+        f"[{payload_start}, {frame_size})"
+    )
+
+
+def _read_plain(view: memoryview, expected_magic: bytes) -> _Parsed:
+    size = view.nbytes
+    if size < _PLAIN.size:
+        raise _too_short(size, _PLAIN.size)
     magic, nbuf, inband_len = _PLAIN.unpack_from(view)
     if magic != expected_magic:
         raise _bad_magic(magic, expected_magic)
-    size = view.nbytes
     table_end = _PLAIN.size + _ENTRY.size * nbuf
-    _check_table(nbuf, table_end, size)
+    if table_end > size:
+        raise _table_past_end(nbuf, table_end, size)
     inband_end = table_end + inband_len
-    _check_inband(table_end, inband_end, table_end, size)
+    if inband_end > size:
+        raise _inband_outside(table_end, inband_end, table_end, size)
     buffers, end = _buffers(view, _PLAIN.size, nbuf, inband_end, size)
-    return ParsedFrame(None, view[table_end:inband_end], buffers, max(inband_end, end))
-
-
-def _check_table(nbuf: int, table_end: int, frame_size: int) -> None:
-    if table_end > frame_size:
-        raise FrameError(
-            f"the buffer table of {nbuf} entries ends at byte {table_end}, past the frame's end "
-            f"({frame_size})"
-        )
-
-
-def _check_inband(inband_off: int, inband_end: int, table_end: int, frame_size: int) -> None:
-    if inband_off < table_end or inband_end > frame_size:
-        raise FrameError(
-            f"the in-band pickle at [{inband_off}, {inband_end}) lies outside the frame's "
-            f"payload [{table_end}, {frame_size})"
-        )
+    return None, view[table_end:inband_end], buffers, max(inband_end, end)
 
 
 def _buffers(view: memoryview, head: int, nbuf: int, payload_start: int, frame_size: int
@@ -349,10 +370,7 @@ def _buffers(view: memoryview, head: int, nbuf: int, payload_start: int, frame_s
     for i in range(nbuf):
         offset, length = _ENTRY.unpack_from(view, head + _ENTRY.size * i)
         if offset < payload_start or offset + length > frame_size:
-            raise FrameError(
-                f"buffer {i} at [{offset}, {offset + length}) points outside the frame's payload "
-                f"[{payload_start}, {frame_size})"
-            )
+            raise _buffer_outside(i, offset, length, payload_start, frame_size)
         buffers.append(view[offset:offset + length])
         end = max(end, offset + length)
     return buffers, end

@@ -17,7 +17,7 @@ import pickle
 import sys
 import types
 import warnings
-from typing import Any, Callable, Dict, Mapping, Optional, Tuple
+from typing import Any, Callable, Dict, Mapping, Optional, Tuple, Union
 
 import cloudpickle
 import numpy as np
@@ -90,8 +90,9 @@ def _note_non_contiguous_copy(array: np.ndarray[Any, Any]) -> None:
 _cloudpickle_module = getattr(cloudpickle, "cloudpickle", None)
 _by_value_modules = getattr(_cloudpickle_module, "_PICKLE_BY_VALUE_MODULES", None)
 _by_value_seen: frozenset[str] = frozenset(_by_value_modules or ())
-#: ``id(obj) -> (obj, module name, module, qualname parts)``
-_BY_REFERENCE: Dict[int, Tuple[Any, str, types.ModuleType, Tuple[str, ...]]] = {}
+#: ``id(obj) -> (obj, module name, module, name)``, ``name`` being the object's ``__qualname__`` split at dots
+#: when it has any (a method or a nested class), else the ``__qualname__`` itself.
+_BY_REFERENCE: Dict[int, Tuple[Any, str, types.ModuleType, Union[str, Tuple[str, ...]]]] = {}
 _BY_REFERENCE_LIMIT = 4096
 
 
@@ -106,20 +107,27 @@ def _by_value_modules_unchanged() -> bool:
     return False
 
 
-def _resolve(module: Any, parts: Tuple[str, ...]) -> Any:
+def _resolve(module: Any, name: Union[str, Tuple[str, ...]]) -> Any:
+    if isinstance(name, str):
+        return getattr(module, name, None)
     target = module
-    for part in parts:
+    for part in name:
         target = getattr(target, part, None)
     return target
 
 
 def _known_by_reference(obj: Any) -> bool:
+    # On the path of every small array's dumps: one dict lookup, then the checks, without helper calls
+    # for the usual one-part name.
     entry = _BY_REFERENCE.get(id(obj))
     if entry is None or entry[0] is not obj:
         return False
-    _obj, module_name, module, parts = entry
-    return (sys.modules.get(module_name) is module and _resolve(module, parts) is obj
-            and _by_value_modules_unchanged())
+    _obj, module_name, module, name = entry
+    if sys.modules.get(module_name) is not module:
+        return False
+    if (getattr(module, name, None) if type(name) is str else _resolve(module, name)) is not obj:
+        return False
+    return _by_value_modules == _by_value_seen or _by_value_modules_unchanged()
 
 
 def _remember_by_reference(obj: Any) -> None:
@@ -128,12 +136,12 @@ def _remember_by_reference(obj: Any) -> None:
     if not isinstance(module_name, str) or not isinstance(qualname, str):
         return
     module = sys.modules.get(module_name)
-    parts = tuple(qualname.split("."))
-    if module is None or _resolve(module, parts) is not obj:
+    name: Union[str, Tuple[str, ...]] = tuple(qualname.split(".")) if "." in qualname else qualname
+    if module is None or _resolve(module, name) is not obj:
         return  # found some other way than this memo can re-check: ask cloudpickle each time
     if len(_BY_REFERENCE) >= _BY_REFERENCE_LIMIT:
         _BY_REFERENCE.clear()
-    _BY_REFERENCE[id(obj)] = (obj, module_name, module, parts)
+    _BY_REFERENCE[id(obj)] = (obj, module_name, module, name)
 
 
 # ---------------------------------------------------------------------------------------------------------

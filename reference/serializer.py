@@ -34,7 +34,7 @@ from reference.frame import (
     SUPPORTED_PROTOCOLS,
     Frame,
     FrameError,
-    read_frame,
+    _read,
 )
 from reference.pickler import CustomSerializers, NonContiguousCopyWarning, Pickler
 
@@ -263,11 +263,11 @@ def _describe(obj: Any) -> str:
 def deserialize(frame: Any) -> Any:
     """Read a value back from a frame; see :meth:`Serializer.deserialize`."""
     try:
-        parsed = read_frame(frame, format=REFERENCE_FORMAT)
+        _protocol, inband, buffers, _size = _read(frame)
     except FrameError as exc:
         raise DeserializationError(str(exc)) from exc
     try:
-        return pickle.loads(parsed.inband, buffers=parsed.buffers)
+        return pickle.loads(inband, buffers=buffers)
     except RecursionError as exc:
         raise DeserializationError("the in-band pickle nests too deeply to load") from exc
     except Exception as exc:  # noqa: BLE001 - any failure of a corrupt pickle becomes one typed error
