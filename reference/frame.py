@@ -83,7 +83,8 @@ class FrameError(ValueError):
 
     Deliberately not a ``pickle.UnpicklingError``: the reference serializer re-raises it as its
     :class:`reference.DeserializationError`, and the adapters around plain picklers declare it beside
-    pickle's own errors.
+    pickle's own errors (the ``untyped_errors`` mutant, which declares only ``UnpicklingError``, is caught
+    because a truncated frame raises this).
     """
 
 
@@ -93,11 +94,6 @@ class FrameFormat(NamedTuple):
     magic: bytes
     #: True: the versioned 40-byte header with protocol, frame size and CRC-32; False: the 16-byte plain one.
     checked: bool = True
-
-    @property
-    def header_size(self) -> int:
-        """Bytes before the buffer table."""
-        return _CHECKED.size if self.checked else _PLAIN.size
 
 
 #: The reference serializer's frame.
