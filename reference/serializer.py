@@ -30,7 +30,6 @@ from reference.frame import (
     FORMAT_VERSION,
     HEADER_SIZE,
     MAGIC,
-    REFERENCE_FORMAT,
     SUPPORTED_PROTOCOLS,
     Frame,
     FrameError,
@@ -76,11 +75,15 @@ class SerializedObject(Frame):
     nothing is copied until :meth:`write_to` or :meth:`to_bytes`.
     """
 
-    __slots__ = ("total_size",)
+    __slots__ = ()
 
     def __init__(self, inband: bytes, buffers: Sequence[memoryview], protocol: int) -> None:
-        super().__init__(inband, buffers, protocol=protocol, format=REFERENCE_FORMAT)
-        self.total_size = sum(buf.nbytes for buf in self.buffers)
+        Frame.__init__(self, inband, buffers, protocol=protocol)
+
+    @property
+    def total_size(self) -> int:
+        """The summed size of the out-of-band buffers, in bytes."""
+        return sum(length for _offset, length in self._layout)
 
     def __repr__(self) -> str:
         return (
