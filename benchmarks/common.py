@@ -259,7 +259,7 @@ def leaky_pickler_class() -> type:
     """
     from reference import serializer
 
-    class LeakyPickler(serializer._Pickler):
+    class LeakyPickler(serializer.Pickler):
         def __init__(self, *args: Any, **kwargs: Any) -> None:
             super().__init__(*args, **kwargs)
             self._bound_reducer_override = self.reducer_override  # the cycle
@@ -270,7 +270,7 @@ def leaky_pickler_class() -> type:
 class use_pickler:
     """Context manager: make the reference serializer (and so the store) pickle with ``pickler_class``.
 
-    ``None`` leaves the reference Pickler in place. Swaps ``reference.serializer._Pickler``, which
+    ``None`` leaves the reference Pickler in place. Swaps ``reference.serializer.Pickler``, which
     ``Serializer._pickle`` looks up at every call; restores it on exit.
     """
 
@@ -281,15 +281,15 @@ class use_pickler:
     def __enter__(self) -> "use_pickler":
         from reference import serializer
 
-        self.saved = serializer._Pickler
+        self.saved = serializer.Pickler
         if self.pickler_class is not None:
-            serializer._Pickler = self.pickler_class
+            serializer.Pickler = self.pickler_class
         return self
 
     def __exit__(self, *exc: Any) -> None:
         from reference import serializer
 
-        serializer._Pickler = self.saved
+        serializer.Pickler = self.saved
 
 
 # ---------------------------------------------------------------------------------------------------------

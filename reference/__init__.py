@@ -1,7 +1,8 @@
 """The reference implementation: a pickle-5 serializer and an immutable shared-memory object store.
 
-Everything public is importable from here; see ``reference.serializer``, ``reference.inspect``,
-``reference.store`` and ``reference.node``.
+Everything public is importable from here; see ``reference.serializer`` (with ``reference.frame``, the frame
+format, and ``reference.pickler``, the Pickler), ``reference.inspect``, ``reference.store`` and
+``reference.node``.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from reference.errors import (
     TransferError,
 )
 from reference.inspect import Failure, inspect_serializability
+from reference.node import Node, NodeProcess, ObjectRef
 from reference.serializer import (
     NonContiguousCopyWarning,
     SerializedObject,
@@ -35,7 +37,6 @@ from reference.serializer import (
     register_serializer,
     serialize,
 )
-from reference.node import Node, NodeProcess, ObjectRef
 from reference.store import ObjectID, ObjectInfo, ObjectStore, StoreStats
 
 __all__ = [

@@ -9,7 +9,8 @@ from typing import Any, List, Tuple
 
 import numpy as np
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 import reference
 from reference.inspect import find_failures

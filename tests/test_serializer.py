@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import enum
-import io
 import pickle
 import socket
 import struct
@@ -12,15 +11,19 @@ import subprocess
 import sys
 import textwrap
 import threading
+import types
+import typing
 import warnings
 
 import numpy as np
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
+from strategies import arrays, assert_same_array, native_values, same_value
 
 import reference
-from reference import serializer as ser
-from strategies import arrays, assert_same_array, native_values, same_value
+from reference import frame as rframe
+from reference import pickler
 
 PROTOCOLS = (3, 4, 5)
 
@@ -92,10 +95,11 @@ def test_inband_size_does_not_grow_with_the_array():
 def test_buffers_are_aligned_to_64_bytes():
     """Each out-of-band buffer starts at a multiple of 64 bytes from the frame's start."""
     frame = reference.dumps([np.arange(3, dtype=np.int8), pickle.PickleBuffer(bytearray(b"xyz")), np.ones((3, 5))])
-    _, _, _, _, nbuf, _, _, _, _ = ser._HEADER.unpack_from(frame)
-    assert nbuf == 3
-    for i in range(nbuf):
-        offset, _ = ser._ENTRY.unpack_from(frame, ser.HEADER_SIZE + 16 * i)
+    assert rframe.read_header(frame).nbuf == 3
+    buffers = rframe.read_frame(frame).buffers
+    assert len(buffers) == 3
+    for buf in buffers:
+        offset = np.frombuffer(buf, dtype=np.uint8).ctypes.data - np.frombuffer(frame, dtype=np.uint8).ctypes.data
         assert offset % 64 == 0
 
 
@@ -156,7 +160,7 @@ def test_memoryview_round_trips_in_band_at_old_protocols_and_when_strided():
 
 def test_non_contiguous_large_array_warns_once():
     """A large non-contiguous array is copied in-band, with one warning per process."""
-    ser._warned_non_contiguous = False
+    pickler._warned_non_contiguous = False
     a = np.zeros((1024, 512))[:, ::2]  # 2 MiB, not contiguous
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -421,14 +425,14 @@ def _with(frame: bytes, fmt: str, offset: int, value, *, fix_checksum: bool = Fa
     out = bytearray(frame)
     struct.pack_into(fmt, out, offset, value)
     if fix_checksum:
-        inband_off, inband_len = struct.unpack_from("<QQ", out, 16)
-        struct.pack_into("<I", out, 12, ser._checksum(out, inband_off + inband_len))
+        rframe.fix_checksum(out)
     return bytes(out)
 
 
 def _garbage_pickle(frame: bytes) -> bytes:
     """The frame with its in-band pickle overwritten by garbage, checksum recomputed to match."""
-    inband_off, inband_len = struct.unpack_from("<QQ", frame, 16)
+    header = rframe.read_header(frame)
+    inband_off, inband_len = header.inband_offset, header.inband_length
     out = bytearray(frame)
     out[inband_off:inband_off + inband_len] = b"\xff" * inband_len
     return _with(bytes(out), "<I", 12, 0, fix_checksum=True)
@@ -508,3 +512,170 @@ def test_write_to_accepts_a_typed_buffer():
     target = np.zeros((so.frame_size + 7) // 8, dtype=np.float64)
     so.write_to(target)
     assert reference.loads(target)[0] == 1
+
+
+# -- issue 13: reference bugs -------------------------------------------------------------------------------
+
+def _make_named_tuple() -> type:
+    class Pair(typing.NamedTuple):
+        x: int
+        y: str = "a"
+
+        def swapped(self) -> tuple:
+            return (self.y, self.x)
+
+    return Pair
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+def test_named_tuple_class_defined_at_run_time_round_trips(protocol):
+    """Issue 13a: a typing.NamedTuple class defined at run time travels by value with its instances (its
+    rebuild goes through NamedTupleMeta, which refuses a __slots__ in the namespace)."""
+    Pair = _make_named_tuple()
+    back, back_cls = reference.loads(reference.dumps([Pair(1), Pair], protocol=protocol))
+    assert type(back) is back_cls and back_cls._fields == ("x", "y")
+    assert back == (1, "a") and back.swapped() == ("a", 1) and back_cls(2, "b").y == "b"
+    assert not hasattr(back, "__dict__"), "a named tuple's instances have no __dict__"
+
+
+def _make_slotted_generic() -> type:
+    T = typing.TypeVar("T")
+
+    class Box(typing.Generic[T]):
+        __slots__ = ("item",)
+
+        def __init__(self, item: T) -> None:
+            self.item = item
+
+    return Box
+
+
+def test_dynamic_slotted_classes_keep_their_slots():
+    """Issue 13a: the fix for NamedTuple leaves other dynamic classes slotted (a Generic one included)."""
+    Box = _make_slotted_generic()
+    back = reference.loads(reference.dumps(Box(3)))
+    assert back.item == 3 and not hasattr(back, "__dict__") and type(back).__slots__ == ("item",)
+
+
+_STALE_MODULE = "objstore_issue13_stale_module"
+
+
+@pytest.mark.parametrize("change", ["deleted", "rebound", "module-dropped"])
+def test_by_reference_memo_does_not_go_stale(change):
+    """Issue 13b: a module function pickled once by reference, then deleted or rebound in its module, or
+    its module dropped from sys.modules, still serializes (by value, as cloudpickle does)."""
+    module = types.ModuleType(_STALE_MODULE)
+    exec("def f(x):\n    return x + 1\n", module.__dict__)
+    f = module.f
+    sys.modules[_STALE_MODULE] = module
+    try:
+        assert reference.loads(reference.dumps(f)) is f  # by reference, and remembered as such
+        if change == "deleted":
+            del module.f
+        elif change == "rebound":
+            module.f = lambda x: x
+        else:
+            del sys.modules[_STALE_MODULE]
+        back = reference.loads(reference.dumps(f))
+        assert back is not f and back(1) == 2
+    finally:
+        sys.modules.pop(_STALE_MODULE, None)
+
+
+class _RaisingGetattr:
+    """Unserializable (it holds a lock); any missing attribute raises RuntimeError."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+
+    def __getstate__(self):
+        return self.__dict__
+
+    def __getattr__(self, name):
+        raise RuntimeError(f"no attribute {name!r} here")
+
+
+class _RecursingGetattr:
+    """Unserializable (it holds a lock); a missing attribute recurses for ever (``_target`` is never set)."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+
+    def __getstate__(self):
+        return self.__dict__
+
+    def __getattr__(self, name):
+        return getattr(self._target, name)
+
+
+class _RecursingGetattribute:
+    """Unserializable (it holds a lock); its ``__getattribute__`` recurses for ever on ``__qualname__``."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+
+    def __getattribute__(self, name):
+        if name == "__qualname__":
+            return getattr(self, name)
+        return object.__getattribute__(self, name)
+
+
+@pytest.mark.parametrize("cls", [_RaisingGetattr, _RecursingGetattr, _RecursingGetattribute],
+                         ids=lambda c: c.__name__)
+def test_error_path_survives_objects_whose_attribute_access_raises(cls):
+    """Issue 13c: building the SerializationError message must not raise the object's own errors."""
+    with pytest.raises(reference.SerializationError) as info:
+        reference.dumps(cls())
+    assert cls.__name__ in str(info.value) and "value.lock: _thread.lock" in str(info.value)
+
+
+class _MutatesWhilePickled:
+    """Adds a key to the dict that holds it while that dict is being pickled."""
+
+    def __init__(self, target: dict) -> None:
+        self.target = target
+
+    def __reduce__(self):
+        self.target[f"added-{len(self.target)}"] = 0
+        return int, (0,)
+
+
+def test_runtime_error_while_pickling_keeps_its_type():
+    """Issue 13d: an exception that is not pickle refusing the value (here the RuntimeError of a dict changed
+    during pickling) propagates unchanged, so code that catches RuntimeError still does."""
+    value: dict = {"first": 1}
+    value["mutator"] = _MutatesWhilePickled(value)
+    value["last"] = 2
+    with pytest.raises(RuntimeError, match="changed size") as info:
+        reference.dumps(value)
+    assert not isinstance(info.value, reference.SerializationError)
+    with pytest.raises(reference.SerializationError):  # refusals are still typed
+        reference.dumps([threading.Lock()])
+
+
+def _make_class_with_unhashable_metaclass() -> type:
+    class Meta(type):
+        def __eq__(cls, other: object) -> bool:  # defining __eq__ alone makes the classes unhashable
+            return cls is other
+
+    class Counter(metaclass=Meta):
+        start = 40
+
+        def __init__(self, step: int) -> None:
+            self.step = step
+
+        def value(self) -> int:
+            return self.start + self.step
+
+    return Counter
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+def test_class_with_unhashable_metaclass_round_trips(protocol):
+    """Issue 13e: a dynamic class whose metaclass makes it unhashable travels by value (cloudpickle fails)."""
+    Counter = _make_class_with_unhashable_metaclass()
+    with pytest.raises(TypeError):
+        hash(Counter)
+    back_cls, back = reference.loads(reference.dumps([Counter, Counter(2)], protocol=protocol))
+    assert type(back) is back_cls and back.value() == 42
+    assert type(back_cls).__name__ == "Meta" and back_cls == back_cls

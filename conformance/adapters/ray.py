@@ -34,11 +34,10 @@ import atexit
 import io
 import os
 import pickle
-import struct
-from typing import Any, Callable, Set, Tuple
+from typing import Any, Callable, Sequence, Set, Tuple
 
-from conformance.adapters.frames import FrameError
 from conformance.api import Implementation
+from reference.frame import Frame, FrameError, FrameFormat, byte_view, read_frame
 
 __all__ = ["RAY_OPTIONS", "RayFrame", "RayInspectFailure", "RaySerializer", "ensure_ray", "ray_implementation",
            "read_ray_frame", "shutdown_ray"]
@@ -54,15 +53,10 @@ RAY_OPTIONS = {
 #: Seconds a ``ray.get`` of the adapter may wait (the object is local: it never should).
 GET_TIMEOUT = 60.0
 
-MAGIC = b"RAYF"
-_HEAD = struct.Struct("<4sIQ")  # magic, metadata length, data length
-ALIGNMENT = 64
+#: The frame around Ray's bytes: reference.frame's plain format, Ray's metadata in-band, Ray's data as the buffer.
+FORMAT = FrameFormat(b"RAYF", checked=False)
 
 _started_here = False
-
-
-def _align(n: int) -> int:
-    return (n + ALIGNMENT - 1) // ALIGNMENT * ALIGNMENT
 
 
 def ensure_ray() -> Any:
@@ -105,52 +99,39 @@ def _context() -> Any:
 
 
 class RayFrame:
-    """Ray's serialized object as one frame: this adapter's header, Ray's metadata, then Ray's bytes.
+    """Ray's serialized object as one frame: Ray's metadata, then Ray's bytes at a 64-byte boundary.
 
-    Layout (little-endian): magic ``b"RAYF"``, u32 metadata length, u64 data length, the metadata, and
-    Ray's data at the next multiple of 64 bytes. ``inband`` is Ray's data (Ray's msgpack envelope and its
-    own pickle-5 layout, not a plain pickle stream); Ray keeps its out-of-band buffers inside it, so
-    ``buffers`` is empty.
+    The layout is :mod:`reference.frame`'s plain format (magic ``b"RAYF"``) with Ray's metadata as the
+    in-band part and Ray's data as the one buffer. As the contract sees it, ``inband`` is Ray's data (Ray's
+    msgpack envelope and its own pickle-5 layout, not a plain pickle stream); Ray keeps its out-of-band
+    buffers inside it, so ``buffers`` is empty.
 
     :func:`read_ray_frame` checks the header and the total length before Ray sees anything, so truncated
     or foreign frames stop here (``FrameError``), and the corruption clause, which changes only the first
     64 bytes, changes this header: Ray's own reading of damaged data is not what it exercises.
     """
 
-    __slots__ = ("metadata", "inband", "buffers", "frame_size", "_offset")
+    __slots__ = ("metadata", "inband", "buffers", "frame_size", "_frame")
 
     def __init__(self, metadata: bytes, data: bytes) -> None:
         self.metadata = bytes(metadata)
         self.inband = data
-        self.buffers: Tuple[memoryview, ...] = ()
-        self._offset = _align(_HEAD.size + len(self.metadata))
-        self.frame_size = self._offset + len(data)
+        self.buffers: Sequence[memoryview] = ()
+        self._frame = Frame(self.metadata, [byte_view(data)], format=FORMAT)
+        self.frame_size = self._frame.frame_size
 
     def write_to(self, buffer: Any) -> int:
-        target = memoryview(buffer).cast("B")
-        if target.nbytes < self.frame_size:
-            raise ValueError(f"the buffer holds {target.nbytes} bytes; this frame needs {self.frame_size}")
-        head = _HEAD.pack(MAGIC, len(self.metadata), len(self.inband)) + self.metadata
-        target[:len(head)] = head
-        target[self._offset:self.frame_size] = self.inband
-        return self.frame_size
+        return self._frame.write_to(buffer)
 
 
 def read_ray_frame(frame: Any) -> Tuple[bytes, memoryview]:
     """(metadata, data view) of a :class:`RayFrame` laid out in ``frame``; :class:`FrameError` if it is not one."""
-    try:
-        view = memoryview(frame).cast("B")
-    except TypeError as exc:
-        raise FrameError(f"a frame must be a bytes-like object, got {type(frame).__name__}") from exc
-    if view.nbytes < _HEAD.size:
-        raise FrameError(f"a frame of {view.nbytes} bytes is shorter than its {_HEAD.size}-byte header")
-    magic, meta_len, data_len = _HEAD.unpack_from(view)
-    if magic != MAGIC:
-        raise FrameError(f"bad magic {bytes(magic)!r}, expected {MAGIC!r}")
-    offset = _align(_HEAD.size + meta_len)
-    if offset + data_len != view.nbytes:
-        raise FrameError(f"the header says {offset + data_len} bytes, the frame has {view.nbytes}")
-    return bytes(view[_HEAD.size:_HEAD.size + meta_len]), view[offset:]
+    parsed = read_frame(frame, format=FORMAT)
+    size = memoryview(frame).nbytes
+    if len(parsed.buffers) != 1 or parsed.frame_size != size:
+        raise FrameError(f"the header says {parsed.frame_size} bytes in {len(parsed.buffers)} buffers, "
+                         f"the frame has {size} bytes and must hold Ray's data as its one buffer")
+    return bytes(parsed.inband), parsed.buffers[0]
 
 
 class RayInspectFailure:

@@ -3,11 +3,12 @@
 Run: ``python tests/stress/fuzz_deserialize.py -runs=1000000`` (libFuzzer flags; ``-help=1`` lists them).
 Inputs are raw bytes or mutations of valid frames (the first input byte chooses); a mutated frame keeps its
 old checksum, so this fuzzes the frame parser and its checks (pickle never sees a damaged frame), except in
-the mode that edits only the header and buffer table and recomputes the CRC (tests/stress adds it): there the
-checks behind the checksum, and the unpickler with intact pickles but damaged buffers, are fuzzed too. Unpickling can call any
-importable global, so while fuzzing the frame's pickle may name only the reconstructors that real frames use
-(numpy's, ours, builtins'): the frame parser and pickle's own parser are fuzzed in full, and random input
-cannot reach ``os.system``. libFuzzer's closing line ``Done N runs in S second(s)`` counts the inputs.
+the mode that edits only the header and buffer table and recomputes the CRC (``reference.frame.fix_checksum``):
+there the checks behind the checksum, and the unpickler with intact pickles but damaged buffers, are fuzzed
+too. Unpickling can call any importable global, so while fuzzing the frame's pickle may name only the
+reconstructors that real frames use (numpy's, ours, builtins'): the frame parser and pickle's own parser are
+fuzzed in full, and random input cannot reach ``os.system``. libFuzzer's closing line ``Done N runs in S
+second(s)`` counts the inputs.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import atheris
 import numpy as np  # imported first so that only our modules are instrumented
 
 with atheris.instrument_imports(include=["reference"]):
+    import reference.frame as fmt
     import reference.serializer as ser
     from reference.errors import DeserializationError
 
@@ -30,7 +32,7 @@ _ALLOWED = {
     ("numpy", "ndarray"), ("numpy", "dtype"), ("copyreg", "_reconstructor"),
     ("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
     ("numpy.core.numeric", "_frombuffer"), ("numpy._core.numeric", "_frombuffer"),
-    ("reference.serializer", "_make_memoryview"), ("reference.serializer", "_view_as"),
+    ("reference.pickler", "_make_memoryview"), ("reference.pickler", "_view_as"),
 }
 
 
@@ -56,24 +58,17 @@ SEEDS = [
 ]
 
 
-def _recrc(frame: bytearray) -> None:
-    """Recompute the frame's CRC after an edit of its header or buffer table."""
-    _m, _v, _p, _f, _n, _c, inband_off, inband_len, _size = ser._HEADER.unpack_from(frame)
-    end = min(inband_off + inband_len, len(frame))
-    ser._CRC.pack_into(frame, ser._CRC_OFFSET, ser._checksum(bytes(frame), end) if end >= 16 else 0)
-
-
 def one_input(data: bytes) -> None:
     if data and data[0] & 4 and len(data) > 3:
         # edit the header or buffer table of a valid frame and recompute the CRC, so that the edit reaches
         # the checks behind the checksum; the in-band pickle is left intact (a damaged pickle must never
         # reach pickle: numpy can crash on it, which is what the CRC is for)
         seed = bytearray(SEEDS[data[1] % len(SEEDS)])
-        inband_off = ser._HEADER.unpack_from(seed)[6]
+        inband_off = fmt.read_header(seed).inband_offset
         pos = data[2] % inband_off
         payload = data[3:3 + inband_off - pos]
         seed[pos:pos + len(payload)] = payload
-        _recrc(seed)
+        fmt.fix_checksum(seed)
         frame = bytes(seed)
     elif data and data[0] & 1 and len(data) > 3:
         # mutate a valid frame: overwrite a few bytes at a chosen position, or cut it

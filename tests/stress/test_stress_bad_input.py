@@ -22,24 +22,24 @@ import subprocess
 import sys
 import threading
 import time
-import zlib
 from collections import Counter
 from typing import Any, Dict, List, Tuple
 
+import _guard
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
-
-import _guard
 from _stresslib import FakeNode, TempStore, check_table, make_id, scaled, store_name
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
 from reference import serializer as ser
 from reference.errors import (
-    AuthenticationError,
     DeserializationError,
     GetTimeoutError,
     ObjectStoreFullError,
     TransferError,
 )
+from reference.frame import fix_checksum
 from reference.node import Node, pull
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -51,15 +51,6 @@ SEED_VALUES = [
     {"a": np.arange(1000, dtype=np.uint8), "b": [np.float32(1.5)] * 3}, np.array(["x", None], dtype=object),
 ]
 SEED_FRAMES = [ser.dumps(v, protocol=p) for p in (3, 4, 5) for v in SEED_VALUES]
-_HDR = struct.Struct("<4sHBBIIQQQ")
-
-
-def _recrc(frame: bytearray) -> None:
-    """Recompute the CRC of a frame whose header or table was edited (so the edit passes the checksum)."""
-    _m, _v, _p, _f, nbuf, _c, inband_off, inband_len, frame_size = _HDR.unpack_from(frame)
-    end = min(inband_off + inband_len, len(frame))
-    crc = zlib.crc32(bytes(frame[16:end]), zlib.crc32(bytes(frame[:12])))
-    struct.pack_into("<I", frame, 12, crc)
 
 
 FIELDS = {  # (offset, struct format) of header fields worth rewriting
@@ -108,7 +99,7 @@ def damaged_frames(draw: Any) -> Tuple[str, bytes]:
             continue
         value = draw(st.one_of(_INTERESTING, st.integers(0, 2 ** (8 * size) - 1)))
         struct.pack_into(fmt, frame, off, value % (2 ** (8 * size)))
-    _recrc(frame)
+    fix_checksum(frame)
     return kind, bytes(frame)
 
 
