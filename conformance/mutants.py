@@ -716,3 +716,7 @@ def _nodes_no_local_copy() -> Implementation:
         return Node
 
     return _cluster_mutant("nodes_no_local_copy", node_class)
+
+
+# The Ray store adapter's mutants register themselves here (they need Ray only when loaded).
+from conformance import mutants_ray  # noqa: E402,F401

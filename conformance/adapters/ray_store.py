@@ -3,7 +3,7 @@
 Ray has no user-chosen ids (``ray.put`` returns an ``ObjectRef``), so this module adds one thing, an id
 directory, and leaves everything else to Ray:
 
-* **The directory** of a store is a Ray actor (:class:`_StoreActor`), named ``<store name>`` in the
+* **The directory** of a store is a Ray actor (:class:`DirectoryActor`), named ``<store name>`` in the
   namespace :data:`NAMESPACE`, mapping each id to the ``ObjectRef`` of its object. Every process of the
   test reaches it by name (``ray.get_actor``): a child interpreter joins the same Ray through
   ``RAY_ADDRESS`` and resolves ids there, as Ray workers resolve refs through their owner.
@@ -47,8 +47,8 @@ from typing import Any, Dict, Iterable, List, Optional
 
 from conformance.api import OBJECT_ID_SIZE
 
-__all__ = ["CALL_TIMEOUT", "NAMESPACE", "NODE_STORE_MEMORY", "ObjectIdExistsError", "ObjectIdNotFoundError",
-           "RayCluster", "RayStore", "RayStoreError", "RayStoreFactory", "cleanup_check"]
+__all__ = ["CALL_TIMEOUT", "NAMESPACE", "NODE_STORE_MEMORY", "DirectoryActor", "ObjectIdExistsError",
+           "ObjectIdNotFoundError", "RayCluster", "RayStore", "RayStoreError", "RayStoreFactory", "leftovers"]
 
 #: The Ray namespace of every directory actor this module makes (so a check can find leftovers).
 NAMESPACE = "objstore_conformance"
@@ -93,7 +93,7 @@ def _bounded_get(ref: Any, timeout: Optional[float] = None) -> Any:
     return _ray().get(ref, timeout=CALL_TIMEOUT if timeout is None else timeout)
 
 
-class _StoreActor:
+class DirectoryActor:
     """The directory of one store on one node (a Ray async actor; see the module docstring).
 
     Maps ids to ``ObjectRef`` s it owns. Refs travel inside one-element lists so that Ray passes them as
@@ -244,19 +244,15 @@ class RayStore:
         self._actor = None
 
 
-def _actor_class() -> Any:
+def _start_actor(actor_class: type, name: str, node_id: Optional[str] = None) -> Any:
     import ray
 
-    return ray.remote(num_cpus=0, max_restarts=0)(_StoreActor)
-
-
-def _start_actor(name: str, node_id: Optional[str] = None) -> Any:
     options: Dict[str, Any] = {"name": name, "namespace": NAMESPACE}
     if node_id is not None:
         from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
         options["scheduling_strategy"] = NodeAffinitySchedulingStrategy(node_id=node_id, soft=False)
-    actor = _actor_class().options(**options).remote()
+    actor = ray.remote(num_cpus=0, max_restarts=0)(actor_class).options(**options).remote()
     _bounded_get(actor.node_id.remote(), NODE_TIMEOUT)  # it is up (a new node's worker takes seconds)
     return actor
 
@@ -271,17 +267,20 @@ class RayStoreFactory:
 
     ``capacity`` is not honoured: Ray's store has one size per node, fixed when the node starts (its
     ``object_store_memory``), and the clauses that depend on it are listed in ``xfails/ray.txt``.
+    ``store_class`` and ``actor_class`` are the client and the directory (the mutants bend them).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *, store_class: type = RayStore, actor_class: type = DirectoryActor) -> None:
         self._mine: Dict[str, Any] = {}
+        self.store_class = store_class
+        self.actor_class = actor_class
 
     def create(self, *, capacity: int) -> RayStore:
         _ray()
         name = f"store-{secrets.token_hex(6)}"
-        actor = _start_actor(name)
+        actor = _start_actor(self.actor_class, name)
         self._mine[name] = actor
-        return RayStore(name, actor)
+        return self.store_class(name, actor)
 
     def attach(self, name: str) -> RayStore:
         ray = _ray()
@@ -290,7 +289,7 @@ class RayStoreFactory:
         except ValueError as exc:
             raise ObjectIdNotFoundError(f"no Ray store called {name!r} in namespace {NAMESPACE!r}: was it "
                                         f"destroyed, or is RAY_ADDRESS another cluster? ({exc})") from exc
-        return RayStore(name, actor)
+        return self.store_class(name, actor)
 
     def destroy(self, store: RayStore) -> None:
         """Kill the store's directory actor: Ray frees every object it owns."""
@@ -299,7 +298,7 @@ class RayStoreFactory:
         _kill(actor)
 
     def create_cluster(self, n: int, *, capacity: int) -> "RayCluster":
-        return RayCluster(n)
+        return RayCluster(n, store_class=self.store_class, actor_class=self.actor_class)
 
 
 class RayCluster:
@@ -309,7 +308,7 @@ class RayCluster:
     than ``n`` live nodes.
     """
 
-    def __init__(self, n: int) -> None:
+    def __init__(self, n: int, *, store_class: type = RayStore, actor_class: type = DirectoryActor) -> None:
         from conformance.adapters import ray as ray_adapter
 
         ray = _ray()
@@ -326,11 +325,12 @@ class RayCluster:
                 others += self._add_raylets(n - 1 - len(others))
             self.node_ids = [here] + others[:n - 1]
             token = secrets.token_hex(6)
-            self._actors = [_start_actor(f"node{i}-{token}", node_id) for i, node_id in enumerate(self.node_ids)]
+            self._actors = [_start_actor(actor_class, f"node{i}-{token}", node_id)
+                            for i, node_id in enumerate(self.node_ids)]
         except BaseException:
             self.close()
             raise
-        self._stores = [RayStore(f"node{i}-{token}", actor, peers=self._actors[:i] + self._actors[i + 1:],
+        self._stores = [store_class(f"node{i}-{token}", actor, peers=self._actors[:i] + self._actors[i + 1:],
                                  remote_get=i > 0) for i, actor in enumerate(self._actors)]
 
     def _add_raylets(self, count: int) -> List[str]:
@@ -387,9 +387,14 @@ class RayCluster:
         self._added = []
 
 
-def cleanup_check() -> Dict[str, Any]:
-    """What this module left on the Ray it is connected to: the live actors of :data:`NAMESPACE` and the
-    objects Ray still holds for them (``{"actors": [...], "objects": n}``); empty after a clean run."""
+def leftovers() -> Dict[str, Any]:
+    """What this module left on the Ray this process is connected to: the live actors of
+    :data:`NAMESPACE` and the objects every node's store still holds (Ray's own store statistics, summed
+    over the cluster). After a clean run both are empty: ``{"actors": [], "objects": 0, "bytes": 0}``."""
     ray = _ray()
+    from ray._private import internal_api
+
     actors = [a for a in ray.util.list_named_actors(all_namespaces=True) if a.get("namespace") == NAMESPACE]
-    return {"actors": actors}
+    state = internal_api.get_state_from_address(ray.get_runtime_context().gcs_address)
+    stats = internal_api.get_memory_info_reply(state, timeout_seconds=CALL_TIMEOUT).store_stats
+    return {"actors": actors, "objects": int(stats.num_local_objects), "bytes": int(stats.object_store_bytes_used)}
