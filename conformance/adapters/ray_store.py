@@ -394,6 +394,11 @@ def leftovers() -> Dict[str, Any]:
     ray = _ray()
     from ray._private import internal_api
 
+    try:
+        import grpc  # noqa: F401 - Ray's memory statistics are a gRPC call to a raylet
+    except ImportError as exc:
+        raise ImportError(f"counting Ray's objects needs grpcio (pip install grpcio, or 'ray[default]'): "
+                          f"{exc}") from exc
     actors = [a for a in ray.util.list_named_actors(all_namespaces=True) if a.get("namespace") == NAMESPACE]
     state = internal_api.get_state_from_address(ray.get_runtime_context().gcs_address)
     stats = internal_api.get_memory_info_reply(state, timeout_seconds=CALL_TIMEOUT).store_stats
