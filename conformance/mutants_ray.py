@@ -3,7 +3,7 @@ the adapter each, which the store clauses that Ray runs must catch.
 
 Registered with :func:`conformance.mutants.mutant` (``--impl mutant.ray_<defect>``). Loading one needs Ray
 (its factory raises ``ImportError`` without it, and the meta tests skip it), so their proof runs where Ray
-is installed: ``tests/test_peers_ray_mutants.py``, in ``tox -e ray``. Importing this module does not import
+is installed: ``tests/test_peers_ray_cluster.py``, in ``tox -e ray``. Importing this module does not import
 Ray.
 """
 
@@ -76,12 +76,12 @@ def _ray_private_directory() -> Implementation:
 
 @_register("ray_ignores_timeout", "store.timeouts.zero", "store.timeouts.positive")
 def _ray_ignores_timeout() -> Implementation:
-    """Waits a fixed 5 s for a missing id, whatever the timeout asked for."""
+    """Waits a fixed 3.5 s for a missing id, whatever the timeout asked for."""
     from conformance.adapters import ray_store
 
     class Store(ray_store.RayStore):
         def _ref(self, oid: bytes, timeout: Optional[float]) -> Any:
-            return super()._ref(oid, 5.0)
+            return super()._ref(oid, 3.5)
 
     return _ray_mutant("ray_ignores_timeout", store_class=Store)
 

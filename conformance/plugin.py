@@ -10,7 +10,8 @@ are collected; then it needs an implementation::
 
 Options: ``--impl NAME`` (or ``CONFORMANCE_IMPL``), ``--xfails-file PATH`` (or ``CONFORMANCE_XFAILS``),
 ``--max-examples N``, ``--conformance-profile ci|nightly`` (or ``CONFORMANCE_PROFILE``; default ``ci``),
-``--clause ID`` (repeatable: run only these clauses).
+``--clause ID`` (repeatable: run only these clauses), ``--ray-address ADDRESS`` (the Ray adapter joins that
+cluster; same as ``RAY_ADDRESS``).
 """
 
 from __future__ import annotations
@@ -55,6 +56,9 @@ def pytest_addoption(parser: Any) -> None:
                          "default $CONFORMANCE_PROFILE")
     group.addoption("--clause", action="append", default=[], metavar="ID",
                     help="run only this clause (repeatable; a trailing '*' matches a prefix)")
+    group.addoption("--ray-address", default=None, metavar="ADDRESS",
+                    help="the Ray adapter joins this existing cluster instead of starting a Ray "
+                         "(sets $RAY_ADDRESS for this run and its child processes)")
 
 
 def _impl_name(config: Any) -> Optional[str]:
@@ -97,6 +101,8 @@ def _load_profile(config: Any) -> None:
 
 
 def pytest_configure(config: Any) -> None:
+    if config.getoption("ray_address", None):
+        os.environ["RAY_ADDRESS"] = config.getoption("ray_address")
     config.addinivalue_line("markers", "clause(id): the conformance clause a test checks")
     config.addinivalue_line("markers", "requires(*capabilities): capabilities a clause needs claimed")
     if _impl_name(config):

@@ -6,19 +6,25 @@ with ``RAY_ADDRESS`` pointing at it, exactly as ``conformance/README.md`` tells 
 clause Ray claims runs against the cluster, and the nodes clause uses its two real nodes (the adapter
 starts no raylet of its own when it joined a cluster). Then this process connects and checks, with Ray's
 own statistics, that the suite left no actor and no object behind. Skipped without Ray.
+
+The Ray store adapter's mutants (``conformance.mutants_ray``) are proven here too, against the same
+cluster (it saves each of them starting a Ray of its own): each must fail the clauses meant to catch it.
+They run in ``tox -e ray``, not in ``tox -e meta``, where Ray is not installed and they do not load.
 """
 
 from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Dict, Iterator
 
 import pytest
 
 ray = pytest.importorskip("ray", reason="Ray is not installed (pip install 'objstore-conformance[ray]')")
 from ray.cluster_utils import Cluster  # noqa: E402
 
+from conformance.mutants import MUTANTS  # noqa: E402
+from conformance.mutants_ray import RAY_MUTANTS  # noqa: E402
 from conformance.report import run_implementation  # noqa: E402
 
 #: Per-raylet object store: small, as everywhere in this project (Ray's minimum is 75 MiB).
@@ -43,18 +49,33 @@ def cluster() -> Iterator[Any]:
 
 
 @pytest.fixture(scope="module")
-def suite_run(cluster: Any) -> Any:
+def runs(cluster: Any) -> Dict[str, Any]:
+    """The suite's store clauses against the cluster, and each Ray mutant's target clauses, two at a time."""
     import os
+    from concurrent.futures import ThreadPoolExecutor
+
+    def run(name: str) -> Any:
+        if name == "ray":
+            return run_implementation("ray", clauses=["store.*"], xfails_file=str(XFAILS), timeout=300)
+        return run_implementation(f"mutant.{name}", clauses=MUTANTS[name].targets,
+                                  extra_args=["--hypothesis-seed", "0"], timeout=300)
 
     saved = os.environ.get("RAY_ADDRESS")
-    os.environ["RAY_ADDRESS"] = cluster.address
+    os.environ["RAY_ADDRESS"] = cluster.address  # the subprocesses join the cluster, as a user's run does
     try:
-        return run_implementation("ray", clauses=["store.*"], xfails_file=str(XFAILS), timeout=300)
+        names = ["ray"] + RAY_MUTANTS
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            return dict(zip(names, pool.map(run, names)))
     finally:
         if saved is None:
             os.environ.pop("RAY_ADDRESS", None)
         else:
             os.environ["RAY_ADDRESS"] = saved
+
+
+@pytest.fixture(scope="module")
+def suite_run(runs: Dict[str, Any]) -> Any:
+    return runs["ray"]
 
 
 def test_store_clauses_pass_on_an_existing_cluster(suite_run: Any) -> None:
@@ -67,10 +88,34 @@ def test_store_clauses_pass_on_an_existing_cluster(suite_run: Any) -> None:
     assert not bad, f"{bad}\n{suite_run.log[-4000:]}"
 
 
-def test_suite_leaves_nothing_on_the_cluster(cluster: Any, suite_run: Any) -> None:
+@pytest.mark.parametrize("name", RAY_MUTANTS)
+def test_ray_mutant_is_caught(runs: Dict[str, Any], name: str) -> None:
+    """Every clause a Ray mutant targets fails (or errors) against it, on a real Ray cluster."""
+    result = runs[name]
+    survived = {c: result.clauses[c].status if c in result.clauses else "not run"
+                for c in MUTANTS[name].targets
+                if c not in result.clauses or result.clauses[c].status not in ("fail", "error")}
+    assert not survived, (f"mutant {name!r} ({MUTANTS[name].defect}) survived clauses {survived}; "
+                          f"pytest exit status {result.exitstatus}\n{result.log}")
+
+
+def test_ray_mutants_target_ray_clauses() -> None:
+    """A Ray mutant targets only clauses whose capabilities Ray claims (else its proof would be vacuous)."""
+    from conformance.adapters.ray import ray_implementation
+    from conformance.clauses import all_clauses
+
+    clauses = all_clauses()
+    impl = ray_implementation()
+    for name in RAY_MUTANTS:
+        for target in MUTANTS[name].targets:
+            assert not impl.missing(clauses[target].requires), (name, target)
+
+
+def test_suite_leaves_nothing_on_the_cluster(cluster: Any, runs: Dict[str, Any]) -> None:
+    """After the suite and every mutant ran against the cluster, no actor and no object of theirs is left."""
     from conformance.adapters.ray_store import leftovers
 
-    assert suite_run.clauses, "the suite did not run"
+    assert all(r.clauses for r in runs.values()), "a run did not happen"
     ray.init(address=cluster.address, log_to_driver=False, configure_logging=False)
     deadline = time.monotonic() + 30  # Ray frees a dead owner's objects asynchronously
     left = leftovers()
