@@ -37,7 +37,7 @@ def test_put_get_roundtrip(impl, make_store, value):
     assert_same(value, store.get(oid), check_identity=False)
 
 
-@clause("store.immutability.exists", "store", "raw_buffers")
+@clause("store.immutability.exists", "store")
 def test_existing_id_refused(impl, make_store):
     """Clause store.immutability.exists: put or create with an id that is in the store raises the declared
     object-exists error, and the stored value does not change."""
@@ -57,7 +57,7 @@ def test_existing_id_refused(impl, make_store):
     store.abort(other)
 
 
-@clause("store.immutability.read_only", "store", "raw_buffers", "read_only")
+@clause("store.immutability.read_only", "store", "read_only")
 def test_get_results_read_only(impl, make_store):
     """Clause store.immutability.read_only: arrays from get and buffers from get_buffer are read-only;
     writing to them raises and the stored bytes do not change."""
@@ -80,7 +80,7 @@ def test_get_results_read_only(impl, make_store):
     assert bytes(store.get_buffer(oid)) == before, "the stored bytes changed"
 
 
-@clause("store.immutability.sealed_bytes", "store", "raw_buffers")
+@clause("store.immutability.sealed_bytes", "store")
 def test_bytes_unchanged_after_seal(impl, make_store):
     """Clause store.immutability.sealed_bytes: bytes written through create() are what get_buffer returns
     after seal, and writing through the create() view after seal raises or changes nothing."""
@@ -101,7 +101,7 @@ def test_bytes_unchanged_after_seal(impl, make_store):
     assert bytes(store.get_buffer(oid))[:64] == payload, "a write after seal changed the sealed object"
 
 
-@clause("store.zero_copy.local", "store", "raw_buffers", "zero_copy")
+@clause("store.zero_copy.local", "store", "zero_copy")
 def test_zero_copy_get(impl, make_store):
     """Clause store.zero_copy.local: an array got from the store shares memory with the stored object's
     buffer (no copy), and two gets share one copy."""
@@ -117,7 +117,7 @@ def test_zero_copy_get(impl, make_store):
     assert np.shares_memory(a, b), "two gets of one object gave two copies"
 
 
-@clause("store.visibility.unsealed", "store", "raw_buffers")
+@clause("store.visibility.unsealed", "store")
 def test_unsealed_invisible(impl, make_store):
     """Clause store.visibility.unsealed: a created, unsealed object is not contained, not listed, and get
     of it does not return (timeout 0 raises the declared error); after seal it is all three."""
@@ -134,7 +134,7 @@ def test_unsealed_invisible(impl, make_store):
     assert store.contains(oid) and oid in set(store.list())
 
 
-@clause("store.abort.leaves_nothing", "store", "raw_buffers")
+@clause("store.abort.leaves_nothing", "store")
 def test_abort_leaves_nothing(impl, make_store):
     """Clause store.abort.leaves_nothing: after abort the object is gone, its id can be created again, and
     its space is free (an object of most of the capacity fits)."""

@@ -32,7 +32,7 @@ def test_get_from_another_process(impl, make_store):
     assert got.get("value") == value, f"the other process got {got!r}"
 
 
-@clause("store.multiprocess.zero_copy", "store", "raw_buffers", "multiprocess", "zero_copy", "read_only")
+@clause("store.multiprocess.zero_copy", "store", "multiprocess", "zero_copy", "read_only")
 def test_zero_copy_in_another_process(impl, make_store):
     """Clause store.multiprocess.zero_copy: in another process, an array got from the store is a read-only
     view of the store's memory: it shares memory with get_buffer, and writing to it raises."""
@@ -49,7 +49,7 @@ def test_zero_copy_in_another_process(impl, make_store):
     assert not got["writeable"] and got["write"] == "refused", f"the other process could write: {got}"
 
 
-@clause("store.multiprocess.unsealed_invisible", "store", "raw_buffers", "multiprocess")
+@clause("store.multiprocess.unsealed_invisible", "store", "multiprocess")
 def test_unsealed_invisible_to_others(impl, make_store):
     """Clause store.multiprocess.unsealed_invisible: an object created but not sealed is invisible to
     another process (not contained, not listed, get_buffer with timeout 0 raises); once sealed it is."""
@@ -67,7 +67,7 @@ def test_unsealed_invisible_to_others(impl, make_store):
     assert seen["contains"] and seen["listed"] and seen["get"] == "value", f"a sealed object is hidden: {seen}"
 
 
-@clause("store.multiprocess.killed_writer", "store", "raw_buffers", "multiprocess")
+@clause("store.multiprocess.killed_writer", "store", "multiprocess")
 def test_killed_writer_leaves_nothing(impl, make_store):
     """Clause store.multiprocess.killed_writer: when a writer is killed between create and seal, its object
     never becomes visible and its space is reclaimed: an object needing that space can be put."""

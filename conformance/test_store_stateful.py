@@ -130,7 +130,7 @@ def machine_for(impl):
     return StoreMachine
 
 
-@clause("store.stateful.model", "store", "raw_buffers")
+@clause("store.stateful.model", "store")
 def test_store_against_dict_model(impl):
     """Clause store.stateful.model: random sequences of put, get, delete, hold, release, create/abort (and,
     with eviction, puts that force eviction) keep the store equal to a dict model: the same ids listed and

@@ -255,7 +255,6 @@ def shared_memory_implementation() -> Implementation:
         serializer=PicklerSerializer(pickle.dumps),
         protocols=(5,),
         capabilities=frozenset({"numpy", "recursive", "out_of_band", "zero_copy", "read_only", "store",
-                                "raw_buffers",
                                 "multiprocess", "timeouts", "nodes"}),
         store_factory=ShmStoreFactory(),
         serialization_error=PICKLE_DUMP_ERRORS,
