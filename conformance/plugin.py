@@ -11,8 +11,9 @@ are collected; then it needs an implementation::
 Options: ``--impl NAME`` (or ``CONFORMANCE_IMPL``), ``--xfails-file PATH`` (or ``CONFORMANCE_XFAILS``),
 ``--max-examples N``, ``--conformance-profile ci|nightly`` (or ``CONFORMANCE_PROFILE``; default ``ci``),
 ``--clause ID`` (repeatable: run only these clauses), ``--conformance-database DIR`` (Hypothesis' example
-database). A mistake in choosing or writing the implementation, or in its xfails file, ends the run with one
-``ERROR:`` line and exit status 2.
+database), ``--ray-address ADDRESS`` (the Ray adapter joins that cluster; same as ``RAY_ADDRESS``). A mistake
+in choosing or writing the implementation, or in its xfails file, ends the run with one ``ERROR:`` line and
+exit status 2.
 """
 
 from __future__ import annotations
@@ -89,6 +90,9 @@ def pytest_addoption(parser: Any) -> None:
                          "first on the next run (default: Hypothesis' own, .hypothesis/ in the current folder)")
     group.addoption("--clause", action="append", default=[], metavar="ID",
                     help="run only this clause (repeatable; a trailing '*' matches a prefix)")
+    group.addoption("--ray-address", default=None, metavar="ADDRESS",
+                    help="the Ray adapter joins this existing cluster instead of starting a Ray "
+                         "(sets $RAY_ADDRESS for this run and its child processes)")
 
 
 def _impl_name(config: Any) -> Optional[str]:
@@ -136,6 +140,8 @@ def _load_profile(config: Any) -> None:
 
 
 def pytest_configure(config: Any) -> None:
+    if config.getoption("ray_address", None):
+        os.environ["RAY_ADDRESS"] = config.getoption("ray_address")
     config.addinivalue_line("markers", "clause(id): the conformance clause a test checks")
     config.addinivalue_line("markers", "requires(*capabilities): capabilities a clause needs claimed")
     if _impl_name(config):

@@ -15,8 +15,8 @@ import pytest
 
 ray = pytest.importorskip("ray", reason="Ray is not installed (pip install 'objstore-conformance[ray]')")
 
-from conformance.harness import frame_buffer  # noqa: E402
 from conformance.adapters import ray as ray_adapter  # noqa: E402
+from conformance.harness import frame_buffer  # noqa: E402
 from conformance.registry import load_implementation  # noqa: E402
 
 
@@ -38,7 +38,9 @@ def impl(ray_up: Any) -> Any:
 
 def test_claims_only_what_ray_has(impl: Any) -> None:
     assert impl.protocols == (5,)
-    assert impl.store_factory is None and not impl.claims("store")
+    assert impl.store_factory is not None
+    assert {"store", "multiprocess", "timeouts", "nodes"} <= impl.capabilities
+    assert not impl.claims("raw_buffers") and not impl.claims("eviction")
     assert not impl.claims("out_of_band") and not impl.claims("zero_copy")
     assert f"Ray {ray.__version__}" in impl.description
 
@@ -99,3 +101,87 @@ def test_known_inspect_reports_names_not_paths(ray_up: Any) -> None:
     ok, failures = ray.util.inspect_serializability(holder, name="value", print_file=open(os.devnull, "w"))
     assert not ok
     assert not any(f.obj is holder[0] for f in failures), "Ray now blames the generator itself"
+
+
+# The store adapter: Ray's own objects behind the id directory, typed errors, nothing left behind.
+
+@pytest.fixture
+def store(impl: Any) -> Iterator[Any]:
+    made = impl.store_factory.create(capacity=1 << 20)
+    try:
+        yield made
+    finally:
+        impl.store_factory.destroy(made)
+
+
+def _ref(store: Any, oid: bytes) -> Any:
+    return ray.get(store._actor.lookup.remote(oid, 0), timeout=60)[0]
+
+
+def test_store_get_is_rays_zero_copy_read_only_get(store: Any) -> None:
+    import numpy as np
+
+    oid = store.put(np.arange(100_000.0))
+    a, b = store.get(oid), store.get(oid)
+    assert np.shares_memory(a, b), "two gets of one object gave two copies: not Ray's zero-copy get"
+    assert not a.flags.writeable
+    ref = _ref(store, oid)
+    assert ray.experimental.get_object_locations([ref])[ref]["object_size"] >= 800_000, "not in Ray's store"
+
+
+def test_store_objects_are_owned_by_the_directory(store: Any) -> None:
+    oid = store.put("v")
+    owner = ray.get(store._actor.node_id.remote(), timeout=60)
+    assert owner == ray.get_runtime_context().get_node_id()
+    assert _ref(store, oid).owner_address() != ray.put(0).owner_address(), "the caller owns the object"
+
+
+def test_store_typed_errors_and_bounded_waits(impl: Any, store: Any) -> None:
+    import time
+
+    oid = store.put(b"x")
+    with pytest.raises(impl.object_exists_error, match=oid.hex()):
+        store.put(b"y", oid)
+    assert store.get(oid) == b"x"
+    start = time.monotonic()
+    with pytest.raises(impl.timeout_error, match="within 0.2s"):
+        store.get(b"u" * 20, timeout=0.2)
+    assert time.monotonic() - start < 5, "a get of an unknown id waited past its timeout"
+    with pytest.raises(impl.not_found_error, match="nothing to delete"):
+        store.delete(b"u" * 20)
+    with pytest.raises(ValueError, match="20 bytes"):
+        store.get(b"short")
+    with pytest.raises(impl.not_found_error, match="no Ray store called"):
+        impl.store_factory.attach("store-that-was-never-made")
+
+
+def test_store_has_no_raw_buffers(store: Any) -> None:
+    with pytest.raises(NotImplementedError, match="raw_buffers"):
+        store.create(b"c" * 20, 8)
+    with pytest.raises(NotImplementedError, match="raw_buffers"):
+        store.get_buffer(store.put(b"x"))
+
+
+def test_destroyed_store_leaves_no_actor_or_object(impl: Any) -> None:
+    import gc
+    import time
+
+    import numpy as np
+
+    from conformance.adapters.ray_store import leftovers
+
+    before = leftovers()
+    made = impl.store_factory.create(capacity=1 << 20)
+    held = made.get(made.put(np.ones(200_000)))
+    made.delete(made.put(np.zeros(200_000)))
+    assert leftovers()["objects"] > before["objects"]
+    del held
+    impl.store_factory.destroy(made)
+    gc.collect()
+    def clean(now: dict) -> bool:  # objects of earlier tests may go meanwhile, never come
+        return now["actors"] == before["actors"] and now["objects"] <= before["objects"]
+
+    deadline = time.monotonic() + 30  # Ray frees the objects of a killed owner asynchronously
+    while not clean(leftovers()) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert clean(leftovers()), f"a destroyed store left an actor or objects in Ray: {leftovers()} after {before}"

@@ -16,14 +16,19 @@ Ray runs once per process: the first call starts a local Ray with a bounded obje
 one CPU (:func:`ensure_ray`), and an exit handler shuts it down. A child interpreter of the suite joins the
 parent's Ray through ``RAY_ADDRESS`` instead of starting its own.
 
+The store (``--impl ray`` claims ``store``, ``multiprocess``, ``timeouts`` and ``nodes``) is Ray's object
+store behind an id directory: ``ray.put``, ``ray.get`` with its timeout, Ray's reference counting, pinning
+and spilling, and, for nodes, Ray's pull on demand between raylets. :mod:`conformance.adapters.ray_store`
+explains the design.
+
 Not claimed, because the contract cannot observe it in Ray or Ray has no such operation:
 
 * ``out_of_band`` / ``zero_copy``: Ray sends buffers out-of-band and reads them zero-copy, but from its own
   store: its frame has no separate in-band pickle to measure, and a value read back shares memory with
   Ray's store, not with the frame (``tests/test_peers_ray.py`` checks ``ray.get`` is zero-copy).
-* ``store``: ``ray.put`` takes no object id, and Ray has no public create/seal/abort, contains or delete.
-  (Ray's core worker ignores a put of an id that already exists, ray-project/ray#5607.)
-* ``nodes`` / ``multiprocess`` / ``eviction`` / ``timeouts``: store capabilities, see ``store``.
+* ``raw_buffers``: Ray has no public create/seal/abort, and ``ray.get`` gives values, not raw bytes.
+* ``eviction``: Ray never evicts an object that is still referenced (the directory references every
+  object until it is deleted); it spills it to disk instead, so LRU eviction is not Ray's contract.
 * protocols 3 and 4: Ray always pickles at protocol 5.
 * ``numpy_byte_order``: a big-endian array that travels in-band (non-contiguous) comes back native.
 """
@@ -40,7 +45,7 @@ from conformance.api import Implementation
 from reference.frame import Frame, FrameError, FrameFormat, byte_view, read_frame
 
 __all__ = ["RAY_OPTIONS", "RayFrame", "RayInspectFailure", "RaySerializer", "ensure_ray", "ray_implementation",
-           "read_ray_frame", "shutdown_ray"]
+           "read_ray_frame", "shutdown_ray", "started_here"]
 
 #: ``ray.init`` options for the Ray this adapter starts: small, quiet, and gone when the process exits.
 RAY_OPTIONS = {
@@ -90,6 +95,11 @@ def shutdown_ray() -> None:
     if _started_here:
         os.environ.pop("RAY_ADDRESS", None)
         _started_here = False
+
+
+def started_here() -> bool:
+    """True when this process started the Ray it is connected to (not one it joined via ``RAY_ADDRESS``)."""
+    return _started_here
 
 
 def _context() -> Any:
@@ -207,7 +217,8 @@ def ray_version() -> str:
 
 
 def ray_implementation() -> Implementation:
-    """Ray's serialization, ``ray.get``, ``inspect_serializability`` and ``register_serializer``.
+    """Ray's serialization, ``ray.get``, ``inspect_serializability`` and ``register_serializer``, and Ray's
+    object store behind an id directory (:mod:`conformance.adapters.ray_store`).
 
     Raises ``ImportError`` naming the fix when Ray is not installed.
     """
@@ -217,16 +228,24 @@ def ray_implementation() -> Implementation:
     except ImportError as exc:
         raise ImportError(f"the 'ray' adapter needs Ray: pip install 'objstore-conformance[ray]' ({exc})") \
             from exc
+    from conformance.adapters import ray_store
+
     # Not numpy_byte_order: a non-contiguous big-endian array travels in-band and numpy's own unpickling
     # turns it native (checked by hand: the clause draws protocols Ray does not claim and skips).
     caps = {"numpy", "recursive", "by_value_functions", "dynamic_classes", "read_only", "custom_serializers",
-            "inspect"}
+            "inspect", "store", "multiprocess", "timeouts", "nodes"}
     return Implementation(
         name="ray",
         serializer=RaySerializer(),
         protocols=(5,),
         capabilities=frozenset(caps),
+        store_factory=ray_store.RayStoreFactory(),
         serialization_error=(TypeError, pickle.PicklingError),
         deserialization_error=(FrameError, ray.exceptions.RayError),
-        description=f"Ray {ray_version()}: its serialization context, ray.get, ray.util",
+        object_exists_error=(ray_store.ObjectIdExistsError,),
+        store_full_error=(ray.exceptions.ObjectStoreFullError,),
+        timeout_error=(ray.exceptions.GetTimeoutError,),
+        not_found_error=(ray_store.ObjectIdNotFoundError,),
+        description=f"Ray {ray_version()}: its serialization context, ray.get, ray.util; ray.put/ray.get "
+                    f"behind an id directory actor",
     )
