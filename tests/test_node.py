@@ -3,25 +3,21 @@
 from __future__ import annotations
 
 import os
+import pickle
 import socket
 import struct
 import time
-import uuid
-import pickle
 
 import numpy as np
 import pytest
+from _names import unique_names
 
 from reference import AuthenticationError, GetTimeoutError, ObjectID, ObjectStore, TransferError
 from reference.node import CHUNK_SIZE, Node, NodeProcess, ObjectRef, pull
-from reference.store import STORE_DIR
+from reference.storefile import store_path
+from reference.transfer import OK, REPLY
 
 WAIT = 30
-
-
-def _names(n):
-    tag = uuid.uuid4().hex[:10]
-    return [f"test-{os.getpid()}-{tag}-{i}" for i in range(n)]
 
 
 @pytest.fixture
@@ -31,10 +27,10 @@ def authkey():
 
 @pytest.fixture
 def names():
-    ns = _names(3)
+    ns = unique_names(3)
     yield ns
     for n in ns:
-        path = os.path.join(STORE_DIR, "objstore-" + n)
+        path = store_path(n)
         if os.path.exists(path):
             os.unlink(path)
             pytest.fail(f"the test left {path} behind")
@@ -191,10 +187,10 @@ def test_three_node_pulls_between_processes(names, authkey):
 
 def test_node_process_stop_destroys_its_store(names, authkey):
     p = NodeProcess(names[0], capacity=1 << 20, authkey=authkey)
-    assert os.path.exists(os.path.join(STORE_DIR, "objstore-" + names[0]))
+    assert os.path.exists(store_path(names[0]))
     p.stop()
     assert not p.process.is_alive()
-    assert not os.path.exists(os.path.join(STORE_DIR, "objstore-" + names[0]))
+    assert not os.path.exists(store_path(names[0]))
 
 
 def test_unreachable_node(names, authkey):
@@ -248,14 +244,12 @@ def test_dropped_transfer_leaves_nothing_behind(names, authkey):
     import multiprocessing.connection as mpc
     import threading
 
-    from reference.node import _REPLY
-
     listener = mpc.Listener(("127.0.0.1", 0), family="AF_INET", authkey=authkey)
 
     def half_server():
         with listener.accept() as conn:
             conn.recv_bytes(64)
-            conn.send_bytes(_REPLY.pack(0, 100_000))
+            conn.send_bytes(REPLY.pack(OK, 100_000))
             with socket.socket(fileno=os.dup(conn.fileno())) as sock:
                 sock.sendall(b"x" * 50_000)
 

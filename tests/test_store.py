@@ -7,7 +7,6 @@ import pickle
 import stat
 import time
 import tracemalloc
-import uuid
 
 import numpy as np
 import pytest
@@ -27,11 +26,6 @@ from reference import (
     StoreNotFoundError,
 )
 from reference.serializer import dumps
-from reference.store import STORE_DIR
-
-
-def unique_name() -> str:
-    return f"test-{os.getpid()}-{uuid.uuid4().hex[:12]}"
 
 
 @pytest.fixture
@@ -348,8 +342,9 @@ def test_create_size_zero_and_bad_sizes(store):
 
 
 def test_failed_put_leaves_nothing_behind(store):
-    from reference import SerializationError
     import threading
+
+    from reference import SerializationError
 
     with pytest.raises(SerializationError):
         store.put({"lock": threading.Lock()})
@@ -520,7 +515,7 @@ def test_index_keeps_a_free_slot_through_put_delete_churn(name):
     """The object index is open-addressed: a lookup of a missing id ends at an empty slot. Slots in use
     (live and tombstones) must stay under 3/4 after every put and delete, or a lookup probes for ever (the
     store-model test once hung there: removes left tombstones, then inserts filled the empty slots)."""
-    from reference.arena import _H_IUSED
+    from reference.arena.layout import H_IUSED
 
     store = ObjectStore.create(name, capacity=1 << 20, max_objects=8)
     try:
@@ -528,10 +523,10 @@ def test_index_keeps_a_free_slot_through_put_delete_churn(name):
         limit = 3 * arena.lay.index_size
         for cycle in range(200):
             ids = [store.put(cycle) for _ in range(1 + cycle % 8)]
-            assert arena.get_u32(_H_IUSED) * 4 < limit, f"cycle {cycle}: index slots in use after puts"
+            assert arena.get_u32(H_IUSED) * 4 < limit, f"cycle {cycle}: index slots in use after puts"
             for oid in ids[: 1 + (cycle * 5) % len(ids)]:
                 store.delete(oid)
-                assert arena.get_u32(_H_IUSED) * 4 < limit, f"cycle {cycle}: index slots in use after deletes"
+                assert arena.get_u32(H_IUSED) * 4 < limit, f"cycle {cycle}: index slots in use after deletes"
             for oid in ids:
                 if store.contains(oid):
                     store.delete(oid)

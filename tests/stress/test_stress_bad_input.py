@@ -26,21 +26,23 @@ import zlib
 from collections import Counter
 from typing import Any, Dict, List, Tuple
 
+import _guard
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from _stresslib import FakeNode, TempStore, drain, framed, make_id, scaled, store_name
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-import _guard
-from _stresslib import FakeNode, TempStore, check_table, make_id, scaled, store_name
 from reference import serializer as ser
+from reference.arena import verify
 from reference.errors import (
-    AuthenticationError,
     DeserializationError,
     GetTimeoutError,
     ObjectStoreFullError,
     TransferError,
 )
 from reference.node import Node, pull
+from reference.transfer import OK, PULL, REPLY, REQUEST
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 KEY = b"stress-fuzz-key"
@@ -210,24 +212,20 @@ def requests(draw: Any) -> Tuple[str, List[bytes]]:
     """Returns a strategy for generating (kind, raw chunks) a client sends after the handshake."""
     kind = draw(st.sampled_from(["pull", "garbage message", "raw bytes", "bad length", "many"]))
     if kind == "pull":
-        op = draw(st.sampled_from([b"PULL", b"PUSH", b"pull", b"\x00\x00\x00\x00"]))
+        op = draw(st.sampled_from([PULL, b"PUSH", b"pull", b"\x00\x00\x00\x00"]))
         oid = draw(st.sampled_from([make_id("fuzz-present", 0), make_id("fuzz-absent", 0)]) | st.binary(min_size=20, max_size=20))
         timeout = draw(st.sampled_from(_SPECIAL_TIMEOUTS) | st.floats(0, 0.05))
-        return kind, [_frame_msg(struct.pack("<4s20sd", op, oid, timeout))]
+        return kind, [framed(REQUEST.pack(op, oid, timeout))]
     if kind == "garbage message":
-        return kind, [_frame_msg(draw(st.binary(max_size=80)))]
+        return kind, [framed(draw(st.binary(max_size=80)))]
     if kind == "raw bytes":
         return kind, [draw(st.binary(max_size=200))]
     if kind == "bad length":
         return kind, [struct.pack("!i", draw(st.sampled_from([-1, -2 ** 31, 2 ** 31 - 1, 33, 10 ** 9])))
                       + draw(st.binary(max_size=40))]
-    pulls = [_frame_msg(struct.pack("<4s20sd", b"PULL", make_id("fuzz-present", 0), 0.0))
+    pulls = [framed(REQUEST.pack(PULL, make_id("fuzz-present", 0), 0.0))
              for _ in range(draw(st.integers(1, 5)))]
     return kind, pulls
-
-
-def _frame_msg(payload: bytes) -> bytes:
-    return struct.pack("!i", len(payload)) + payload
 
 
 def _handshake(sock: socket.socket, key: bytes) -> None:
@@ -239,22 +237,6 @@ def _handshake(sock: socket.socket, key: bytes) -> None:
         mpc.deliver_challenge(c, key)
     finally:
         c.close()
-
-
-def _read_until_quiet(sock: socket.socket, quiet: float) -> bytes:
-    sock.settimeout(quiet)
-    got = b""
-    try:
-        while True:
-            data = sock.recv(1 << 16)
-            if not data:
-                break
-            got += data
-    except socket.timeout:
-        pass
-    except OSError:
-        pass
-    return got
 
 
 def test_transfer_server_random_requests_hypothesis(figures: Dict[str, Any]) -> None:
@@ -288,7 +270,7 @@ def test_transfer_server_random_requests_hypothesis(figures: Dict[str, Any]) -> 
                 except OSError:
                     pass
                 t0 = time.monotonic()
-                reply = _read_until_quiet(sock, 10)
+                reply = drain(sock, 10)
                 assert time.monotonic() - t0 < 10, f"the server neither answered nor hung up: {kind}"
             if not authenticate:
                 # only the challenge and the verdict, never an object
@@ -331,15 +313,15 @@ def replies(draw: Any) -> Tuple[str, bytes]:
     kind = draw(st.sampled_from(["ok + frame", "ok, short body", "status", "huge size", "raw bytes", "nothing"]))
     frame = draw(st.sampled_from(SEED_FRAMES))
     if kind == "ok + frame":
-        return kind, _frame_msg(struct.pack("<BQ", 0, len(frame))) + frame + draw(st.binary(max_size=20))
+        return kind, framed(REPLY.pack(OK, len(frame))) + frame + draw(st.binary(max_size=20))
     if kind == "ok, short body":
-        return kind, _frame_msg(struct.pack("<BQ", 0, len(frame))) + frame[:draw(st.integers(0, len(frame) - 1))]
+        return kind, framed(REPLY.pack(OK, len(frame))) + frame[:draw(st.integers(0, len(frame) - 1))]
     if kind == "status":
         status = draw(st.integers(0, 255))
-        return kind, (_frame_msg(struct.pack("<BQ", status, draw(st.integers(0, 2 ** 64 - 1))))
-                      + _frame_msg(draw(st.binary(max_size=100))) + draw(st.binary(max_size=100)))
+        return kind, (framed(REPLY.pack(status, draw(st.integers(0, 2 ** 64 - 1))))
+                      + framed(draw(st.binary(max_size=100))) + draw(st.binary(max_size=100)))
     if kind == "huge size":
-        return kind, _frame_msg(struct.pack("<BQ", 0, draw(_INTERESTING)))
+        return kind, framed(REPLY.pack(OK, draw(_INTERESTING)))
     if kind == "raw bytes":
         return kind, draw(st.binary(max_size=200))
     return kind, b""
@@ -401,7 +383,7 @@ def test_pull_random_replies_hypothesis(figures: Dict[str, Any], nodelay_clients
                     into.delete(oid)
 
             one()
-            assert not check_table(into)
+            assert not verify(into._arena)
     finally:
         peer.close()
     figures.update(sorted(counts.items()))
@@ -445,7 +427,7 @@ def _stalling_peer(release: threading.Event) -> Tuple[socket.socket, Any]:
                 mpc.deliver_challenge(c, KEY)
                 mpc.answer_challenge(c, KEY)
                 c.recv_bytes(64)
-                conn.sendall(_frame_msg(struct.pack("<BQ", 0, len(frame))) + frame[: len(frame) // 2])
+                conn.sendall(framed(REPLY.pack(OK, len(frame))) + frame[: len(frame) // 2])
                 release.wait(60)
             finally:
                 c.close()
@@ -484,7 +466,7 @@ def test_server_thread_waiting_forever_ends_with_the_node(timeout: float) -> Non
         before = {t.ident for t in threading.enumerate()}
         with socket.create_connection(node.address) as sock:
             _handshake(sock, KEY)
-            sock.sendall(_frame_msg(struct.pack("<4s20sd", b"PULL", make_id("absent", 0), timeout)))
+            sock.sendall(framed(REQUEST.pack(PULL, make_id("absent", 0), timeout)))
             time.sleep(0.2)
         node.close()
         time.sleep(0.3)
@@ -498,14 +480,14 @@ def test_server_thread_waiting_forever_ends_with_the_node(timeout: float) -> Non
 def test_transfer_connections_send_small_messages_at_once() -> None:
     """Both ends of a transfer connection set TCP_NODELAY: without it the puller's last handshake message
     and its request, two small writes in a row, waited for the server's delayed ACK (~40 ms a pull)."""
-    from reference import node as node_module
+    from reference import transfer
 
     def no_delay(conn: Any) -> int:
         with socket.socket(fileno=os.dup(conn.fileno())) as sock:
             return sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
 
     with Node.start(store_name("nodelay"), capacity=1 << 20, authkey=KEY) as a:
-        conn = node_module._connect(a.address, KEY)
+        conn = transfer.connect(a.address, KEY)
         try:
             assert no_delay(conn), "the puller's end does not set TCP_NODELAY"
             deadline = time.monotonic() + 5
