@@ -1,31 +1,34 @@
 """The reference object store: node-local, immutable, in shared memory, with Plasma's semantics.
 
-Design (the details of the memory layout are in ``reference.arena``):
+Design, and the module that does each part:
 
 * A store is one file, ``/dev/shm/objstore-<name>``, created with ``O_EXCL`` and mode 0600 and mapped once
-  per process (every handle of the store in a process shares the mapping). The file holds a header, an
-  object table, allocator metadata and the data region; there is no server and no file per object.
-* ``put`` serializes (``reference.serializer``), reserves space under the store's lock, writes the frame
-  straight into the mapping *outside* the lock (one copy of each out-of-band buffer), then seals under the
-  lock. Frames of 16 KiB or less are written inside one critical section: copying them is cheaper than a
-  second trip through the lock. ``create``/``seal``/``abort`` expose the same steps. An unsealed object
-  is invisible to others.
+  per process (every handle of the store in a process shares the mapping; ``reference.storefile``). The
+  file holds a header, an object table, allocator metadata and the data region (``reference.arena``);
+  there is no server and no file per object.
+* ``put`` serializes (with the handle's :class:`reference.serializer.Serializer`), reserves space under
+  the store's lock, writes the frame straight into the mapping *outside* the lock (one copy of each
+  out-of-band buffer), then seals under the lock. Frames of 16 KiB or less are written inside one
+  critical section: copying them is cheaper than a second trip through the lock. ``create``/``seal``/
+  ``abort`` expose the same steps. An unsealed object is invisible to others (``reference.writing``).
 * ``get`` looks the object up and pins it under the lock, then deserializes a read-only slice of the
   mapping: every numpy array in the value is a zero-copy, read-only view of the store. The pin is recorded
   in shared memory against this process and dropped when the last view derived from the slice is released
   (a weakref callback on the slice). A deleted object that is still pinned becomes invisible at
-  once and keeps its bytes until unpinned, so views never change (pinned objects are never evicted).
+  once and keeps its bytes until unpinned, so views never change (pinned objects are never evicted;
+  ``reference.reading``).
 * A waiting ``get`` polls a shared seal counter with sleeps growing from 20 us to 1 ms; a seal anywhere on
   the node wakes it within about a millisecond.
 * When a put does not fit, pins of dead processes and unsealed objects of dead writers are reclaimed, then
   sealed unpinned objects are evicted, least recently used (put or get) first, at least a tenth of the
-  capacity at a time (as Plasma does, so one scan of the table serves many puts); if it cannot fit,
-  :class:`ObjectStoreFullError` says why, nothing is evicted, and the store stays usable.
+  capacity at a time (as Plasma does, so one scan of the table serves many puts); if even evicting every
+  unpinned object could not leave a large enough contiguous block, :class:`ObjectStoreFullError` says
+  why, nothing is evicted, and the store stays usable.
 * The lock is ``flock`` on the store file plus a per-process ``RLock``; it covers table updates (and
   copies of small frames) only.
 
 Non-goals: stores are per machine (no network; see ``reference.node``). A process that dies inside a table
-update leaves a mark that makes the next one rebuild the table's derived structures (``arena.Arena.repair``):
+update leaves a mark that makes the next one rebuild the table's derived structures (``reference.arena.repair``):
 the store survives any crash, though an update cut short may be undone. A writer must not
 write through a buffer from ``create`` after ``seal`` (``seal`` releases the memoryview it returned when
 nothing else exports it). Handles survive ``fork`` (the child takes its own lock and client slot), but views
@@ -114,6 +117,8 @@ class ObjectStore:
     handle pickles by name: unpickling attaches. :meth:`close` releases this handle and never destroys
     the store; :meth:`destroy` removes it. ``with ObjectStore.attach(name) as store:`` closes on exit.
     Handles are safe to share between threads and survive ``fork`` (the child re-registers itself).
+    Each handle has a :attr:`serializer` (the process-wide default unless one was given to :meth:`create`
+    or :meth:`attach`); a handle unpickled elsewhere uses that process's default.
     """
 
     _arena: Optional[Arena] = None

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from _names import unique_names
 
-from reference import AuthenticationError, GetTimeoutError, ObjectID, ObjectStore, TransferError
+from reference import AuthenticationError, GetTimeoutError, ObjectID, ObjectStore, StoreNotFoundError, TransferError
 from reference.node import CHUNK_SIZE, Node, NodeProcess, ObjectRef, pull
 from reference.storefile import store_path
 from reference.transfer import OK, REPLY
@@ -169,7 +169,7 @@ def test_three_node_pulls_between_processes(names, authkey):
     nodes = [p.connect() for p in procs]
     try:
         refs = [node.put({"from": i, "a": np.full(1000 + i, i)}) for i, node in enumerate(nodes)]
-        for i, node in enumerate(nodes):
+        for node in nodes:
             for j, ref in enumerate(refs):
                 v = node.get(ref, timeout=WAIT)
                 assert v["from"] == j and (v["a"] == j).all() and v["a"].shape == (1000 + j,)
@@ -181,7 +181,7 @@ def test_three_node_pulls_between_processes(names, authkey):
         for p in procs:
             p.stop()
     for n in names:
-        with pytest.raises(Exception):
+        with pytest.raises(StoreNotFoundError):
             ObjectStore.attach(n)
 
 

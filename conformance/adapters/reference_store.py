@@ -1,4 +1,4 @@
-"""The reference store (``reference.store.ObjectStore``) as the contract's store, once it exists.
+"""The reference store (``reference.store.ObjectStore``) as the contract's store.
 
 Translations: ids are ``ObjectID`` there and ``bytes`` here; ``list()`` there also shows the objects this
 process is still creating, here only sealed ones; ``create`` on a handle makes an object. With

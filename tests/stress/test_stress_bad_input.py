@@ -213,7 +213,8 @@ def requests(draw: Any) -> Tuple[str, List[bytes]]:
     kind = draw(st.sampled_from(["pull", "garbage message", "raw bytes", "bad length", "many"]))
     if kind == "pull":
         op = draw(st.sampled_from([PULL, b"PUSH", b"pull", b"\x00\x00\x00\x00"]))
-        oid = draw(st.sampled_from([make_id("fuzz-present", 0), make_id("fuzz-absent", 0)]) | st.binary(min_size=20, max_size=20))
+        oid = draw(st.sampled_from([make_id("fuzz-present", 0), make_id("fuzz-absent", 0)])
+                   | st.binary(min_size=20, max_size=20))
         timeout = draw(st.sampled_from(_SPECIAL_TIMEOUTS) | st.floats(0, 0.05))
         return kind, [framed(REQUEST.pack(op, oid, timeout))]
     if kind == "garbage message":

@@ -346,12 +346,12 @@ def test_node_killed_during_a_pull_leaves_the_puller_clean_and_able_to_retry(fig
                         a.put(value, oid)
                     outcome: List[Any] = []
 
-                    def run() -> None:
+                    def run(source: Any = holder_a.address, outcome: List[Any] = outcome) -> None:
                         try:
-                            pull(oid, source=holder_a.address, into=into, authkey=key, timeout=10)
+                            pull(oid, source=source, into=into, authkey=key, timeout=10)
                             outcome.append("pulled")
-                        except BaseException as exc:  # noqa: BLE001 - judged below
-                            outcome.append(exc)
+                        except BaseException as err:  # noqa: BLE001 - judged below
+                            outcome.append(err)
 
                     t = threading.Thread(target=run, daemon=True)
                     t.start()

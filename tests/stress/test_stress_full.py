@@ -92,7 +92,7 @@ def test_full_store_refuses_puts_cleanly_and_readers_are_unaffected(figures: Dic
             store.put(value_for(oid, 3 * MiB), oid)
         procs, pipes = [], []
         stop = _CTX.Event()
-        for r in range(nreaders):
+        for _ in range(nreaders):
             parent, child = _CTX.Pipe(duplex=False)
             procs.append(_CTX.Process(target=_reader, args=(store.name, pinned, stop, child)))
             pipes.append(parent)
