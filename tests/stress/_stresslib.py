@@ -15,10 +15,12 @@ import signal
 import socket
 import threading
 import time
+from collections import Counter
 from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
 from _names import unique_name
+from hypothesis import HealthCheck, settings
 
 from reference.store import ObjectStore
 from reference.storefile import store_path as store_path  # re-exported for the battery
@@ -37,6 +39,19 @@ def scale() -> str:
 def scaled(short: Any, full: Any) -> Any:
     """``short`` or ``full`` according to :func:`scale`."""
     return full if scale() == "full" else short
+
+
+def fuzz_settings(short: int, full: int) -> Any:
+    """Hypothesis settings of a fuzzing test of the battery: ``short`` or ``full`` examples (see
+    :func:`scaled`), no deadline, no example database, no health check (inputs are meant to be slow)."""
+    return settings(max_examples=scaled(short, full), deadline=None, database=None,
+                    suppress_health_check=list(HealthCheck))
+
+
+def tally(counts: Counter, kind: str) -> None:
+    """Count one more input, and one more of ``kind``, in a fuzzing test's figures."""
+    counts["inputs"] += 1
+    counts[f"inputs: {kind}"] += 1
 
 
 # -- self-verifying values ------------------------------------------------------------------------------

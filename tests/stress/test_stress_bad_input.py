@@ -29,8 +29,8 @@ from typing import Any, Dict, List, Tuple
 import _guard
 import numpy as np
 import pytest
-from _stresslib import FakeNode, TempStore, drain, framed, make_id, scaled, store_name
-from hypothesis import HealthCheck, given, settings
+from _stresslib import FakeNode, TempStore, drain, framed, fuzz_settings, make_id, scaled, store_name, tally
+from hypothesis import given
 from hypothesis import strategies as st
 
 from reference import serializer as ser
@@ -139,13 +139,11 @@ def test_deserialize_damaged_frames_hypothesis(figures: Dict[str, Any]) -> None:
     guard = _guard.GuardedBuffer(1 << 16)
     counts: Counter = Counter()
 
-    @settings(max_examples=scaled(1500, 100000), deadline=None, database=None,
-              suppress_health_check=list(HealthCheck))
+    @fuzz_settings(1500, 100000)
     @given(damaged_frames())
     def one(case: Tuple[str, bytes]) -> None:
         kind, data = case
-        counts["inputs"] += 1
-        counts[f"inputs: {kind}"] += 1
+        tally(counts, kind)
         view = guard.place(data)
         try:
             value = ser.deserialize(view)
@@ -250,13 +248,11 @@ def test_transfer_server_random_requests_hypothesis(figures: Dict[str, Any]) -> 
         server = node._server
         threads_before = threading.active_count()
 
-        @settings(max_examples=scaled(300, 20000), deadline=None, database=None,
-                  suppress_health_check=list(HealthCheck))
+        @fuzz_settings(300, 20000)
         @given(st.booleans(), requests())
         def one(authenticate: bool, req: Tuple[str, List[bytes]]) -> None:
             kind, chunks = req
-            counts["inputs"] += 1
-            counts[f"inputs: {kind}{'' if authenticate else ' (before the handshake)'}"] += 1
+            tally(counts, f"{kind}{'' if authenticate else ' (before the handshake)'}")
             with socket.create_connection(node.address) as sock:
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
                 if authenticate:
@@ -354,13 +350,11 @@ def test_pull_random_replies_hypothesis(figures: Dict[str, Any], nodelay_clients
     peer = FakeNode(lambda conn: _answer_scripted(script, conn), timeout=None)
     try:
         with TempStore("fuzz-puller", capacity=1 << 20, max_objects=64) as into:
-            @settings(max_examples=scaled(400, 20000), deadline=None, database=None,
-                      suppress_health_check=list(HealthCheck))
+            @fuzz_settings(400, 20000)
             @given(replies())
             def one(reply: Tuple[str, bytes]) -> None:
                 kind, data = reply
-                counts["inputs"] += 1
-                counts[f"inputs: {kind}"] += 1
+                tally(counts, kind)
                 oid = make_id("fuzz-pull", counts["inputs"])
                 script.append(data)
                 result: List[Any] = []
