@@ -15,6 +15,10 @@ from reference.arena.mapping import Mapping
 
 __all__ = ["Allocator"]
 
+# Struct objects bound by assignment, not by the import: CPython 3.11+ compiles a method call on a name
+# that an import bound as an attribute load (taking the name for a module), a bound method per call.
+_U32, _U64 = U32, U64
+
 
 class Allocator(Mapping):
     """Allocation of data blocks (call inside ``with arena:``)."""
@@ -22,14 +26,14 @@ class Allocator(Mapping):
     def alloc(self, n: int) -> int:
         """Offset of ``n`` (a multiple of 64) free bytes, taken from the free list; -1 if no block fits."""
         mm = self.mm
-        k: int = U32.unpack_from(mm, H_NFREE)[0]
+        k: int = _U32.unpack_from(mm, H_NFREE)[0]
         if k == 0:
             return -1
         length: int
         if k <= 16:  # the usual case: a few blocks; plain struct reads beat numpy's per-call cost here
             lens_at = self.lay.free_len
             for i in range(k):
-                length = U64.unpack_from(mm, lens_at + 8 * i)[0]
+                length = _U64.unpack_from(mm, lens_at + 8 * i)[0]
                 if length >= n:
                     break
             else:
@@ -41,15 +45,15 @@ class Allocator(Mapping):
                 return -1
             length = int(self.free_len[i])
         off_at = self.lay.free_off + 8 * i
-        off: int = U64.unpack_from(mm, off_at)[0]
+        off: int = _U64.unpack_from(mm, off_at)[0]
         rest = length - n
         if rest:
-            U64.pack_into(mm, off_at, off + n)
-            U64.pack_into(mm, self.lay.free_len + 8 * i, rest)
+            _U64.pack_into(mm, off_at, off + n)
+            _U64.pack_into(mm, self.lay.free_len + 8 * i, rest)
         else:
             self.free_off[i:k - 1] = self.free_off[i + 1:k]
             self.free_len[i:k - 1] = self.free_len[i + 1:k]
-            U32.pack_into(mm, H_NFREE, k - 1)
+            _U32.pack_into(mm, H_NFREE, k - 1)
         return off
 
     def free(self, off: int, n: int) -> None:

@@ -19,6 +19,10 @@ from reference.arena.mapping import Mapping
 
 __all__ = ["Index"]
 
+# Struct objects bound by assignment, not by the import: CPython 3.11+ compiles a method call on a name
+# that an import bound as an attribute load (taking the name for a module), a bound method per call.
+_U32 = U32
+
 
 class Index(Mapping):
     """Lookups and updates of the object index (call inside ``with arena:``)."""
@@ -37,7 +41,7 @@ class Index(Mapping):
         # Open addressing ends at an empty slot, and the index always keeps one; the bound makes a lookup
         # end even in an index damaged past that: every slot probed and no match proves the id absent.
         for _ in range(mask + 1):
-            v: int = U32.unpack_from(mm, index + 4 * h)[0]
+            v: int = _U32.unpack_from(mm, index + 4 * h)[0]
             if v == 0:
                 return -1, (h if reuse < 0 else reuse)
             if v == TOMB:

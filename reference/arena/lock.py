@@ -18,6 +18,10 @@ from reference.arena.space import Space
 
 __all__ = ["Arena"]
 
+# Struct objects bound by assignment, not by the import: CPython 3.11+ compiles a method call on a name
+# that an import bound as an attribute load (taking the name for a module), a bound method per call.
+_U32 = U32
+
 
 class Arena(Space, Repair):
     """One process's mapping of a store file, and every table operation on it.
@@ -39,9 +43,9 @@ class Arena(Space, Repair):
                 self.owner = 0
                 self.rlock.release()
                 raise
-            if U32.unpack_from(self.mm, H_DIRTY)[0]:
+            if _U32.unpack_from(self.mm, H_DIRTY)[0]:
                 self.repair()  # the last holder died (or was interrupted) halfway through an update
-            U32.pack_into(self.mm, H_DIRTY, self.pid)
+            _U32.pack_into(self.mm, H_DIRTY, self.pid)
         else:
             self.depth += 1
         return self
@@ -55,7 +59,7 @@ class Arena(Space, Repair):
                 if exc_type is None or issubclass(exc_type, Exception):
                     # Errors we raise leave the table consistent; KeyboardInterrupt and the like may
                     # not, so they leave the mark and the next holder repairs.
-                    U32.pack_into(self.mm, H_DIRTY, 0)
+                    _U32.pack_into(self.mm, H_DIRTY, 0)
             finally:
                 self.depth = 0
                 self.owner = 0

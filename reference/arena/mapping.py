@@ -30,6 +30,10 @@ from reference.arena.layout import (
 
 __all__ = ["Mapping"]
 
+# Struct objects bound by assignment, not by the import: CPython 3.11+ compiles a method call on a name
+# that an import bound as an attribute load (taking the name for a module), a bound method per call.
+_U32, _U64, _ENTRY = U32, U64, ENTRY
+
 _new_record = tuple.__new__  # Record(*fields) without NamedTuple's Python-level __new__ (a hot path)
 
 
@@ -116,22 +120,22 @@ class Mapping:
 
     # -- header and records -------------------------------------------------------------------------------
     def get_u32(self, off: int) -> int:
-        v: int = U32.unpack_from(self.mm, off)[0]
+        v: int = _U32.unpack_from(self.mm, off)[0]
         return v
 
     def set_u32(self, off: int, v: int) -> None:
-        U32.pack_into(self.mm, off, v)
+        _U32.pack_into(self.mm, off, v)
 
     def get_u64(self, off: int) -> int:
-        v: int = U64.unpack_from(self.mm, off)[0]
+        v: int = _U64.unpack_from(self.mm, off)[0]
         return v
 
     def set_u64(self, off: int, v: int) -> None:
-        U64.pack_into(self.mm, off, v)
+        _U64.pack_into(self.mm, off, v)
 
     def seq(self) -> int:
         """The seal counter; read without the lock (an aligned 8-byte load) by waiting gets."""
-        v: int = U64.unpack_from(self.mm, H_SEQ)[0]
+        v: int = _U64.unpack_from(self.mm, H_SEQ)[0]
         return v
 
     def tick(self) -> int:
@@ -142,7 +146,7 @@ class Mapping:
 
     def entry(self, e: int) -> Record:
         """Record ``e`` of the object table."""
-        rec: Record = _new_record(Record, ENTRY.unpack_from(self.mm, self.lay.entries + e * ENTRY_SIZE))
+        rec: Record = _new_record(Record, _ENTRY.unpack_from(self.mm, self.lay.entries + e * ENTRY_SIZE))
         return rec
 
     def used_entries(self) -> np.ndarray[Any, Any]:
@@ -151,7 +155,7 @@ class Mapping:
         Freed records go back on top of the stack and are reused first, so this stays as short as the
         most objects ever held at once.
         """
-        return self.entries[:U32.unpack_from(self.mm, H_HIGH)[0]]
+        return self.entries[:_U32.unpack_from(self.mm, H_HIGH)[0]]
 
     def free_records(self) -> int:
         """How many records are free."""

@@ -31,6 +31,10 @@ from reference.arena.records import Records
 
 __all__ = ["Pins"]
 
+# Struct objects bound by assignment, not by the import: CPython 3.11+ compiles a method call on a name
+# that an import bound as an attribute load (taking the name for a module), a bound method per call.
+_U32, _U64, _F64 = U32, U64, F64
+
 
 class Pins(Records):
     """Pins, client slots and reclaiming what dead processes held (call inside ``with arena:``)."""
@@ -40,10 +44,10 @@ class Pins(Records):
         c = self.client if self.client >= 0 else self.ensure_client()
         base = self.lay.entries + e * ENTRY_SIZE
         mm = self.mm
-        U32.pack_into(mm, base + E_PINS, U32.unpack_from(mm, base + E_PINS)[0] + 1)
-        U64.pack_into(mm, base + E_LRU, self.tick())
+        _U32.pack_into(mm, base + E_PINS, _U32.unpack_from(mm, base + E_PINS)[0] + 1)
+        _U64.pack_into(mm, base + E_LRU, self.tick())
         loff = self.lay.ledger + 4 * (c * self.lay.max_objects + e)
-        U32.pack_into(mm, loff, U32.unpack_from(mm, loff)[0] + 1)
+        _U32.pack_into(mm, loff, _U32.unpack_from(mm, loff)[0] + 1)
         self.local_pins += 1
 
     def unpin(self, e: int, inc: int) -> None:
@@ -51,15 +55,15 @@ class Pins(Records):
         base = self.lay.entries + e * ENTRY_SIZE
         mm = self.mm
         self.local_pins -= 1
-        if U64.unpack_from(mm, base + E_INC)[0] != inc or self.client < 0:
+        if _U64.unpack_from(mm, base + E_INC)[0] != inc or self.client < 0:
             return  # already given back (this process was taken for dead, or the store was reset)
         loff = self.lay.ledger + 4 * (self.client * self.lay.max_objects + e)
-        mine: int = U32.unpack_from(mm, loff)[0]
+        mine: int = _U32.unpack_from(mm, loff)[0]
         if mine == 0:
             return
-        U32.pack_into(mm, loff, mine - 1)
-        pins: int = U32.unpack_from(mm, base + E_PINS)[0] - 1
-        U32.pack_into(mm, base + E_PINS, pins)
+        _U32.pack_into(mm, loff, mine - 1)
+        pins: int = _U32.unpack_from(mm, base + E_PINS)[0] - 1
+        _U32.pack_into(mm, base + E_PINS, pins)
         if pins == 0 and mm[base] == ZOMBIE:
             self.free_entry(e)
 
@@ -74,7 +78,7 @@ class Pins(Records):
                 off = lay.clients + c * CLIENT_SIZE
                 if self.get_u32(off) == 0:
                     self.set_u32(off, me)
-                    F64.pack_into(self.mm, off + 8, time.time())
+                    _F64.pack_into(self.mm, off + 8, time.time())
                     self.client = c
                     return c
             self.reclaim_dead()

@@ -39,6 +39,10 @@ from reference.arena.layout import (
 
 __all__ = ["Records"]
 
+# Struct objects bound by assignment, not by the import: CPython 3.11+ compiles a method call on a name
+# that an import bound as an attribute load (taking the name for a module), a bound method per call.
+_U32, _U64, _ENTRY = U32, U64, ENTRY
+
 
 class Records(Index, Allocator):
     """Record updates that keep the index, the free-record stack, the allocator and the byte count in step
@@ -50,19 +54,19 @@ class Records(Index, Allocator):
         ``slot`` comes from a :meth:`lookup` that missed. Returns (-1, 0) when no record is free.
         """
         mm = self.mm
-        n: int = U32.unpack_from(mm, H_NSTACK)[0]
+        n: int = _U32.unpack_from(mm, H_NSTACK)[0]
         if n == 0:
             return -1, 0
-        e: int = U32.unpack_from(mm, self.lay.stack + 4 * (n - 1))[0]
-        U32.pack_into(mm, H_NSTACK, n - 1)
-        if e >= U32.unpack_from(mm, H_HIGH)[0]:
-            U32.pack_into(mm, H_HIGH, e + 1)
-        inc: int = U64.unpack_from(mm, H_TICK)[0] + 1
-        U64.pack_into(mm, H_TICK, inc)
-        ENTRY.pack_into(mm, self.lay.entries + e * ENTRY_SIZE, CREATED, os.getpid(), oid, offset,
+        e: int = _U32.unpack_from(mm, self.lay.stack + 4 * (n - 1))[0]
+        _U32.pack_into(mm, H_NSTACK, n - 1)
+        if e >= _U32.unpack_from(mm, H_HIGH)[0]:
+            _U32.pack_into(mm, H_HIGH, e + 1)
+        inc: int = _U64.unpack_from(mm, H_TICK)[0] + 1
+        _U64.pack_into(mm, H_TICK, inc)
+        _ENTRY.pack_into(mm, self.lay.entries + e * ENTRY_SIZE, CREATED, os.getpid(), oid, offset,
                         size, alloc, time.time(), inc, inc, 0)
         self.index_insert(slot, e)
-        U64.pack_into(mm, H_USED, U64.unpack_from(mm, H_USED)[0] + alloc)
+        _U64.pack_into(mm, H_USED, _U64.unpack_from(mm, H_USED)[0] + alloc)
         return e, inc
 
     def seal(self, e: int) -> None:

@@ -27,6 +27,10 @@ from reference.arena.records import Records
 
 __all__ = ["Repair"]
 
+# Struct objects bound by assignment, not by the import: CPython 3.11+ compiles a method call on a name
+# that an import bound as an attribute load (taking the name for a module), a bound method per call.
+_U32, _U64 = U32, U64
+
 
 class Repair(Records):
     """:meth:`repair`, run under the lock by the holder that finds the dirty mark."""
@@ -43,7 +47,7 @@ class Repair(Records):
         lay = self.lay
         # Records past the high-water mark were never written (it is raised before a record is), so
         # neither they nor their ledger columns need reading (reading would fault in untouched pages).
-        n: int = U32.unpack_from(self.mm, H_HIGH)[0]
+        n: int = _U32.unpack_from(self.mm, H_HIGH)[0]
         ent = self.entries[:n]
         clients = np.frombuffer(self.mm, dtype=CLIENT_DTYPE, count=lay.max_clients, offset=lay.clients)
         rows = np.flatnonzero(clients["pid"])
@@ -73,11 +77,11 @@ class Repair(Records):
         ends = np.concatenate((offs, [lay.data + lay.capacity]))
         gaps = np.flatnonzero(ends > starts)
         self.set_free_blocks(starts[gaps], (ends - starts)[gaps])
-        U64.pack_into(self.mm, H_USED, int(lens.sum()))
+        _U64.pack_into(self.mm, H_USED, int(lens.sum()))
         # The stack is popped from the end: never-used records below, then the free ones, lowest on top.
         free_records = np.concatenate((np.arange(lay.max_objects - 1, n - 1, -1),
                                        np.flatnonzero(state == FREE)[::-1])).astype(np.uint32)
         self.set_free_records(free_records)
         self.rebuild_index(keep)
-        U32.pack_into(self.mm, H_NLIVE, len(keep))
-        U32.pack_into(self.mm, H_REPAIRS, U32.unpack_from(self.mm, H_REPAIRS)[0] + 1)
+        _U32.pack_into(self.mm, H_NLIVE, len(keep))
+        _U32.pack_into(self.mm, H_REPAIRS, _U32.unpack_from(self.mm, H_REPAIRS)[0] + 1)
