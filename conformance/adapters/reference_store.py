@@ -67,9 +67,7 @@ class ReferenceStoreFactory:
             from reference.store import ObjectStore
         except ImportError:
             return None
-        caps = {"store", "multiprocess", "eviction", "timeouts"}
-        if _node_class() is not None:
-            caps.add("nodes")
+        caps = {"store", "multiprocess", "eviction", "timeouts", "nodes"}
         return cls(ObjectStore, {
             "object_exists_error": (errors.ObjectExistsError,),
             "store_full_error": (errors.ObjectStoreFullError,),
@@ -78,18 +76,16 @@ class ReferenceStoreFactory:
         }, frozenset(caps))
 
     def create(self, *, capacity: int) -> ReferenceStore:
-        make = getattr(self._cls, "create_store", None) or self._cls.create
-        return ReferenceStore(make(f"conformance-{secrets.token_hex(6)}", capacity=capacity))
+        return ReferenceStore(self._cls.create(f"conformance-{secrets.token_hex(6)}", capacity=capacity))
 
     def attach(self, name: str) -> ReferenceStore:
         return ReferenceStore(self._cls.attach(name))
 
     def create_cluster(self, n: int, *, capacity: int) -> "ReferenceCluster":
-        """``n`` reference nodes (``reference.node``), peers of each other; raises if nodes are missing."""
-        node_class = _node_class()
-        if node_class is None:
-            raise NotImplementedError("reference.node is not installed")
-        return ReferenceCluster(node_class, n, capacity)
+        """``n`` reference nodes (``reference.node``), peers of each other."""
+        from reference.node import Node
+
+        return ReferenceCluster(Node, n, capacity)
 
     def destroy(self, store: Any) -> None:
         handle = store._s
@@ -147,11 +143,3 @@ class ReferenceCluster:
             except Exception:  # noqa: BLE001 - close every node even if one fails
                 pass
         self._nodes = []
-
-
-def _node_class() -> Optional[Any]:
-    try:
-        from reference.node import Node
-    except ImportError:
-        return None
-    return Node
