@@ -74,6 +74,11 @@ class Node:
         """The API of the node whose store is ``store_name`` and whose server is at ``address``."""
         return cls(ObjectStore.attach(store_name), address, authkey, peers=peers)
 
+    @property
+    def server(self) -> Optional[TransferServer]:
+        """The transfer server :meth:`start` made, or None for a node reached with :meth:`connect`."""
+        return self._server
+
     def add_peer(self, address: Address) -> None:
         """Ask the node serving at ``address`` too when looking for an object by bare ID."""
         peer = (str(address[0]), int(address[1]))

@@ -210,6 +210,12 @@ class ObjectStore:
         """Bytes available to objects."""
         return self._a().lay.capacity
 
+    @property
+    def arena(self) -> Arena:
+        """The back door: this process's :class:`reference.arena.Arena` of the store, for tests and tools that
+        read its tables directly (``reference.arena.verify(store.arena)``). Updates must hold its lock."""
+        return self._a()
+
     # -- writing ----------------------------------------------------------------------------------------
     def put(self, value: Any, object_id: Optional[ObjectIDLike] = None) -> ObjectID:
         """Serialize ``value`` straight into the store and seal it; returns its :class:`ObjectID`.

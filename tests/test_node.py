@@ -55,8 +55,8 @@ def test_put_stays_local_until_requested(two_nodes):
     v = b.get(ref, timeout=WAIT)
     np.testing.assert_array_equal(v, np.arange(1000))
     assert b.store.contains(ref.object_id)  # now held locally
-    base = np.frombuffer(b.store._arena.mm, dtype=np.uint8).ctypes.data
-    assert base <= v.ctypes.data < base + len(b.store._arena.mm) and not v.flags.writeable
+    base = np.frombuffer(b.store.arena.mm, dtype=np.uint8).ctypes.data
+    assert base <= v.ctypes.data < base + len(b.store.arena.mm) and not v.flags.writeable
     a.store.delete(ref.object_id)  # the owner's copy goes; the local one stays
     np.testing.assert_array_equal(b.get(ref, timeout=0), np.arange(1000))
 
@@ -99,9 +99,9 @@ def test_wrong_key_is_refused(two_nodes):
     assert isinstance(info.value, TransferError)
     assert not b.store.contains(ref.object_id) and b.store.list() == []
     deadline = time.monotonic() + 5  # the server counts the refusal just after the client hears of it
-    while a._server.refused < 1 and time.monotonic() < deadline:
+    while a.server.refused < 1 and time.monotonic() < deadline:
         time.sleep(0.01)
-    assert a._server.refused >= 1
+    assert a.server.refused >= 1
     assert b.get(ref, timeout=WAIT) == "secret"  # the server is still serving the right key
 
 
@@ -128,9 +128,9 @@ def test_nothing_is_unpickled_before_authentication(two_nodes, tmp_path):
         except OSError:
             pass  # the server hung up on us: that is the point
     deadline = time.monotonic() + 5
-    while a._server.refused < 1 and time.monotonic() < deadline:
+    while a.server.refused < 1 and time.monotonic() < deadline:
         time.sleep(0.01)
-    assert a._server.refused >= 1
+    assert a.server.refused >= 1
     assert not os.path.exists(marker)
     ref = a.put(1)
     assert b.get(ref, timeout=WAIT) == 1
@@ -287,8 +287,8 @@ def test_pull_writes_chunks_straight_into_the_store(two_nodes, monkeypatch):
     monkeypatch.setattr(socket.socket, "recv_into", spy)
     b.pull(ref, timeout=WAIT)
     monkeypatch.undo()
-    lo = np.frombuffer(b.store._arena.mm, dtype=np.uint8).ctypes.data
-    hi = lo + len(b.store._arena.mm)
+    lo = np.frombuffer(b.store.arena.mm, dtype=np.uint8).ctypes.data
+    hi = lo + len(b.store.arena.mm)
     assert targets and all(lo <= addr and addr + n <= hi for addr, n in targets)
     assert max(n for _, n in targets) <= CHUNK_SIZE
     assert b.get(ref, timeout=0).sum() == size // 8

@@ -36,7 +36,7 @@ def store(name):
 
 
 def _mapping_range(store):
-    base = np.frombuffer(store._arena.mm, dtype=np.uint8)
+    base = np.frombuffer(store.arena.mm, dtype=np.uint8)
     start = base.ctypes.data
     return start, start + base.nbytes
 
@@ -89,7 +89,7 @@ def test_handle_pickles_by_name(store):
     clone = pickle.loads(data)
     try:
         assert clone.name == store.name
-        assert clone._arena is store._arena
+        assert clone.arena is store.arena
         np.testing.assert_array_equal(clone.get(oid), np.arange(10))
     finally:
         clone.close()
@@ -579,7 +579,7 @@ def test_index_keeps_a_free_slot_through_put_delete_churn(name):
 
     store = ObjectStore.create(name, capacity=1 << 20, max_objects=8)
     try:
-        arena = store._arena
+        arena = store.arena
         limit = 3 * arena.lay.index_size
         for cycle in range(200):
             ids = [store.put(cycle) for _ in range(1 + cycle % 8)]

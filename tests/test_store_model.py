@@ -80,7 +80,7 @@ class StoreModel(RuleBasedStateMachine):
     def crash_inside_an_update(self, what):
         """Scramble one derived structure and leave the mark a holder that died mid-update leaves; the
         next lock holder must repair it (the invariants below take the lock)."""
-        arena = self.store._arena
+        arena = self.store.arena
         with arena:
             lay = arena.lay
             if what == "free list":
@@ -103,7 +103,7 @@ class StoreModel(RuleBasedStateMachine):
             assert v.shape == (n,) and (v == fill).all(), "a held view changed"
         for info in self.store.list():
             assert info.object_id in self.model, "an object the model deleted is visible"
-        assert verify(self.store._arena) == []
+        assert verify(self.store.arena) == []
 
 
 # max_examples comes from the Hypothesis profile (conftest.py): 40 in CI, 2000 nightly.

@@ -73,8 +73,8 @@ def _put_later(store, oid_hex, delay, q):
 
 def _get_and_describe(store, oid_hex, q):
     v = store.get(oid_hex, timeout=WAIT)
-    base = np.frombuffer(store._arena.mm, dtype=np.uint8).ctypes.data
-    inside = base <= v.ctypes.data < base + len(store._arena.mm)
+    base = np.frombuffer(store.arena.mm, dtype=np.uint8).ctypes.data
+    inside = base <= v.ctypes.data < base + len(store.arena.mm)
     q.put((float(v.sum()), bool(v.flags.writeable), bool(inside), os.getpid()))
 
 
@@ -302,7 +302,7 @@ def test_handle_pickled_to_a_fresh_interpreter(store, children):
 def _die_inside_update(name, oid_hex, how, q):
     """Take the store's lock, do half of a table update, report, and wait to be killed."""
     s = ObjectStore.attach(name)
-    arena = s._arena
+    arena = s.arena
     with arena:
         if how == "delete":  # the record is marked free, its bytes not yet given back
             e, _slot = arena.lookup(ObjectID.from_hex(oid_hex).binary())
@@ -326,11 +326,11 @@ def test_process_killed_inside_a_table_update(store, name, children, how):
     os.kill(p.pid, signal.SIGKILL)
     p.join(WAIT)
     st = store.stats()  # takes the lock: repairs
-    assert store._arena.get_u32(H_REPAIRS) == 1
+    assert store.arena.get_u32(H_REPAIRS) == 1
     if how == "delete":
         assert not store.contains(oid) and st.used_bytes == 0
     else:
         assert store.contains(oid) and st.used_bytes == (store.list()[0].size + 63) // 64 * 64
-    assert verify(store._arena) == []
+    assert verify(store.arena) == []
     big = store.put(np.zeros((store.capacity - st.used_bytes - 4096) // 8))  # all the free space, in one
     store.delete(big)

@@ -245,7 +245,7 @@ def test_transfer_server_random_requests_hypothesis(figures: Dict[str, Any]) -> 
     with Node.start(store_name("fuzz-server"), capacity=1 << 20, authkey=KEY) as node:
         present = make_id("fuzz-present", 0)
         node.put(b"x" * 1000, present)
-        server = node._server
+        server = node.server
         threads_before = threading.active_count()
 
         @fuzz_settings(300, 20000)
@@ -378,7 +378,7 @@ def test_pull_random_replies_hypothesis(figures: Dict[str, Any], nodelay_clients
                     into.delete(oid)
 
             one()
-            assert not verify(into._arena)
+            assert not verify(into.arena)
     finally:
         peer.close()
     figures.update(sorted(counts.items()))
@@ -486,9 +486,9 @@ def test_transfer_connections_send_small_messages_at_once() -> None:
         try:
             assert no_delay(conn), "the puller's end does not set TCP_NODELAY"
             deadline = time.monotonic() + 5
-            while not a._server._conns and time.monotonic() < deadline:
+            while not a.server._conns and time.monotonic() < deadline:
                 time.sleep(0.01)
-            assert a._server._conns and all(no_delay(c) for c in a._server._conns), \
+            assert a.server._conns and all(no_delay(c) for c in a.server._conns), \
                 "the server's end does not set TCP_NODELAY"
         finally:
             conn.close()

@@ -153,7 +153,7 @@ def _fork(fn: Any, *args: Any) -> int:
 
 def _dead_holdings(store: ObjectStore) -> Dict[str, Any]:
     """Before recovery: objects being created by dead processes, and pins held by dead processes."""
-    arena = store._arena
+    arena = store.arena
     out: Dict[str, Any] = {"unsealed_ids": [], "dead_pins": 0}
     with arena:
         ent = arena.entries
@@ -256,7 +256,7 @@ def _sigkill_rounds(rounds: int, gate: bool, figures: Dict[str, Any], tmp_path: 
                                 f"(every reader is dead)")
             if stats.used_bytes != stats.sealed_bytes or stats.free_bytes + stats.used_bytes != capacity:
                 problems.append(f"round {rnd}: accounting off after recovery: {stats}")
-            table = A.verify(store._arena)
+            table = A.verify(store.arena)
             problems.extend(f"round {rnd}: {p}" for p in table)
             if table:
                 break  # a broken table makes every later check meaningless
@@ -281,7 +281,7 @@ def _sigkill_rounds(rounds: int, gate: bool, figures: Dict[str, Any], tmp_path: 
         figures["used bytes after deleting all"] = stats.used_bytes
         if stats.used_bytes or stats.largest_free_block != capacity:
             problems.append(f"after deleting everything: {stats}")
-        problems.extend(A.verify(store._arena))
+        problems.extend(A.verify(store.arena))
         big = np.zeros(capacity - 4096, dtype=np.uint8)
         try:
             store.put(big, make_id("big", 0))
@@ -385,7 +385,7 @@ def test_node_killed_during_a_pull_leaves_the_puller_clean_and_able_to_retry(fig
                 stats = into.stats()
                 if oid in into or stats.num_unsealed or stats.used_bytes:
                     problems.append(f"round {rnd}: the puller is not clean after a failed pull: {stats}")
-                problems.extend(f"round {rnd}: {p}" for p in A.verify(into._arena))
+                problems.extend(f"round {rnd}: {p}" for p in A.verify(into.arena))
                 # retry from the other holder
                 pull(oid, source=holder_b.address, into=into, authkey=key, timeout=30)
                 problem, nbytes = check_value(oid, into.get(oid, timeout=0), size)

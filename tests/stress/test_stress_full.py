@@ -120,7 +120,7 @@ def test_full_store_refuses_puts_cleanly_and_readers_are_unaffected(figures: Dic
             problems.extend(probs)
             p.join(10)
         stats = store.stats()
-        problems.extend(verify(store._arena))
+        problems.extend(verify(store.arena))
         if stats.num_unsealed or stats.pinned_objects:
             problems.append(f"after the run: {stats.num_unsealed} unsealed, {stats.pinned_objects} pinned")
         if stats.used_bytes != stats.sealed_bytes:

@@ -164,7 +164,7 @@ def test_mixed_load_every_value_checked(figures: Dict[str, Any]) -> None:
             if problem:
                 problems.append(problem)
         stats = store.stats()
-        problems.extend(verify(store._arena))
+        problems.extend(verify(store.arena))
         n_ops = total["puts"] + total["gets"] + total["get_misses"] + total["deletes"]
         figures.update({
             "processes": nworkers,

@@ -321,7 +321,7 @@ def test_server_refuses_wrong_and_missing_keys_before_unpickling(node: Any, tmp_
                                                                  figures: Dict[str, Any]) -> None:
     """A client with a wrong key, with no key, or speaking raw bytes is refused; nothing it sent is unpickled."""
     marks = [str(tmp_path / f"mark{i}") for i in range(6)]
-    refused_before = node._server.refused
+    refused_before = node.server.refused
     attempts = 0
     # 1. a wrong key: multiprocessing's own client
     with pytest.raises(multiprocessing.AuthenticationError):
@@ -355,12 +355,12 @@ def test_server_refuses_wrong_and_missing_keys_before_unpickling(node: Any, tmp_
         _raw_exchange(node.address, [framed(os.urandom(n))])
         attempts += 1
     deadline = time.monotonic() + 5
-    while node._server.refused - refused_before < attempts and time.monotonic() < deadline:
+    while node.server.refused - refused_before < attempts and time.monotonic() < deadline:
         time.sleep(0.01)
-    figures["connections refused"] = node._server.refused - refused_before
+    figures["connections refused"] = node.server.refused - refused_before
     figures["markers found"] = sum(os.path.exists(m) for m in marks)
     assert not any(os.path.exists(m) for m in marks), "a payload was unpickled"
-    assert node._server.refused - refused_before == attempts
+    assert node.server.refused - refused_before == attempts
     assert node.store.list() == []
     # and the server still serves a client with the key
     ref = node.put("still fine")
