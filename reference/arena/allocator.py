@@ -15,9 +15,7 @@ from reference.arena.mapping import Mapping
 
 __all__ = ["Allocator"]
 
-# Struct objects bound by assignment, not by the import: CPython 3.11+ compiles a method call on a name
-# that an import bound as an attribute load (taking the name for a module), a bound method per call.
-_U32, _U64 = U32, U64
+_U32, _U64 = U32, U64  # plain names: see layout.U32
 
 
 class Allocator(Mapping):

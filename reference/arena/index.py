@@ -19,9 +19,7 @@ from reference.arena.mapping import Mapping
 
 __all__ = ["Index"]
 
-# Struct objects bound by assignment, not by the import: CPython 3.11+ compiles a method call on a name
-# that an import bound as an attribute load (taking the name for a module), a bound method per call.
-_U32 = U32
+_U32 = U32  # plain names: see layout.U32
 
 
 class Index(Mapping):

@@ -31,9 +31,7 @@ from reference.arena.records import Records
 
 __all__ = ["Pins"]
 
-# Struct objects bound by assignment, not by the import: CPython 3.11+ compiles a method call on a name
-# that an import bound as an attribute load (taking the name for a module), a bound method per call.
-_U32, _U64, _F64 = U32, U64, F64
+_U32, _U64, _F64 = U32, U64, F64  # plain names: see layout.U32
 
 
 class Pins(Records):

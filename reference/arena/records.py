@@ -39,9 +39,7 @@ from reference.arena.layout import (
 
 __all__ = ["Records"]
 
-# Struct objects bound by assignment, not by the import: CPython 3.11+ compiles a method call on a name
-# that an import bound as an attribute load (taking the name for a module), a bound method per call.
-_U32, _U64, _ENTRY = U32, U64, ENTRY
+_U32, _U64, _ENTRY = U32, U64, ENTRY  # plain names: see layout.U32
 
 
 class Records(Index, Allocator):
