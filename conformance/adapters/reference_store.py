@@ -67,7 +67,9 @@ class ReferenceStoreFactory:
             from reference.store import ObjectStore
         except ImportError:
             return None
-        caps = {"store", "multiprocess", "eviction", "timeouts", "nodes"}
+        caps = {"store", "multiprocess", "eviction", "timeouts"}
+        if _node_class() is not None:
+            caps.add("nodes")
         return cls(ObjectStore, {
             "object_exists_error": (errors.ObjectExistsError,),
             "store_full_error": (errors.ObjectStoreFullError,),
@@ -143,3 +145,11 @@ class ReferenceCluster:
             except Exception:  # noqa: BLE001 - close every node even if one fails
                 pass
         self._nodes = []
+
+
+def _node_class() -> Optional[Any]:
+    try:
+        from reference.node import Node
+    except ImportError:
+        return None
+    return Node

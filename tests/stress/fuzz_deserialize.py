@@ -4,11 +4,10 @@ Run: ``python tests/stress/fuzz_deserialize.py -runs=1000000`` (libFuzzer flags;
 Inputs are raw bytes or mutations of valid frames (the first input byte chooses); a mutated frame keeps its
 old checksum, so this fuzzes the frame parser and its checks (pickle never sees a damaged frame), except in
 the mode that edits only the header and buffer table and recomputes the CRC (tests/stress adds it): there the
-checks behind the checksum, and the unpickler with intact pickles but damaged buffers, are fuzzed too.
-Unpickling can call any importable global, so while fuzzing the frame's pickle may name only the
-reconstructors that real frames use (numpy's, ours, builtins'): the frame parser and pickle's own parser
-are fuzzed in full, and random input cannot reach ``os.system``. libFuzzer's closing line ``Done N runs in
-S second(s)`` counts the inputs.
+checks behind the checksum, and the unpickler with intact pickles but damaged buffers, are fuzzed too. Unpickling can call any
+importable global, so while fuzzing the frame's pickle may name only the reconstructors that real frames use
+(numpy's, ours, builtins'): the frame parser and pickle's own parser are fuzzed in full, and random input
+cannot reach ``os.system``. libFuzzer's closing line ``Done N runs in S second(s)`` counts the inputs.
 """
 
 from __future__ import annotations
