@@ -23,8 +23,7 @@ from typing import Any, Dict
 
 import numpy as np
 
-from .common import (KiB, array_of, cached, destroy_store, float64_array, new_store, shared_store, sizes,
-                     store_capacity)
+from .common import KiB, array_of, cached, destroy_store, float64_array, new_store, shared_store, sizes, store_capacity
 
 #: Array sizes of the throughput benchmarks (64 MiB and 256 MiB are dropped by OBJSTORE_BENCH_QUICK).
 THROUGHPUT_SIZES = sizes("1MiB", "64MiB", "256MiB")

@@ -9,6 +9,7 @@ The store's errors (added beside these) subclass the base too.
 from __future__ import annotations
 
 import pickle
+from typing import Any, Iterable
 
 __all__ = [
     "DeserializationError",
@@ -29,7 +30,7 @@ class SerializationError(ObjectStoreError, pickle.PicklingError, TypeError):
     records found, empty when none could be singled out.
     """
 
-    def __init__(self, message: str, culprits: tuple = ()) -> None:
+    def __init__(self, message: str, culprits: Iterable[Any] = ()) -> None:
         super().__init__(message)
         self.culprits = tuple(culprits)
 

@@ -26,6 +26,7 @@ class ObjectID:
     """
 
     __slots__ = ("_b",)
+    _b: bytes
 
     def __init__(self, data: Any) -> None:
         if isinstance(data, ObjectID):

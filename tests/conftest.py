@@ -7,12 +7,12 @@ from __future__ import annotations
 import os
 import sys
 import threading
-import uuid
 
 import pytest
+from _names import unique_name
 from hypothesis import HealthCheck, settings
 
-from reference.store import STORE_DIR
+from reference.storefile import store_path
 
 settings.register_profile("ci", max_examples=40, deadline=None,
                           suppress_health_check=[HealthCheck.too_slow])
@@ -36,9 +36,9 @@ def pytest_collection_modifyitems(config, items):
 @pytest.fixture
 def name():
     """A store name unique to this test; fails the test if its store file is left in /dev/shm."""
-    n = f"test-{os.getpid()}-{uuid.uuid4().hex[:12]}"
+    n = unique_name()
     yield n
-    path = os.path.join(STORE_DIR, "objstore-" + n)
+    path = store_path(n)
     if os.path.exists(path):
         os.unlink(path)
         pytest.fail(f"the test left {path} behind")

@@ -3,25 +3,21 @@
 from __future__ import annotations
 
 import os
+import pickle
 import socket
 import struct
 import time
-import uuid
-import pickle
 
 import numpy as np
 import pytest
+from _names import unique_names
 
-from reference import AuthenticationError, GetTimeoutError, ObjectID, ObjectStore, TransferError
+from reference import AuthenticationError, GetTimeoutError, ObjectID, ObjectStore, StoreNotFoundError, TransferError
 from reference.node import CHUNK_SIZE, Node, NodeProcess, ObjectRef, pull
-from reference.store import STORE_DIR
+from reference.storefile import store_path
+from reference.transfer import OK, REPLY
 
 WAIT = 30
-
-
-def _names(n):
-    tag = uuid.uuid4().hex[:10]
-    return [f"test-{os.getpid()}-{tag}-{i}" for i in range(n)]
 
 
 @pytest.fixture
@@ -31,10 +27,10 @@ def authkey():
 
 @pytest.fixture
 def names():
-    ns = _names(3)
+    ns = unique_names(3)
     yield ns
     for n in ns:
-        path = os.path.join(STORE_DIR, "objstore-" + n)
+        path = store_path(n)
         if os.path.exists(path):
             os.unlink(path)
             pytest.fail(f"the test left {path} behind")
@@ -59,8 +55,8 @@ def test_put_stays_local_until_requested(two_nodes):
     v = b.get(ref, timeout=WAIT)
     np.testing.assert_array_equal(v, np.arange(1000))
     assert b.store.contains(ref.object_id)  # now held locally
-    base = np.frombuffer(b.store._arena.mm, dtype=np.uint8).ctypes.data
-    assert base <= v.ctypes.data < base + len(b.store._arena.mm) and not v.flags.writeable
+    base = np.frombuffer(b.store.arena.mm, dtype=np.uint8).ctypes.data
+    assert base <= v.ctypes.data < base + len(b.store.arena.mm) and not v.flags.writeable
     a.store.delete(ref.object_id)  # the owner's copy goes; the local one stays
     np.testing.assert_array_equal(b.get(ref, timeout=0), np.arange(1000))
 
@@ -103,9 +99,9 @@ def test_wrong_key_is_refused(two_nodes):
     assert isinstance(info.value, TransferError)
     assert not b.store.contains(ref.object_id) and b.store.list() == []
     deadline = time.monotonic() + 5  # the server counts the refusal just after the client hears of it
-    while a._server.refused < 1 and time.monotonic() < deadline:
+    while a.server.refused < 1 and time.monotonic() < deadline:
         time.sleep(0.01)
-    assert a._server.refused >= 1
+    assert a.server.refused >= 1
     assert b.get(ref, timeout=WAIT) == "secret"  # the server is still serving the right key
 
 
@@ -132,9 +128,9 @@ def test_nothing_is_unpickled_before_authentication(two_nodes, tmp_path):
         except OSError:
             pass  # the server hung up on us: that is the point
     deadline = time.monotonic() + 5
-    while a._server.refused < 1 and time.monotonic() < deadline:
+    while a.server.refused < 1 and time.monotonic() < deadline:
         time.sleep(0.01)
-    assert a._server.refused >= 1
+    assert a.server.refused >= 1
     assert not os.path.exists(marker)
     ref = a.put(1)
     assert b.get(ref, timeout=WAIT) == 1
@@ -173,7 +169,7 @@ def test_three_node_pulls_between_processes(names, authkey):
     nodes = [p.connect() for p in procs]
     try:
         refs = [node.put({"from": i, "a": np.full(1000 + i, i)}) for i, node in enumerate(nodes)]
-        for i, node in enumerate(nodes):
+        for node in nodes:
             for j, ref in enumerate(refs):
                 v = node.get(ref, timeout=WAIT)
                 assert v["from"] == j and (v["a"] == j).all() and v["a"].shape == (1000 + j,)
@@ -185,16 +181,16 @@ def test_three_node_pulls_between_processes(names, authkey):
         for p in procs:
             p.stop()
     for n in names:
-        with pytest.raises(Exception):
+        with pytest.raises(StoreNotFoundError):
             ObjectStore.attach(n)
 
 
 def test_node_process_stop_destroys_its_store(names, authkey):
     p = NodeProcess(names[0], capacity=1 << 20, authkey=authkey)
-    assert os.path.exists(os.path.join(STORE_DIR, "objstore-" + names[0]))
+    assert os.path.exists(store_path(names[0]))
     p.stop()
     assert not p.process.is_alive()
-    assert not os.path.exists(os.path.join(STORE_DIR, "objstore-" + names[0]))
+    assert not os.path.exists(store_path(names[0]))
 
 
 def test_unreachable_node(names, authkey):
@@ -248,14 +244,12 @@ def test_dropped_transfer_leaves_nothing_behind(names, authkey):
     import multiprocessing.connection as mpc
     import threading
 
-    from reference.node import _REPLY
-
     listener = mpc.Listener(("127.0.0.1", 0), family="AF_INET", authkey=authkey)
 
     def half_server():
         with listener.accept() as conn:
             conn.recv_bytes(64)
-            conn.send_bytes(_REPLY.pack(0, 100_000))
+            conn.send_bytes(REPLY.pack(OK, 100_000))
             with socket.socket(fileno=os.dup(conn.fileno())) as sock:
                 sock.sendall(b"x" * 50_000)
 
@@ -293,8 +287,8 @@ def test_pull_writes_chunks_straight_into_the_store(two_nodes, monkeypatch):
     monkeypatch.setattr(socket.socket, "recv_into", spy)
     b.pull(ref, timeout=WAIT)
     monkeypatch.undo()
-    lo = np.frombuffer(b.store._arena.mm, dtype=np.uint8).ctypes.data
-    hi = lo + len(b.store._arena.mm)
+    lo = np.frombuffer(b.store.arena.mm, dtype=np.uint8).ctypes.data
+    hi = lo + len(b.store.arena.mm)
     assert targets and all(lo <= addr and addr + n <= hi for addr, n in targets)
     assert max(n for _, n in targets) <= CHUNK_SIZE
     assert b.get(ref, timeout=0).sum() == size // 8

@@ -7,7 +7,6 @@ import pickle
 import stat
 import time
 import tracemalloc
-import uuid
 
 import numpy as np
 import pytest
@@ -26,12 +25,7 @@ from reference import (
     StoreExistsError,
     StoreNotFoundError,
 )
-from reference.serializer import dumps
-from reference.store import STORE_DIR
-
-
-def unique_name() -> str:
-    return f"test-{os.getpid()}-{uuid.uuid4().hex[:12]}"
+from reference.serializer import Serializer, default_serializer, dumps
 
 
 @pytest.fixture
@@ -42,7 +36,7 @@ def store(name):
 
 
 def _mapping_range(store):
-    base = np.frombuffer(store._arena.mm, dtype=np.uint8)
+    base = np.frombuffer(store.arena.mm, dtype=np.uint8)
     start = base.ctypes.data
     return start, start + base.nbytes
 
@@ -95,10 +89,42 @@ def test_handle_pickles_by_name(store):
     clone = pickle.loads(data)
     try:
         assert clone.name == store.name
-        assert clone._arena is store._arena
+        assert clone.arena is store.arena
         np.testing.assert_array_equal(clone.get(oid), np.arange(10))
     finally:
         clone.close()
+
+
+class _Temperature:
+    def __init__(self, degrees: int) -> None:
+        self.degrees = degrees
+
+
+def _tagged(degrees: int) -> tuple:
+    return ("private serializer", degrees)
+
+
+def test_store_uses_the_serializer_it_was_given(name):
+    """A store made with a private Serializer puts and gets through it, so a class registered there only
+    reaches that store; a handle with the default serializer (and the default itself) is unaffected."""
+    private = Serializer()
+    private.register_serializer(_Temperature, serializer=lambda t: t.degrees, deserializer=_tagged)
+    with ObjectStore.create(name, capacity=1 << 20, serializer=private) as s:
+        try:
+            assert s.serializer is private
+            oid = s.put(_Temperature(21))
+            assert s.get(oid, timeout=0) == ("private serializer", 21)
+            with ObjectStore.attach(name) as plain:
+                assert plain.serializer is default_serializer()
+                value = plain.get(plain.put(_Temperature(5)), timeout=0)
+                assert type(value) is _Temperature and value.degrees == 5
+                # the deserializer travels with the frame: any reader of the private one's object gets it
+                assert plain.get(oid, timeout=0) == ("private serializer", 21)
+            with ObjectStore.attach(name, serializer=private) as again:
+                assert again.get(again.put(_Temperature(7)), timeout=0) == ("private serializer", 7)
+            assert _Temperature not in default_serializer().registered_classes()
+        finally:
+            s.destroy()
 
 
 @pytest.mark.parametrize("bad", ["", "a/b", "../x", ".hidden", "x" * 101, "sp ace", 5, None])
@@ -348,8 +374,9 @@ def test_create_size_zero_and_bad_sizes(store):
 
 
 def test_failed_put_leaves_nothing_behind(store):
-    from reference import SerializationError
     import threading
+
+    from reference import SerializationError
 
     with pytest.raises(SerializationError):
         store.put({"lock": threading.Lock()})
@@ -442,7 +469,7 @@ def test_eviction_is_lru_and_spares_pinned(name):
             ids = [s.put(np.full(12_000, i, dtype=np.float64)) for i in range(10)]  # ~96 KB each
             pinned = s.get(ids[0])
             s.get(ids[1])  # touch 1: it becomes the most recently used (view dropped at once)
-            for i in range(3):
+            for _ in range(3):
                 s.put(np.zeros(12_000))
             alive = [s.contains(o) for o in ids]
             assert alive[0] and alive[1], alive
@@ -485,6 +512,34 @@ def test_full_store_error_and_recovery(name):
             s.destroy()
 
 
+def test_full_store_of_pinned_fragments_evicts_nothing(name):
+    """Issue 13 #4: when pinned objects fragment the space so that even evicting every unpinned object
+    leaves no gap big enough, a create raises ObjectStoreFullError and evicts nothing. (Before the fix the
+    store counted free bytes, not contiguous ones: 8 slots of 64 bytes, every other one pinned, a create of
+    128 bytes evicted the 4 unpinned objects and then raised.)"""
+    with ObjectStore.create(name, capacity=8 * 64) as s:
+        try:
+            ids = []
+            for _ in range(8):
+                oid = ObjectID.from_random()
+                s.create(oid, 64)
+                s.seal(oid)
+                ids.append(oid)
+            pins = [s.get_buffer(oid) for oid in ids[::2]]
+            with pytest.raises(ObjectStoreFullError, match="does not fit"):
+                s.create(ObjectID.from_random(), 128)
+            assert s.stats().evictions == 0
+            assert all(s.contains(oid) for oid in ids)
+            for view in pins:
+                view.release()
+            big = ObjectID.from_random()  # with the pins gone, eviction can make room again
+            s.create(big, 128)
+            s.seal(big)
+            assert s.stats().evictions >= 2
+        finally:
+            s.destroy()
+
+
 def test_full_object_table(name):
     """Running out of object records is reported like running out of bytes, and eviction frees records."""
     with ObjectStore.create(name, capacity=1 << 20, max_objects=4) as s:
@@ -520,18 +575,18 @@ def test_index_keeps_a_free_slot_through_put_delete_churn(name):
     """The object index is open-addressed: a lookup of a missing id ends at an empty slot. Slots in use
     (live and tombstones) must stay under 3/4 after every put and delete, or a lookup probes for ever (the
     store-model test once hung there: removes left tombstones, then inserts filled the empty slots)."""
-    from reference.arena import _H_IUSED
+    from reference.arena.layout import H_IUSED
 
     store = ObjectStore.create(name, capacity=1 << 20, max_objects=8)
     try:
-        arena = store._arena
+        arena = store.arena
         limit = 3 * arena.lay.index_size
         for cycle in range(200):
             ids = [store.put(cycle) for _ in range(1 + cycle % 8)]
-            assert arena.get_u32(_H_IUSED) * 4 < limit, f"cycle {cycle}: index slots in use after puts"
+            assert arena.get_u32(H_IUSED) * 4 < limit, f"cycle {cycle}: index slots in use after puts"
             for oid in ids[: 1 + (cycle * 5) % len(ids)]:
                 store.delete(oid)
-                assert arena.get_u32(_H_IUSED) * 4 < limit, f"cycle {cycle}: index slots in use after deletes"
+                assert arena.get_u32(H_IUSED) * 4 < limit, f"cycle {cycle}: index slots in use after deletes"
             for oid in ids:
                 if store.contains(oid):
                     store.delete(oid)

@@ -7,60 +7,22 @@ held view never changes, a deleted object is gone, and the arena's bookkeeping a
 
 from __future__ import annotations
 
-import os
-import uuid
-
 import numpy as np
+import pytest
+from _names import unique_name
 from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
 from reference import ObjectID, ObjectStore, ObjectStoreFullError
-from reference.arena import _H_DIRTY, _H_IUSED, _H_NSTACK, _TOMB, CREATED, FREE, SEALED, ZOMBIE
-
-
-def check_arena(arena) -> None:
-    """Assert every structural invariant of the arena (call with no table update in flight)."""
-    lay = arena.lay
-    with arena:
-        k = arena.get_u32(56)
-        fo = arena.free_off[:k].astype(np.int64)
-        fl = arena.free_len[:k].astype(np.int64)
-        assert (fl > 0).all(), "empty free block"
-        assert (np.diff(fo) > 0).all(), "free list not sorted"
-        assert (fo[:-1] + fl[:-1] < fo[1:]).all(), "free blocks overlap or are not coalesced"
-        ent = arena.entries
-        state = ent["state"]
-        used = np.flatnonzero(state != FREE)
-        spans = sorted([(int(ent["offset"][e]), int(ent["alloc"][e])) for e in used]
-                       + list(zip(fo.tolist(), fl.tolist())))
-        pos = lay.data
-        for off, n in spans:
-            assert off == pos, f"gap or overlap at {off} (expected {pos})"
-            assert off % 64 == 0
-            pos = off + n
-        assert pos == lay.data + lay.capacity, "the data region is not exactly covered"
-        assert arena.get_u64(80) == int(ent["alloc"][used].sum())
-        assert arena.get_u32(_H_NSTACK) + len(used) == lay.max_objects
-        assert arena.get_u32(_H_IUSED) * 4 < 3 * lay.index_size, "the index has too few empty slots"
-        stack = np.frombuffer(arena.mm, dtype="<u4", count=arena.get_u32(_H_NSTACK), offset=lay.stack)
-        assert sorted(stack.tolist()) == np.flatnonzero(state == FREE).tolist(), "stack != free records"
-        del stack
-        assert len(used) == 0 or used.max() < len(arena.used_entries()), "a record beyond the high-water mark"
-        index = np.frombuffer(arena.mm, dtype="<u4", count=lay.index_size, offset=lay.index)
-        indexed = sorted((index[(index != 0) & (index != _TOMB)] - 1).tolist())
-        del index
-        live = np.flatnonzero((state == CREATED) | (state == SEALED)).tolist()
-        assert indexed == live, "index and live records differ"
-        assert (ent["pins"] == arena.ledger.sum(axis=0)).all(), "pins disagree with the ledger"
-        assert not ((state == ZOMBIE) & (ent["pins"] == 0)).any(), "an unpinned zombie was not freed"
+from reference.arena import verify
+from reference.arena.layout import H_DIRTY, H_NFREE, H_NSTACK, H_USED
 
 
 class StoreModel(RuleBasedStateMachine):
     def __init__(self) -> None:
         super().__init__()
-        self.store = ObjectStore.create(f"test-{os.getpid()}-{uuid.uuid4().hex[:12]}", capacity=64 << 10,
-                                        max_objects=8)
+        self.store = ObjectStore.create(unique_name(), capacity=64 << 10, max_objects=8)
         self.model = {}  # oid -> expected first element and length
         self.held = []  # (expected, view)
 
@@ -119,13 +81,13 @@ class StoreModel(RuleBasedStateMachine):
     def crash_inside_an_update(self, what):
         """Scramble one derived structure and leave the mark a holder that died mid-update leaves; the
         next lock holder must repair it (the invariants below take the lock)."""
-        arena = self.store._arena
+        arena = self.store.arena
         with arena:
             lay = arena.lay
             if what == "free list":
-                arena.set_u32(56, 0)
+                arena.set_u32(H_NFREE, 0)
             elif what == "stack":
-                arena.set_u32(_H_NSTACK, 0)
+                arena.set_u32(H_NSTACK, 0)
             elif what == "index":
                 index = np.frombuffer(arena.mm, dtype="<u4", count=lay.index_size, offset=lay.index)
                 index[:] = 0
@@ -133,8 +95,8 @@ class StoreModel(RuleBasedStateMachine):
             elif what == "pins":
                 arena.used_entries()["pins"] = 7
             else:
-                arena.set_u64(80, 12345)
-        arena.set_u32(_H_DIRTY, 999_999)
+                arena.set_u64(H_USED, 12345)
+        arena.set_u32(H_DIRTY, 999_999)
 
     @invariant()
     def agrees_with_model(self):
@@ -142,9 +104,45 @@ class StoreModel(RuleBasedStateMachine):
             assert v.shape == (n,) and (v == fill).all(), "a held view changed"
         for info in self.store.list():
             assert info.object_id in self.model, "an object the model deleted is visible"
-        check_arena(self.store._arena)
+        assert verify(self.store.arena) == []
 
 
 # max_examples comes from the Hypothesis profile (conftest.py): 40 in CI, 2000 nightly.
 StoreModel.TestCase.settings = settings(stateful_step_count=40, deadline=None)
 TestStoreModel = StoreModel.TestCase
+
+
+@pytest.mark.parametrize("damage, expected", [
+    ("bytes", "bytes used"),
+    ("free list", "blocks end at"),
+    ("stack", "free records"),
+    ("index", "index"),
+    ("pins", "ledger says"),
+])
+def test_verify_names_each_kind_of_damage(name, damage, expected):
+    """reference.arena.verify finds a damaged table (here without the mark that would make the lock's next
+    holder repair it) and says what is wrong; a sound table gives no problem."""
+    store = ObjectStore.create(name, capacity=64 << 10, max_objects=8)
+    try:
+        held = store.get_buffer(store.put(b"x" * 1000))
+        store.put(b"y" * 3000)
+        arena = store.arena
+        assert verify(arena) == []
+        with arena:
+            if damage == "bytes":
+                arena.set_u64(H_USED, 12345)
+            elif damage == "free list":
+                arena.set_u32(H_NFREE, 0)
+            elif damage == "stack":
+                arena.set_u32(H_NSTACK, arena.get_u32(H_NSTACK) - 1)
+            elif damage == "index":
+                index = np.frombuffer(arena.mm, dtype="<u4", count=arena.lay.index_size, offset=arena.lay.index)
+                index[:] = 0
+                del index
+            else:
+                arena.used_entries()["pins"] += 1
+        problems = verify(arena)
+        assert problems and any(expected in p for p in problems), problems
+        del held
+    finally:
+        store.destroy()

@@ -16,6 +16,8 @@ import numpy as np
 import pytest
 
 from reference import GetTimeoutError, ObjectID, ObjectStore
+from reference.arena import FREE, verify
+from reference.arena.layout import ENTRY_SIZE, H_NSTACK, H_REPAIRS
 
 FORK = mp.get_context("fork")
 SPAWN = mp.get_context("spawn")
@@ -71,8 +73,8 @@ def _put_later(store, oid_hex, delay, q):
 
 def _get_and_describe(store, oid_hex, q):
     v = store.get(oid_hex, timeout=WAIT)
-    base = np.frombuffer(store._arena.mm, dtype=np.uint8).ctypes.data
-    inside = base <= v.ctypes.data < base + len(store._arena.mm)
+    base = np.frombuffer(store.arena.mm, dtype=np.uint8).ctypes.data
+    inside = base <= v.ctypes.data < base + len(store.arena.mm)
     q.put((float(v.sum()), bool(v.flags.writeable), bool(inside), os.getpid()))
 
 
@@ -300,15 +302,15 @@ def test_handle_pickled_to_a_fresh_interpreter(store, children):
 def _die_inside_update(name, oid_hex, how, q):
     """Take the store's lock, do half of a table update, report, and wait to be killed."""
     s = ObjectStore.attach(name)
-    arena = s._arena
+    arena = s.arena
     with arena:
         if how == "delete":  # the record is marked free, its bytes not yet given back
             e, _slot = arena.lookup(ObjectID.from_hex(oid_hex).binary())
-            arena.mm[arena.lay.entries + e * 96] = 0
+            arena.mm[arena.lay.entries + e * ENTRY_SIZE] = FREE
         else:  # "reserve": bytes and a record taken, the record never written
             arena.alloc(1 << 20)
-            n = arena.get_u32(60)  # pop a record off the free-record stack, as new_record starts by doing
-            arena.set_u32(60, n - 1)
+            n = arena.get_u32(H_NSTACK)  # pop a record off the free-record stack, as new_record starts by doing
+            arena.set_u32(H_NSTACK, n - 1)
         q.put("inside")
         time.sleep(WAIT)
 
@@ -317,8 +319,6 @@ def _die_inside_update(name, oid_hex, how, q):
 def test_process_killed_inside_a_table_update(store, name, children, how):
     """SIGKILL a process in the middle of a table update (holding the lock): the next process to take the
     lock repairs the table, and the store is whole and fully usable."""
-    from reference.arena import _H_REPAIRS
-
     oid = store.put(np.ones(1 << 20))
     q = FORK.Queue()
     p = children.start(_die_inside_update, name, oid.hex(), how, q)
@@ -326,13 +326,11 @@ def test_process_killed_inside_a_table_update(store, name, children, how):
     os.kill(p.pid, signal.SIGKILL)
     p.join(WAIT)
     st = store.stats()  # takes the lock: repairs
-    assert store._arena.get_u32(_H_REPAIRS) == 1
+    assert store.arena.get_u32(H_REPAIRS) == 1
     if how == "delete":
         assert not store.contains(oid) and st.used_bytes == 0
     else:
         assert store.contains(oid) and st.used_bytes == (store.list()[0].size + 63) // 64 * 64
-    from test_store_model import check_arena
-
-    check_arena(store._arena)
+    assert verify(store.arena) == []
     big = store.put(np.zeros((store.capacity - st.used_bytes - 4096) // 8))  # all the free space, in one
     store.delete(big)

@@ -1,4 +1,4 @@
-"""The reference store (``reference.store.ObjectStore``) as the contract's store, once it exists.
+"""The reference store (``reference.store.ObjectStore``) as the contract's store.
 
 Translations: ids are ``ObjectID`` there and ``bytes`` here; ``list()`` there also shows the objects this
 process is still creating, here only sealed ones; ``create`` on a handle makes an object. With
@@ -78,18 +78,16 @@ class ReferenceStoreFactory:
         }, frozenset(caps))
 
     def create(self, *, capacity: int) -> ReferenceStore:
-        make = getattr(self._cls, "create_store", None) or self._cls.create
-        return ReferenceStore(make(f"conformance-{secrets.token_hex(6)}", capacity=capacity))
+        return ReferenceStore(self._cls.create(f"conformance-{secrets.token_hex(6)}", capacity=capacity))
 
     def attach(self, name: str) -> ReferenceStore:
         return ReferenceStore(self._cls.attach(name))
 
     def create_cluster(self, n: int, *, capacity: int) -> "ReferenceCluster":
-        """``n`` reference nodes (``reference.node``), peers of each other; raises if nodes are missing."""
-        node_class = _node_class()
-        if node_class is None:
-            raise NotImplementedError("reference.node is not installed")
-        return ReferenceCluster(node_class, n, capacity)
+        """``n`` reference nodes (``reference.node``), peers of each other."""
+        from reference.node import Node
+
+        return ReferenceCluster(Node, n, capacity)
 
     def destroy(self, store: Any) -> None:
         handle = store._s

@@ -26,6 +26,7 @@ from typing import Any, Dict, List, Optional
 
 from conformance.adapters.pickling import PICKLE_DUMP_ERRORS, PICKLE_LOAD_ERRORS, PicklerSerializer
 from conformance.api import OBJECT_ID_SIZE, Implementation
+from reference.arena import pid_alive
 
 __all__ = ["ShmCluster", "ShmNode", "ShmStore", "ShmStoreFactory", "StoreFullError",
            "shared_memory_implementation"]
@@ -39,16 +40,6 @@ class StoreFullError(MemoryError):
 
 class ObjectExistsError(KeyError):
     """An object with this id exists (sealed, or being created by a live writer)."""
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _untrack(shm: shared_memory.SharedMemory) -> None:
@@ -101,7 +92,7 @@ class ShmStore:
     def _reclaim_dead_writers(self) -> None:
         for n in self._segments():
             m = re.search(r"\.u(\d+)$", n)
-            if m and not _pid_alive(int(m.group(1))):
+            if m and not pid_alive(int(m.group(1))):
                 try:
                     os.unlink(os.path.join(SHM_DIR, n))
                 except FileNotFoundError:
@@ -112,7 +103,7 @@ class ShmStore:
             return True
         for n in self._segments():
             m = re.fullmatch(re.escape(self._sealed(oid)) + r"\.u(\d+)", n)
-            if m and _pid_alive(int(m.group(1))):
+            if m and pid_alive(int(m.group(1))):
                 return True
         return False
 

@@ -1,5 +1,5 @@
-"""Shared helpers of the stress battery: the scale, self-verifying values, store fixtures, a table checker,
-a fake node.
+"""Shared helpers of the stress battery: the scale, self-verifying values, store fixtures, a fake node, the
+framing of ``multiprocessing.connection`` messages. (The table checker is ``reference.arena.verify``.)
 
 Every value the battery writes is derived from its object ID alone (:func:`value_for`), so any process can
 check any object it reads, by content hash, without shared bookkeeping: :func:`check_value` recomputes the
@@ -15,12 +15,15 @@ import signal
 import socket
 import threading
 import time
-import uuid
+from collections import Counter
 from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
+from _names import unique_name
+from hypothesis import HealthCheck, settings
 
-from reference.store import STORE_DIR, ObjectStore
+from reference.store import ObjectStore
+from reference.storefile import store_path as store_path  # re-exported for the battery
 
 SCALES = ("short", "full")
 
@@ -36,6 +39,19 @@ def scale() -> str:
 def scaled(short: Any, full: Any) -> Any:
     """``short`` or ``full`` according to :func:`scale`."""
     return full if scale() == "full" else short
+
+
+def fuzz_settings(short: int, full: int) -> Any:
+    """Hypothesis settings of a fuzzing test of the battery: ``short`` or ``full`` examples (see
+    :func:`scaled`), no deadline, no example database, no health check (inputs are meant to be slow)."""
+    return settings(max_examples=scaled(short, full), deadline=None, database=None,
+                    suppress_health_check=list(HealthCheck))
+
+
+def tally(counts: Counter, kind: str) -> None:
+    """Count one more input, and one more of ``kind``, in a fuzzing test's figures."""
+    counts["inputs"] += 1
+    counts[f"inputs: {kind}"] += 1
 
 
 # -- self-verifying values ------------------------------------------------------------------------------
@@ -98,11 +114,8 @@ def check_value(oid: bytes, value: Any, size: Optional[int] = None) -> Tuple[Opt
 # -- stores ---------------------------------------------------------------------------------------------
 
 def store_name(part: str) -> str:
-    return f"stress-{part}-{os.getpid()}-{uuid.uuid4().hex[:10]}"
-
-
-def store_path(name: str) -> str:
-    return os.path.join(STORE_DIR, "objstore-" + name)
+    """A unique store name for the battery's ``part``."""
+    return unique_name(f"stress-{part}")
 
 
 class TempStore:
@@ -150,66 +163,6 @@ def reap(pids: Sequence[int], timeout: float = 30.0) -> Dict[int, int]:
     return out
 
 
-# -- the table, read through the back door --------------------------------------------------------------
-
-def check_table(store: ObjectStore) -> List[str]:
-    """Every inconsistency of the store's table and allocator (empty when sound): a small fsck.
-
-    Reads the arena directly (the zarr "backdoor" idea): allocated blocks and free blocks must tile the data
-    region exactly, the header's used-bytes counter must be the sum of allocations, every live record must
-    be reachable through the index, and pin counts must equal the per-client ledger's sums.
-    """
-    from reference import arena as A
-
-    arena = store._arena
-    problems: List[str] = []
-    with arena:
-        lay = arena.lay
-        ent = arena.entries
-        state = ent["state"]
-        live = np.flatnonzero(state != A.FREE).tolist()
-        blocks = [(int(ent["offset"][e]), int(ent["alloc"][e]), f"record {e}") for e in live]
-        k = arena.get_u32(A._H_NFREE)
-        blocks += [(int(arena.free_off[i]), int(arena.free_len[i]), f"free block {i}") for i in range(k)]
-        blocks.sort()
-        pos = lay.data
-        prev_free = False
-        for off, n, what in blocks:
-            if off != pos:
-                problems.append(f"{what} starts at {off}, expected {pos} ({'overlap' if off < pos else 'gap'})")
-            is_free = what.startswith("free")
-            if is_free and prev_free and off == pos:
-                problems.append(f"{what} at {off} follows another free block: the allocator did not coalesce")
-            prev_free = is_free
-            pos = max(pos, off + n)
-        offs = [int(arena.free_off[i]) for i in range(k)]
-        if offs != sorted(offs):
-            problems.append(f"the free list is not sorted by offset: {offs[:10]}")
-        if pos != lay.data + lay.capacity:
-            problems.append(f"blocks end at {pos}, the data region at {lay.data + lay.capacity}")
-        used = arena.get_u64(A._H_USED)
-        allocated = int(ent["alloc"][state != A.FREE].sum())
-        if used != allocated:
-            problems.append(f"header says {used} bytes used, records hold {allocated}")
-        for e in live:
-            if state[e] in (A.CREATED, A.SEALED):
-                oid = arena.entry(e)[2]
-                found, _slot = arena.lookup(oid)
-                if found != e:
-                    problems.append(f"record {e} ({oid.hex()}) is not reachable through the index")
-        nstack = arena.get_u32(A._H_NSTACK)
-        if nstack + len(live) != lay.max_objects:
-            problems.append(f"{nstack} free records + {len(live)} live != {lay.max_objects}")
-        ledger_pins = arena.ledger.sum(axis=0)
-        bad = np.flatnonzero(ledger_pins != ent["pins"]).tolist()
-        for e in bad[:5]:
-            problems.append(f"record {e}: {int(ent['pins'][e])} pins, ledger says {int(ledger_pins[e])}")
-        zombies_unpinned = np.flatnonzero((state == A.ZOMBIE) & (ent["pins"] == 0)).tolist()
-        if zombies_unpinned:
-            problems.append(f"records {zombies_unpinned[:5]} are deleted, unpinned and still hold their bytes")
-    return problems
-
-
 def iter_ids(store: ObjectStore) -> Iterator[bytes]:
     for info in store.list():
         yield info.object_id.binary()
@@ -253,3 +206,24 @@ class FakeNode:
 
     def close(self) -> None:
         self.sock.close()
+
+
+def framed(payload: bytes) -> bytes:
+    """``payload`` as one ``multiprocessing.connection`` message (a 4-byte big-endian length first)."""
+    return len(payload).to_bytes(4, "big") + payload
+
+
+def drain(sock: socket.socket, quiet: float) -> bytes:
+    """Everything ``sock`` receives until the peer closes or sends nothing for ``quiet`` seconds (0: only
+    what has already arrived)."""
+    sock.settimeout(quiet)
+    got = b""
+    try:
+        while True:
+            data = sock.recv(1 << 20)
+            if not data:
+                break
+            got += data
+    except OSError:  # socket.timeout and BlockingIOError included: quiet
+        pass
+    return got

@@ -22,7 +22,6 @@ import os
 import socket
 import sys
 import types
-import uuid
 
 import atheris
 import numpy as np  # noqa: F401  (imported first so that only our modules are instrumented)
@@ -30,24 +29,30 @@ import numpy as np  # noqa: F401  (imported first so that only our modules are i
 with atheris.instrument_imports(include=["reference"]):
     import multiprocessing.connection as mpc
 
-    import reference.node as node
+    import reference.transfer as transfer
     from reference.errors import GetTimeoutError, ObjectStoreFullError, TransferError
     from reference.store import ObjectStore
 
+# tests/ holds _names; the battery puts it on the path, a run by hand needs it here
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from _names import unique_name  # noqa: E402
+from _stresslib import drain, framed  # noqa: E402
+
 KEY = b"fuzz-transfer-key"
-_real_mpc = node.mpc
+_real_mpc = transfer.mpc
 _stub_mpc = types.SimpleNamespace(**{k: getattr(mpc, k) for k in dir(mpc) if not k.startswith("__")})
 _stub_mpc.deliver_challenge = lambda conn, key: None
 _stub_mpc.answer_challenge = lambda conn, key: None
 
-STORE = ObjectStore.create(f"fuzz-transfer-{os.getpid()}-{uuid.uuid4().hex[:8]}", capacity=1 << 20,
-                           max_objects=64)
+STORE = ObjectStore.create(unique_name("fuzz-transfer"), capacity=1 << 20, max_objects=64)
 os.unlink(STORE.path)  # the mapping lives on; nothing is left in /dev/shm however the fuzzer exits
 PRESENT = b"p" * 20
 STORE.put(b"x" * 100, PRESENT)
+
+
 class _ShortWaits:
-    """The store as the server sees it, with every wait longer than 1 ms cut to none: a request may ask the server to wait
-    for an absent object for ever (negative, inf, nan, 1e300 s), which the protocol allows and which
+    """The store as the server sees it, with every wait longer than 1 ms cut to none: a request may ask the
+    server to wait for an absent object for ever (negative, inf, nan, 1e300 s), which the protocol allows and which
     test_stress_bad_input.py checks separately; here it would only read as a libFuzzer timeout."""
 
     def __init__(self, store: ObjectStore) -> None:
@@ -59,7 +64,7 @@ class _ShortWaits:
         return self._store.get_buffer(object_id, timeout=timeout)
 
 
-SERVER = node.TransferServer.__new__(node.TransferServer)  # _serve only: no listener, no accept thread
+SERVER = transfer.TransferServer.__new__(transfer.TransferServer)  # _serve only: no listener, no accept thread
 SERVER._store = _ShortWaits(STORE)
 SERVER._authkey = KEY
 SERVER._closed = types.SimpleNamespace(is_set=lambda: False)
@@ -85,25 +90,16 @@ def _pair_with_input(data: bytes) -> "tuple[socket.socket, socket.socket]":
 
 def _fuzz_server(data: bytes, stub: bool) -> None:
     near, far = _pair_with_input(data)
-    node.mpc = _stub_mpc if stub else _real_mpc
+    transfer.mpc = _stub_mpc if stub else _real_mpc
     try:
         SERVER._serve(mpc.Connection(near.detach()))  # must return, whatever came in
     finally:
-        node.mpc = _real_mpc
-    far.settimeout(0)
-    got = b""
-    try:
-        while True:
-            chunk = far.recv(1 << 20)
-            if not chunk:
-                break
-            got += chunk
-    except (BlockingIOError, OSError):
-        pass
+        transfer.mpc = _real_mpc
+    got = drain(far, 0)
     far.close()
     if stub and got:
         status = got[4] if len(got) > 4 else 0
-        if status not in (0, 1, 2):
+        if status not in (transfer.OK, transfer.MISSING, transfer.ERROR):
             raise AssertionError(f"undeclared reply status {status}")
 
 
@@ -119,23 +115,23 @@ def _fuzz_puller(data: bytes, stub: bool) -> None:
                 mpc.deliver_challenge(conn, authkey)
             except mpc.AuthenticationError as exc:
                 conn.close()
-                raise node.AuthenticationError(str(exc)) from exc
+                raise transfer.AuthenticationError(str(exc)) from exc
             except (OSError, EOFError, AssertionError, ValueError) as exc:  # see test_stress_security
                 conn.close()
                 raise TransferError(str(exc)) from exc
         return conn
 
-    original = node._connect
-    node._connect = connect
+    original = transfer.connect
+    transfer.connect = connect
     oid = os.urandom(20)
     try:
-        node.pull(oid, source=("127.0.0.1", 9), into=STORE, authkey=KEY, timeout=0)
+        transfer.pull(oid, source=("127.0.0.1", 9), into=STORE, authkey=KEY, timeout=0)
     except (TransferError, GetTimeoutError, ObjectStoreFullError):
         pass
     else:
         STORE.delete(oid)
     finally:
-        node._connect = original
+        transfer.connect = original
         far_keep.close()
     if any(info.object_id.binary() == oid for info in STORE.list()):
         raise AssertionError("pull left its object behind")
@@ -153,22 +149,17 @@ def one_input(data: bytes) -> None:
 
 def write_seeds(directory: str) -> None:
     """A starting corpus: well-formed requests and replies, so that mutations start past the framing."""
-    import struct
-
     from reference.serializer import dumps
-
-    def msg(payload: bytes) -> bytes:
-        return struct.pack("!i", len(payload)) + payload
 
     frame = dumps([1, "a", b"b"])
     seeds = {
-        "server-pull-present": b"\x03" + msg(struct.pack("<4s20sd", b"PULL", PRESENT, 0.0)),
-        "server-pull-absent": b"\x03" + msg(struct.pack("<4s20sd", b"PULL", b"a" * 20, 0.0)) * 2,
-        "server-handshake": b"\x01" + msg(b"\x00" * 16),
-        "puller-ok": b"\x02" + msg(struct.pack("<BQ", 0, len(frame))) + frame,
-        "puller-missing": b"\x02" + msg(struct.pack("<BQ", 1, 0)),
-        "puller-error": b"\x02" + msg(struct.pack("<BQ", 2, 0)) + msg(b"KeyError: no"),
-        "puller-handshake": b"\x00" + msg(b"#CHALLENGE#" + b"\x00" * 20) + msg(b"#WELCOME#"),
+        "server-pull-present": b"\x03" + framed(transfer.REQUEST.pack(transfer.PULL, PRESENT, 0.0)),
+        "server-pull-absent": b"\x03" + framed(transfer.REQUEST.pack(transfer.PULL, b"a" * 20, 0.0)) * 2,
+        "server-handshake": b"\x01" + framed(b"\x00" * 16),
+        "puller-ok": b"\x02" + framed(transfer.REPLY.pack(transfer.OK, len(frame))) + frame,
+        "puller-missing": b"\x02" + framed(transfer.REPLY.pack(transfer.MISSING, 0)),
+        "puller-error": b"\x02" + framed(transfer.REPLY.pack(transfer.ERROR, 0)) + framed(b"KeyError: no"),
+        "puller-handshake": b"\x00" + framed(b"#CHALLENGE#" + b"\x00" * 20) + framed(b"#WELCOME#"),
     }
     os.makedirs(directory, exist_ok=True)
     for name, data in seeds.items():

@@ -28,11 +28,12 @@ from typing import Any, Dict, List, Tuple
 import _guard
 import numpy as np
 import pytest
-from _stresslib import FakeNode, TempStore, check_table, make_id, scaled, store_name
-from hypothesis import HealthCheck, given, settings
+from _stresslib import FakeNode, TempStore, drain, framed, fuzz_settings, make_id, scaled, store_name, tally
+from hypothesis import given
 from hypothesis import strategies as st
 
 from reference import serializer as ser
+from reference.arena import verify
 from reference.errors import (
     DeserializationError,
     GetTimeoutError,
@@ -41,6 +42,7 @@ from reference.errors import (
 )
 from reference.frame import fix_checksum
 from reference.node import Node, pull
+from reference.transfer import OK, PULL, REPLY, REQUEST
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 KEY = b"stress-fuzz-key"
@@ -128,13 +130,11 @@ def test_deserialize_damaged_frames_hypothesis(figures: Dict[str, Any]) -> None:
     guard = _guard.GuardedBuffer(1 << 16)
     counts: Counter = Counter()
 
-    @settings(max_examples=scaled(1500, 100000), deadline=None, database=None,
-              suppress_health_check=list(HealthCheck))
+    @fuzz_settings(1500, 100000)
     @given(damaged_frames())
     def one(case: Tuple[str, bytes]) -> None:
         kind, data = case
-        counts["inputs"] += 1
-        counts[f"inputs: {kind}"] += 1
+        tally(counts, kind)
         view = guard.place(data)
         try:
             value = ser.deserialize(view)
@@ -201,24 +201,21 @@ def requests(draw: Any) -> Tuple[str, List[bytes]]:
     """Returns a strategy for generating (kind, raw chunks) a client sends after the handshake."""
     kind = draw(st.sampled_from(["pull", "garbage message", "raw bytes", "bad length", "many"]))
     if kind == "pull":
-        op = draw(st.sampled_from([b"PULL", b"PUSH", b"pull", b"\x00\x00\x00\x00"]))
-        oid = draw(st.sampled_from([make_id("fuzz-present", 0), make_id("fuzz-absent", 0)]) | st.binary(min_size=20, max_size=20))
+        op = draw(st.sampled_from([PULL, b"PUSH", b"pull", b"\x00\x00\x00\x00"]))
+        oid = draw(st.sampled_from([make_id("fuzz-present", 0), make_id("fuzz-absent", 0)])
+                   | st.binary(min_size=20, max_size=20))
         timeout = draw(st.sampled_from(_SPECIAL_TIMEOUTS) | st.floats(0, 0.05))
-        return kind, [_frame_msg(struct.pack("<4s20sd", op, oid, timeout))]
+        return kind, [framed(REQUEST.pack(op, oid, timeout))]
     if kind == "garbage message":
-        return kind, [_frame_msg(draw(st.binary(max_size=80)))]
+        return kind, [framed(draw(st.binary(max_size=80)))]
     if kind == "raw bytes":
         return kind, [draw(st.binary(max_size=200))]
     if kind == "bad length":
         return kind, [struct.pack("!i", draw(st.sampled_from([-1, -2 ** 31, 2 ** 31 - 1, 33, 10 ** 9])))
                       + draw(st.binary(max_size=40))]
-    pulls = [_frame_msg(struct.pack("<4s20sd", b"PULL", make_id("fuzz-present", 0), 0.0))
+    pulls = [framed(REQUEST.pack(PULL, make_id("fuzz-present", 0), 0.0))
              for _ in range(draw(st.integers(1, 5)))]
     return kind, pulls
-
-
-def _frame_msg(payload: bytes) -> bytes:
-    return struct.pack("!i", len(payload)) + payload
 
 
 def _handshake(sock: socket.socket, key: bytes) -> None:
@@ -232,22 +229,6 @@ def _handshake(sock: socket.socket, key: bytes) -> None:
         c.close()
 
 
-def _read_until_quiet(sock: socket.socket, quiet: float) -> bytes:
-    sock.settimeout(quiet)
-    got = b""
-    try:
-        while True:
-            data = sock.recv(1 << 16)
-            if not data:
-                break
-            got += data
-    except socket.timeout:
-        pass
-    except OSError:
-        pass
-    return got
-
-
 def test_transfer_server_random_requests_hypothesis(figures: Dict[str, Any]) -> None:
     """Random bytes before the handshake, random requests after it: the server answers with a declared
     status or hangs up, never crashes, and still serves a proper client afterwards."""
@@ -255,16 +236,14 @@ def test_transfer_server_random_requests_hypothesis(figures: Dict[str, Any]) -> 
     with Node.start(store_name("fuzz-server"), capacity=1 << 20, authkey=KEY) as node:
         present = make_id("fuzz-present", 0)
         node.put(b"x" * 1000, present)
-        server = node._server
+        server = node.server
         threads_before = threading.active_count()
 
-        @settings(max_examples=scaled(300, 20000), deadline=None, database=None,
-                  suppress_health_check=list(HealthCheck))
+        @fuzz_settings(300, 20000)
         @given(st.booleans(), requests())
         def one(authenticate: bool, req: Tuple[str, List[bytes]]) -> None:
             kind, chunks = req
-            counts["inputs"] += 1
-            counts[f"inputs: {kind}{'' if authenticate else ' (before the handshake)'}"] += 1
+            tally(counts, f"{kind}{'' if authenticate else ' (before the handshake)'}")
             with socket.create_connection(node.address) as sock:
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
                 if authenticate:
@@ -279,7 +258,7 @@ def test_transfer_server_random_requests_hypothesis(figures: Dict[str, Any]) -> 
                 except OSError:
                     pass
                 t0 = time.monotonic()
-                reply = _read_until_quiet(sock, 10)
+                reply = drain(sock, 10)
                 assert time.monotonic() - t0 < 10, f"the server neither answered nor hung up: {kind}"
             if not authenticate:
                 # only the challenge and the verdict, never an object
@@ -322,15 +301,15 @@ def replies(draw: Any) -> Tuple[str, bytes]:
     kind = draw(st.sampled_from(["ok + frame", "ok, short body", "status", "huge size", "raw bytes", "nothing"]))
     frame = draw(st.sampled_from(SEED_FRAMES))
     if kind == "ok + frame":
-        return kind, _frame_msg(struct.pack("<BQ", 0, len(frame))) + frame + draw(st.binary(max_size=20))
+        return kind, framed(REPLY.pack(OK, len(frame))) + frame + draw(st.binary(max_size=20))
     if kind == "ok, short body":
-        return kind, _frame_msg(struct.pack("<BQ", 0, len(frame))) + frame[:draw(st.integers(0, len(frame) - 1))]
+        return kind, framed(REPLY.pack(OK, len(frame))) + frame[:draw(st.integers(0, len(frame) - 1))]
     if kind == "status":
         status = draw(st.integers(0, 255))
-        return kind, (_frame_msg(struct.pack("<BQ", status, draw(st.integers(0, 2 ** 64 - 1))))
-                      + _frame_msg(draw(st.binary(max_size=100))) + draw(st.binary(max_size=100)))
+        return kind, (framed(REPLY.pack(status, draw(st.integers(0, 2 ** 64 - 1))))
+                      + framed(draw(st.binary(max_size=100))) + draw(st.binary(max_size=100)))
     if kind == "huge size":
-        return kind, _frame_msg(struct.pack("<BQ", 0, draw(_INTERESTING)))
+        return kind, framed(REPLY.pack(OK, draw(_INTERESTING)))
     if kind == "raw bytes":
         return kind, draw(st.binary(max_size=200))
     return kind, b""
@@ -362,13 +341,11 @@ def test_pull_random_replies_hypothesis(figures: Dict[str, Any], nodelay_clients
     peer = FakeNode(lambda conn: _answer_scripted(script, conn), timeout=None)
     try:
         with TempStore("fuzz-puller", capacity=1 << 20, max_objects=64) as into:
-            @settings(max_examples=scaled(400, 20000), deadline=None, database=None,
-                      suppress_health_check=list(HealthCheck))
+            @fuzz_settings(400, 20000)
             @given(replies())
             def one(reply: Tuple[str, bytes]) -> None:
                 kind, data = reply
-                counts["inputs"] += 1
-                counts[f"inputs: {kind}"] += 1
+                tally(counts, kind)
                 oid = make_id("fuzz-pull", counts["inputs"])
                 script.append(data)
                 result: List[Any] = []
@@ -392,7 +369,7 @@ def test_pull_random_replies_hypothesis(figures: Dict[str, Any], nodelay_clients
                     into.delete(oid)
 
             one()
-            assert not check_table(into)
+            assert not verify(into.arena)
     finally:
         peer.close()
     figures.update(sorted(counts.items()))
@@ -436,7 +413,7 @@ def _stalling_peer(release: threading.Event) -> Tuple[socket.socket, Any]:
                 mpc.deliver_challenge(c, KEY)
                 mpc.answer_challenge(c, KEY)
                 c.recv_bytes(64)
-                conn.sendall(_frame_msg(struct.pack("<BQ", 0, len(frame))) + frame[: len(frame) // 2])
+                conn.sendall(framed(REPLY.pack(OK, len(frame))) + frame[: len(frame) // 2])
                 release.wait(60)
             finally:
                 c.close()
@@ -475,7 +452,7 @@ def test_server_thread_waiting_forever_ends_with_the_node(timeout: float) -> Non
         before = {t.ident for t in threading.enumerate()}
         with socket.create_connection(node.address) as sock:
             _handshake(sock, KEY)
-            sock.sendall(_frame_msg(struct.pack("<4s20sd", b"PULL", make_id("absent", 0), timeout)))
+            sock.sendall(framed(REQUEST.pack(PULL, make_id("absent", 0), timeout)))
             time.sleep(0.2)
         node.close()
         time.sleep(0.3)
@@ -489,20 +466,20 @@ def test_server_thread_waiting_forever_ends_with_the_node(timeout: float) -> Non
 def test_transfer_connections_send_small_messages_at_once() -> None:
     """Both ends of a transfer connection set TCP_NODELAY: without it the puller's last handshake message
     and its request, two small writes in a row, waited for the server's delayed ACK (~40 ms a pull)."""
-    from reference import node as node_module
+    from reference import transfer
 
     def no_delay(conn: Any) -> int:
         with socket.socket(fileno=os.dup(conn.fileno())) as sock:
             return sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
 
     with Node.start(store_name("nodelay"), capacity=1 << 20, authkey=KEY) as a:
-        conn = node_module._connect(a.address, KEY)
+        conn = transfer.connect(a.address, KEY)
         try:
             assert no_delay(conn), "the puller's end does not set TCP_NODELAY"
             deadline = time.monotonic() + 5
-            while not a._server._conns and time.monotonic() < deadline:
+            while not a.server._conns and time.monotonic() < deadline:
                 time.sleep(0.01)
-            assert a._server._conns and all(no_delay(c) for c in a._server._conns), \
+            assert a.server._conns and all(no_delay(c) for c in a.server._conns), \
                 "the server's end does not set TCP_NODELAY"
         finally:
             conn.close()

@@ -7,7 +7,7 @@ views, so the objects stay pinned) and SIGKILLs both at independent random momen
 objects the reader may be pinning, so deleted-but-pinned objects are left behind by dead readers. Between
 rounds the parent checks, before the store has recovered, that objects being created by dead writers are
 invisible, then lets it recover (``stats()`` reclaims what dead processes held) and checks the table with
-``_stresslib.check_table``, every sealed object's content, and that an interrupted ID can be put again.
+``reference.arena.verify``, every sealed object's content, and that an interrupted ID can be put again.
 """
 
 from __future__ import annotations
@@ -22,9 +22,10 @@ from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
 import pytest
+from _stresslib import TempStore, check_value, kill, make_id, reap, scaled, value_for
 
-from _stresslib import TempStore, check_table, check_value, kill, make_id, reap, scaled, value_for
 from reference import arena as A
+from reference.arena.layout import CLIENT_SIZE
 from reference.errors import GetTimeoutError, ObjectStoreError, ObjectStoreFullError
 from reference.serializer import serialize
 from reference.store import ObjectStore
@@ -152,17 +153,17 @@ def _fork(fn: Any, *args: Any) -> int:
 
 def _dead_holdings(store: ObjectStore) -> Dict[str, Any]:
     """Before recovery: objects being created by dead processes, and pins held by dead processes."""
-    arena = store._arena
+    arena = store.arena
     out: Dict[str, Any] = {"unsealed_ids": [], "dead_pins": 0}
     with arena:
         ent = arena.entries
         for e in np.flatnonzero(ent["state"] == A.CREATED).tolist():
-            state, pid, oid = arena.entry(e)[:3]
-            if not A.pid_alive(pid):
-                out["unsealed_ids"].append(bytes(oid))
+            rec = arena.entry(e)
+            if not A.pid_alive(rec.pid):
+                out["unsealed_ids"].append(rec.object_id)
         lay = arena.lay
         for c in range(lay.max_clients):
-            pid = arena.get_u32(lay.clients + c * A._CLIENT_SIZE)
+            pid = arena.get_u32(lay.clients + c * CLIENT_SIZE)
             if pid and not A.pid_alive(pid):
                 out["dead_pins"] += int(arena.ledger[c].sum())
     return out
@@ -255,7 +256,7 @@ def _sigkill_rounds(rounds: int, gate: bool, figures: Dict[str, Any], tmp_path: 
                                 f"(every reader is dead)")
             if stats.used_bytes != stats.sealed_bytes or stats.free_bytes + stats.used_bytes != capacity:
                 problems.append(f"round {rnd}: accounting off after recovery: {stats}")
-            table = check_table(store)
+            table = A.verify(store.arena)
             problems.extend(f"round {rnd}: {p}" for p in table)
             if table:
                 break  # a broken table makes every later check meaningless
@@ -280,7 +281,7 @@ def _sigkill_rounds(rounds: int, gate: bool, figures: Dict[str, Any], tmp_path: 
         figures["used bytes after deleting all"] = stats.used_bytes
         if stats.used_bytes or stats.largest_free_block != capacity:
             problems.append(f"after deleting everything: {stats}")
-        problems.extend(check_table(store))
+        problems.extend(A.verify(store.arena))
         big = np.zeros(capacity - 4096, dtype=np.uint8)
         try:
             store.put(big, make_id("big", 0))
@@ -308,7 +309,7 @@ def test_sigkill_outside_table_updates(figures: Dict[str, Any], tmp_path: Any) -
 
 def test_sigkill_anywhere_including_table_updates(figures: Dict[str, Any], tmp_path: Any) -> None:
     """The same at truly random points, inside the store's lock included: the next process to take the lock
-    repairs what a holder killed mid-update left (reference/_arena.py). Before that repair this test found a
+    repairs what a holder killed mid-update left (reference/arena/repair.py). Before that repair this test found a
     deleted object whose pins reached 0 but whose bytes were never freed, and 3 MiB plus a record lost for
     good to a writer killed between allocating and recording its object."""
     _sigkill_rounds(scaled(12, 60), False, figures, tmp_path)
@@ -319,10 +320,10 @@ def test_node_killed_during_a_pull_leaves_the_puller_clean_and_able_to_retry(fig
     nothing of it (no unsealed object, no bytes), and pulling it again from another holder succeeds."""
     import threading
 
+    from _stresslib import store_name
+
     from reference.errors import TransferError
     from reference.node import NodeProcess, pull
-
-    from _stresslib import store_name
 
     key = os.urandom(16)
     size = 96 << 20  # large enough that the transfer takes a while on loopback
@@ -345,12 +346,12 @@ def test_node_killed_during_a_pull_leaves_the_puller_clean_and_able_to_retry(fig
                         a.put(value, oid)
                     outcome: List[Any] = []
 
-                    def run() -> None:
+                    def run(source: Any = holder_a.address, outcome: List[Any] = outcome) -> None:
                         try:
-                            pull(oid, source=holder_a.address, into=into, authkey=key, timeout=10)
+                            pull(oid, source=source, into=into, authkey=key, timeout=10)
                             outcome.append("pulled")
-                        except BaseException as exc:  # noqa: BLE001 - judged below
-                            outcome.append(exc)
+                        except BaseException as err:  # noqa: BLE001 - judged below
+                            outcome.append(err)
 
                     t = threading.Thread(target=run, daemon=True)
                     t.start()
@@ -384,7 +385,7 @@ def test_node_killed_during_a_pull_leaves_the_puller_clean_and_able_to_retry(fig
                 stats = into.stats()
                 if oid in into or stats.num_unsealed or stats.used_bytes:
                     problems.append(f"round {rnd}: the puller is not clean after a failed pull: {stats}")
-                problems.extend(f"round {rnd}: {p}" for p in check_table(into))
+                problems.extend(f"round {rnd}: {p}" for p in A.verify(into.arena))
                 # retry from the other holder
                 pull(oid, source=holder_b.address, into=into, authkey=key, timeout=30)
                 problem, nbytes = check_value(oid, into.get(oid, timeout=0), size)
@@ -403,9 +404,9 @@ def test_node_killed_during_a_pull_leaves_the_puller_clean_and_able_to_retry(fig
 
 def test_stopping_a_node_that_was_killed_removes_its_store() -> None:
     """After a node process dies by SIGKILL, NodeProcess.stop() still leaves no store file behind."""
-    from reference.node import NodeProcess
-
     from _stresslib import store_name, store_path
+
+    from reference.node import NodeProcess
 
     node = NodeProcess(store_name("killed-node"), capacity=1 << 20, authkey=b"k")
     kill(node.process.pid)

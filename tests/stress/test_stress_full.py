@@ -16,8 +16,9 @@ from collections import Counter
 from typing import Any, Dict, List
 
 import pytest
+from _stresslib import TempStore, check_value, digest, make_id, scaled, value_for
 
-from _stresslib import TempStore, check_table, check_value, digest, make_id, scaled, value_for
+from reference.arena import verify
 from reference.errors import GetTimeoutError, ObjectStoreFullError
 from reference.store import ObjectStore
 
@@ -91,7 +92,7 @@ def test_full_store_refuses_puts_cleanly_and_readers_are_unaffected(figures: Dic
             store.put(value_for(oid, 3 * MiB), oid)
         procs, pipes = [], []
         stop = _CTX.Event()
-        for r in range(nreaders):
+        for _ in range(nreaders):
             parent, child = _CTX.Pipe(duplex=False)
             procs.append(_CTX.Process(target=_reader, args=(store.name, pinned, stop, child)))
             pipes.append(parent)
@@ -119,7 +120,7 @@ def test_full_store_refuses_puts_cleanly_and_readers_are_unaffected(figures: Dic
             problems.extend(probs)
             p.join(10)
         stats = store.stats()
-        problems.extend(check_table(store))
+        problems.extend(verify(store.arena))
         if stats.num_unsealed or stats.pinned_objects:
             problems.append(f"after the run: {stats.num_unsealed} unsealed, {stats.pinned_objects} pinned")
         if stats.used_bytes != stats.sealed_bytes:

@@ -16,8 +16,9 @@ from collections import Counter
 from typing import Any, Dict, List, Tuple
 
 import pytest
+from _stresslib import TempStore, check_value, make_id, scaled, size_for, value_for
 
-from _stresslib import check_table, check_value, make_id, scaled, size_for, TempStore, value_for
+from reference.arena import verify
 from reference.errors import GetTimeoutError, ObjectNotFoundError
 from reference.store import ObjectStore
 
@@ -163,7 +164,7 @@ def test_mixed_load_every_value_checked(figures: Dict[str, Any]) -> None:
             if problem:
                 problems.append(problem)
         stats = store.stats()
-        problems.extend(check_table(store))
+        problems.extend(verify(store.arena))
         n_ops = total["puts"] + total["gets"] + total["get_misses"] + total["deletes"]
         figures.update({
             "processes": nworkers,

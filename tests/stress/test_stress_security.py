@@ -19,15 +19,15 @@ import multiprocessing.connection as mpc
 import os
 import socket
 import stat
-import sys
 import time
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, List
 
 import pytest
-from hypothesis import given, strategies as st
-
 from _marker import marker_frame, marker_pickle
-from _stresslib import FakeNode, TempStore, make_id, store_name, store_path, value_for
+from _stresslib import FakeNode, TempStore, drain, framed, make_id, store_name, store_path, value_for
+from hypothesis import given
+from hypothesis import strategies as st
+
 from reference.errors import (
     AuthenticationError,
     GetTimeoutError,
@@ -38,6 +38,7 @@ from reference.errors import (
 from reference.node import Node, ObjectRef, pull
 from reference.serializer import deserialize
 from reference.store import STORE_DIR, ObjectStore
+from reference.transfer import OK, REPLY
 
 NOBODY = 65534
 KEY = b"stress-battery-key-" + os.urandom(8)
@@ -312,26 +313,15 @@ def _raw_exchange(address: Any, chunks: List[bytes], read_timeout: float = 5.0) 
             except OSError:
                 break
             time.sleep(0.01)
-        try:
-            while True:
-                data = sock.recv(65536)
-                if not data:
-                    break
-                got += data
-        except OSError:
-            pass
+        got = drain(sock, read_timeout)
     return got
-
-
-def _framed(payload: bytes) -> bytes:
-    return len(payload).to_bytes(4, "big") + payload  # multiprocessing.connection's framing
 
 
 def test_server_refuses_wrong_and_missing_keys_before_unpickling(node: Any, tmp_path: Any,
                                                                  figures: Dict[str, Any]) -> None:
     """A client with a wrong key, with no key, or speaking raw bytes is refused; nothing it sent is unpickled."""
     marks = [str(tmp_path / f"mark{i}") for i in range(6)]
-    refused_before = node._server.refused
+    refused_before = node.server.refused
     attempts = 0
     # 1. a wrong key: multiprocessing's own client
     with pytest.raises(multiprocessing.AuthenticationError):
@@ -357,20 +347,20 @@ def test_server_refuses_wrong_and_missing_keys_before_unpickling(node: Any, tmp_
         conn.close()
     attempts += 1
     # 3. raw bytes: the marker as the handshake's answer, then as a PULL request and a bare frame
-    _raw_exchange(node.address, [_framed(marker_pickle(marks[3])), _framed(marker_frame(marks[4])),
+    _raw_exchange(node.address, [framed(marker_pickle(marks[3])), framed(marker_frame(marks[4])),
                                  marker_pickle(marks[5])])
     attempts += 1
     # 4. an attacker who answers the challenge with garbage of every length
     for n in (0, 1, 20, 32, 255, 256, 4096):
-        _raw_exchange(node.address, [_framed(os.urandom(n))])
+        _raw_exchange(node.address, [framed(os.urandom(n))])
         attempts += 1
     deadline = time.monotonic() + 5
-    while node._server.refused - refused_before < attempts and time.monotonic() < deadline:
+    while node.server.refused - refused_before < attempts and time.monotonic() < deadline:
         time.sleep(0.01)
-    figures["connections refused"] = node._server.refused - refused_before
+    figures["connections refused"] = node.server.refused - refused_before
     figures["markers found"] = sum(os.path.exists(m) for m in marks)
     assert not any(os.path.exists(m) for m in marks), "a payload was unpickled"
-    assert node._server.refused - refused_before == attempts
+    assert node.server.refused - refused_before == attempts
     assert node.store.list() == []
     # and the server still serves a client with the key
     ref = node.put("still fine")
@@ -380,9 +370,7 @@ def test_server_refuses_wrong_and_missing_keys_before_unpickling(node: Any, tmp_
 
 
 def _reply_and_frame(frame: bytes) -> bytes:
-    import struct
-
-    return _framed(struct.pack("<BQ", 0, len(frame))) + frame
+    return framed(REPLY.pack(OK, len(frame))) + frame
 
 
 def _no_handshake(conn: socket.socket, mark: Callable[[], str]) -> None:
@@ -393,7 +381,7 @@ def _no_handshake(conn: socket.socket, mark: Callable[[], str]) -> None:
 
 def _marker_as_challenge(conn: socket.socket, mark: Callable[[], str]) -> None:
     """Sends a marker pickle where the challenge should be."""
-    conn.sendall(_framed(marker_pickle(mark())))
+    conn.sendall(framed(marker_pickle(mark())))
     time.sleep(0.2)
 
 
@@ -448,7 +436,7 @@ def _pull_from_fake(behave: Callable[..., None], tmp_path: Any) -> "tuple[BaseEx
                 pull(oid, source=fake.address, into=into, authkey=KEY, timeout=5)
             stats = into.stats()
             node = Node(into, ("127.0.0.1", 1), KEY)
-            with pytest.raises(BaseException):
+            with pytest.raises(BaseException):  # noqa: B017 - any error will do: what is left behind is checked
                 node.get(ObjectRef(oid, fake.address), timeout=5)
             stats_after_get = into.stats()
     finally:

@@ -1,0 +1,112 @@
+"""The object table's life cycle: take a record, seal it, remove it, free it.
+
+Records move through FREE -> CREATED -> SEALED -> FREE (deleted or evicted), or SEALED -> ZOMBIE -> FREE
+when the object is removed while a reader still pins it: a zombie is out of the index (invisible, its id
+reusable) but keeps its bytes until the last pin goes. Free records wait on a stack; the header's
+high-water mark bounds every scan of the table.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import Any, List, Tuple
+
+import numpy as np
+
+from reference.arena.allocator import Allocator
+from reference.arena.index import Index
+from reference.arena.layout import (
+    CREATED,
+    E_ALLOC,
+    E_LRU,
+    E_OFF,
+    E_PINS,
+    ENTRY,
+    ENTRY_SIZE,
+    FREE,
+    H_EVICT,
+    H_HIGH,
+    H_NSTACK,
+    H_SEQ,
+    H_TICK,
+    H_USED,
+    SEALED,
+    U32,
+    U64,
+    ZOMBIE,
+)
+
+__all__ = ["Records"]
+
+_U32, _U64, _ENTRY = U32, U64, ENTRY  # plain names: see layout.U32
+
+
+class Records(Index, Allocator):
+    """Record updates that keep the index, the free-record stack, the allocator and the byte count in step
+    (call inside ``with arena:``)."""
+
+    def new_record(self, oid: bytes, slot: int, offset: int, size: int, alloc: int) -> Tuple[int, int]:
+        """Take a free record for a CREATED object of this process and index it; (record, incarnation).
+
+        ``slot`` comes from a :meth:`lookup` that missed. Returns (-1, 0) when no record is free.
+        """
+        mm = self.mm
+        n: int = _U32.unpack_from(mm, H_NSTACK)[0]
+        if n == 0:
+            return -1, 0
+        e: int = _U32.unpack_from(mm, self.lay.stack + 4 * (n - 1))[0]
+        _U32.pack_into(mm, H_NSTACK, n - 1)
+        if e >= _U32.unpack_from(mm, H_HIGH)[0]:
+            _U32.pack_into(mm, H_HIGH, e + 1)
+        inc: int = _U64.unpack_from(mm, H_TICK)[0] + 1
+        _U64.pack_into(mm, H_TICK, inc)
+        _ENTRY.pack_into(mm, self.lay.entries + e * ENTRY_SIZE, CREATED, os.getpid(), oid, offset,
+                        size, alloc, time.time(), inc, inc, 0)
+        self.index_insert(slot, e)
+        _U64.pack_into(mm, H_USED, _U64.unpack_from(mm, H_USED)[0] + alloc)
+        return e, inc
+
+    def seal(self, e: int) -> None:
+        """Make record ``e`` SEALED (visible) and wake waiting gets."""
+        self.mm[self.lay.entries + e * ENTRY_SIZE] = SEALED
+        self.set_u64(self.lay.entries + e * ENTRY_SIZE + E_LRU, self.tick())
+        self.set_u64(H_SEQ, self.get_u64(H_SEQ) + 1)
+
+    def remove(self, e: int, slot: int, *, evicted: bool = False) -> None:
+        """Take record ``e`` (at index ``slot``) out of the index; free it now, or when unpinned."""
+        self.index_remove(slot)
+        base = self.lay.entries + e * ENTRY_SIZE
+        if evicted:
+            self.set_u64(H_EVICT, self.get_u64(H_EVICT) + 1)
+        if self.get_u32(base + E_PINS):
+            self.mm[base] = ZOMBIE
+        else:
+            self.free_entry(e)
+
+    def free_entry(self, e: int) -> None:
+        """Return record ``e`` and its bytes (it must be out of the index already)."""
+        base = self.lay.entries + e * ENTRY_SIZE
+        off = self.get_u64(base + E_OFF)
+        alloc = self.get_u64(base + E_ALLOC)
+        self.mm[base] = FREE
+        self.set_u32(base + E_PINS, 0)
+        self.free(off, alloc)
+        self.set_u64(H_USED, self.get_u64(H_USED) - alloc)
+        n = self.get_u32(H_NSTACK)
+        self.set_u32(self.lay.stack + 4 * n, e)
+        self.set_u32(H_NSTACK, n + 1)
+
+    def free_record_list(self) -> List[int]:
+        """The free-record stack, bottom first."""
+        stack = np.frombuffer(self.mm, dtype="<u4", count=self.get_u32(H_NSTACK), offset=self.lay.stack)
+        out: List[int] = stack.tolist()
+        del stack
+        return out
+
+    def set_free_records(self, records: np.ndarray[Any, Any]) -> None:
+        """Replace the free-record stack with ``records`` (the last one is taken first), as a repair does."""
+        stack = np.frombuffer(self.mm, dtype="<u4", count=self.lay.max_objects, offset=self.lay.stack)
+        stack[:len(records)] = records
+        del stack
+        self.set_u32(H_NSTACK, len(records))

@@ -1,0 +1,85 @@
+"""Crash repair: rebuild every derived structure of the table from its records.
+
+A process killed while holding the store's lock may have left an update half done; it leaves its pid in
+the header's "dirty" field, and the next holder calls :meth:`Repair.repair` before anything else.
+"""
+
+from __future__ import annotations
+
+from typing import List, Set, Tuple
+
+import numpy as np
+
+from reference.arena.layout import (
+    CLIENT_DTYPE,
+    CREATED,
+    FREE,
+    H_HIGH,
+    H_NLIVE,
+    H_REPAIRS,
+    H_USED,
+    SEALED,
+    U32,
+    U64,
+    ZOMBIE,
+)
+from reference.arena.records import Records
+
+__all__ = ["Repair"]
+
+_U32, _U64 = U32, U64  # plain names: see layout.U32
+
+
+class Repair(Records):
+    """:meth:`repair`, run under the lock by the holder that finds the dirty mark."""
+
+    def repair(self) -> None:
+        """Rebuild every derived structure from the records, after a holder died mid-update.
+
+        The records (state, id, offset, size, ...) are the truth; the pin counts come from the ledger, and
+        the free-record stack, the free list, the byte count and the index are recomputed from them. An
+        update that was cut short is thereby either undone (space not yet recorded is free again) or
+        completed (an object whose record was taken out is gone). Unsealed objects of the dead process are
+        then reclaimed as usual.
+        """
+        lay = self.lay
+        # Records past the high-water mark were never written (it is raised before a record is), so
+        # neither they nor their ledger columns need reading (reading would fault in untouched pages).
+        n: int = _U32.unpack_from(self.mm, H_HIGH)[0]
+        ent = self.entries[:n]
+        clients = np.frombuffer(self.mm, dtype=CLIENT_DTYPE, count=lay.max_clients, offset=lay.clients)
+        rows = np.flatnonzero(clients["pid"])
+        del clients
+        ent["pins"] = self.ledger[rows, :n].sum(axis=0, dtype=np.uint64).astype(np.uint32)
+        state = ent["state"]
+        state[(state == ZOMBIE) & (ent["pins"] == 0)] = FREE
+        state[state > ZOMBIE] = FREE
+        # One live record per id: keep the newest of any duplicates.
+        live = np.flatnonzero((state == CREATED) | (state == SEALED)).tolist()
+        live.sort(key=lambda e: -int(ent["inc"][e]))
+        seen: Set[bytes] = set()
+        keep: List[Tuple[int, bytes]] = []
+        for e in live:
+            oid = self.entry(e).object_id
+            if oid in seen:
+                state[e] = FREE
+            else:
+                seen.add(oid)
+                keep.append((e, oid))
+        used = np.flatnonzero(state != FREE)
+        offs = ent["offset"][used].astype(np.int64)
+        lens = ent["alloc"][used].astype(np.int64)
+        order = np.argsort(offs, kind="stable")
+        offs, lens = offs[order], lens[order]
+        starts = np.concatenate(([lay.data], offs + lens))
+        ends = np.concatenate((offs, [lay.data + lay.capacity]))
+        gaps = np.flatnonzero(ends > starts)
+        self.set_free_blocks(starts[gaps], (ends - starts)[gaps])
+        _U64.pack_into(self.mm, H_USED, int(lens.sum()))
+        # The stack is popped from the end: never-used records below, then the free ones, lowest on top.
+        free_records = np.concatenate((np.arange(lay.max_objects - 1, n - 1, -1),
+                                       np.flatnonzero(state == FREE)[::-1])).astype(np.uint32)
+        self.set_free_records(free_records)
+        self.rebuild_index(keep)
+        _U32.pack_into(self.mm, H_NLIVE, len(keep))
+        _U32.pack_into(self.mm, H_REPAIRS, _U32.unpack_from(self.mm, H_REPAIRS)[0] + 1)
