@@ -100,7 +100,7 @@ def _entry_points() -> Dict[str, object]:
     if hasattr(eps, "select"):
         found = eps.select(group=ENTRY_POINT_GROUP)
     else:  # Python 3.8 / 3.9: a dict of groups
-        found = eps.get(ENTRY_POINT_GROUP, ())
+        found = eps.get(ENTRY_POINT_GROUP, [])  # type: ignore[arg-type]
     return {ep.name: ep for ep in found}
 
 

@@ -19,8 +19,9 @@ directory, and leaves everything else to Ray:
   before stay valid. **Destroying** a store kills its actor, and Ray frees every object the actor owns.
 * **Timeouts**: a ``get`` waits in the directory (an asyncio event per id, bounded by the timeout) for the
   id to be put; an expired wait raises Ray's ``GetTimeoutError``. The directory holds a ref only once
-  ``ray.put`` has sealed the object, so the ``ray.get`` that follows reads a sealed object. Every Ray call of this module is bounded (:data:`CALL_TIMEOUT`, or the caller's
-  timeout), so nothing here can hang: a ``get`` with ``timeout=None`` waits in bounded rounds.
+  ``ray.put`` has sealed the object, so the ``ray.get`` that follows reads a sealed object. Every Ray call
+  of this module is bounded (:data:`CALL_TIMEOUT`, or the caller's timeout), so nothing here can hang: a
+  ``get`` with ``timeout=None`` waits in bounded rounds.
 * The actors are *not* detached: they share the fate of the driver that made them, so a suite that
   crashes leaves no actor (and so no object) behind on the cluster; :meth:`RayStoreFactory.destroy` and
   :meth:`RayCluster.close` kill them explicitly when it does not.

@@ -120,6 +120,7 @@ class ShmStore:
         shm = shared_memory.SharedMemory(name=self._unsealed(oid), create=True, size=max(size, 1))
         _untrack(shm)
         self._creating[oid] = shm
+        assert shm.buf is not None  # open: just created
         view = shm.buf[:size]
         self._views[oid] = view
         return view
@@ -178,6 +179,7 @@ class ShmStore:
                 continue
             _untrack(shm)
             self._mapped.append(shm)
+            assert shm.buf is not None  # open: just attached
             view = shm.buf.toreadonly()
             self._open_cache[oid] = view
             return view

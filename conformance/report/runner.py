@@ -159,9 +159,9 @@ def run_implementation(spec: str, *, max_examples: Optional[int] = None, profile
                 if t["clause"]:
                     by_clause.setdefault(t["clause"], [])
         elif r.get("event") == "test":
-            c = r.get("clause") or clause_of.get(r["nodeid"])
-            if c:
-                by_clause.setdefault(c, []).append(r)
+            clause_id = r.get("clause") or clause_of.get(r["nodeid"])
+            if clause_id:
+                by_clause.setdefault(clause_id, []).append(r)
         elif r.get("event") == "finished":
             if exitstatus != r["exitstatus"] and not note:
                 note = f"the pytest process exited with status {exitstatus} after its session ended"
