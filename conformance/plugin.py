@@ -138,6 +138,8 @@ def _load_profile(config: Any) -> None:
 def pytest_configure(config: Any) -> None:
     config.addinivalue_line("markers", "clause(id): the conformance clause a test checks")
     config.addinivalue_line("markers", "requires(*capabilities): capabilities a clause needs claimed")
+    config.addinivalue_line("markers", "protocol(n): the pickle protocol a clause (or one of its parametrized "
+                                       "items) needs claimed")
     if _impl_name(config):
         # Hypothesis fixes a test's settings when the module is imported (at collection): load them now.
         _load_profile(config)
@@ -285,15 +287,20 @@ def pytest_collection_modifyitems(session: Any, config: Any, items: List[Any]) -
 
 
 def pytest_runtest_setup(item: Any) -> None:
-    mark = item.get_closest_marker("requires")
-    if mark is None or _clause_of(item) is None:
+    # Claims are checked here, before the test runs, never inside a Hypothesis test: a skip raised inside
+    # @given abandons the whole test at the first such example, so a claimed clause would not run at all.
+    if _clause_of(item) is None:
         return
     impl = _class_impl(item) or getattr(item.config, _IMPL_KEY, None)
     if impl is None:
         return
-    missing = sorted(impl.missing(mark.args))
+    mark = item.get_closest_marker("requires")
+    missing = sorted(impl.missing(mark.args)) if mark is not None else []
     if missing:
         pytest.skip(f"not claimed: {impl.name} does not claim {', '.join(missing)}")
+    protocol = item.get_closest_marker("protocol")
+    if protocol is not None and protocol.args[0] not in impl.protocols:
+        pytest.skip(f"not claimed: {impl.name} does not claim protocol {protocol.args[0]}")
 
 
 @pytest.fixture(scope="session")

@@ -11,6 +11,7 @@ test at the first such draw, and the clause is reported "not claimed" although i
 
 from __future__ import annotations
 
+import ast
 import re
 from concurrent.futures import ThreadPoolExecutor
 from typing import Dict, List
@@ -21,8 +22,6 @@ from conformance.adapters.narrow import NARROW
 from conformance.clauses import all_clauses
 from conformance.registry import load_implementation
 from conformance.report import ImplResult, run_implementation
-
-pytestmark = pytest.mark.meta
 
 #: Few examples: this test is about which clauses run, not about finding rare bugs.
 MAX_EXAMPLES = 5
@@ -63,6 +62,7 @@ def claimed_clause_problems(spec: str, result: ImplResult) -> List[str]:
     return problems
 
 
+@pytest.mark.meta
 @pytest.mark.parametrize("spec", sorted(NARROW))
 def test_claimed_clauses_run(narrow_results, spec):
     """Every clause a narrow implementation claims runs, and every one of its items passes."""
@@ -77,3 +77,32 @@ def test_narrow_names_load_again():
     for spec, factory in NARROW.items():
         assert factory().name == spec
         assert load_implementation(spec).name == spec
+
+
+def _calls(tree: ast.AST) -> List[str]:
+    """The dotted names of the functions called in ``tree`` (``pytest.skip``, ``assume``, ...)."""
+    names = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call):
+            func = node.func
+            if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name):
+                names.append(f"{func.value.id}.{func.attr}")
+            elif isinstance(func, ast.Name):
+                names.append(func.id)
+    return names
+
+
+def test_no_clause_skips_itself():
+    """No clause module skips or assumes away examples itself: claims are the plugin's to check, before a
+    test runs (markers ``requires`` and ``protocol``), and strategies draw only what is claimed
+    (``st.sampled_from(sorted(impl.protocols))``). A skip or an ``assume`` inside a clause can starve a
+    claimed clause without anyone noticing."""
+    import importlib
+    import inspect
+
+    starving = {"pytest.skip", "skip", "assume", "hypothesis.assume", "pytest.importorskip", "reject"}
+    found = []
+    for module in sorted({info.module for info in all_clauses().values()}):
+        tree = ast.parse(inspect.getsource(importlib.import_module(module)))
+        found += [f"{module}: {name}(...)" for name in _calls(tree) if name in starving]
+    assert not found, "clause modules that skip or assume by themselves:\n" + "\n".join(found)
