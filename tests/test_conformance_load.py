@@ -18,8 +18,10 @@ import pytest
 
 from conformance.report import run_implementation
 
-# Slow and about the suite, not the interpreter: tox runs it once, in the `meta` environment.
-pytestmark = pytest.mark.meta
+# Slow and about the suite, not the interpreter: tox runs it once, in the `meta` environment. The load
+# these tests make (and whatever else the machine runs) slows them several times over: they get twice the
+# project's usual 10 minutes.
+pytestmark = [pytest.mark.meta, pytest.mark.timeout(1200)]
 
 #: Busy processes per core: a load average of about four times the cores, beyond what CI machines see.
 SPINNERS_PER_CORE = 4

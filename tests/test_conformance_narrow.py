@@ -63,6 +63,7 @@ def claimed_clause_problems(spec: str, result: ImplResult) -> List[str]:
 
 
 @pytest.mark.meta
+@pytest.mark.timeout(1200)  # the first item runs every narrow implementation (the module's fixture)
 @pytest.mark.parametrize("spec", sorted(NARROW))
 def test_claimed_clauses_run(narrow_results, spec):
     """Every clause a narrow implementation claims runs, and every one of its items passes."""
