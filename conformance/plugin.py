@@ -13,6 +13,10 @@ Options: ``--impl NAME`` (or ``CONFORMANCE_IMPL``), ``--xfails-file PATH`` (or `
 ``--clause ID`` (repeatable: run only these clauses), ``--conformance-database DIR`` (Hypothesis' example
 database). A mistake in choosing or writing the implementation, or in its xfails file, ends the run with one
 ``ERROR:`` line and exit status 2.
+
+The Hypothesis settings those options make (:func:`clause_settings`) are given to each clause's test when it
+is collected; no profile is loaded for the process, so other tests in the same run keep their own. Claims
+(markers ``requires`` and ``protocol``) are checked before a clause's test starts, never inside it.
 """
 
 from __future__ import annotations
@@ -160,14 +164,14 @@ def _clause_settings(config: Any) -> Any:
     return found
 
 
-def apply_clause_settings(function: Any, clause_settings_: Any) -> None:
-    """Give the Hypothesis test ``function`` (a clause) the settings ``clause_settings_`` for its next runs.
+def apply_clause_settings(function: Any, settings_: Any) -> None:
+    """Give the Hypothesis test ``function`` (a clause) the settings ``settings_`` for its next runs.
 
     ``@given`` reads its settings when the test is called, from the attribute that ``@settings`` sets; the
     suite sets it per clause instead of loading a profile for the whole process. A function that is not a
     Hypothesis test is left alone."""
     if getattr(function, "is_hypothesis_test", False):
-        function._hypothesis_internal_use_settings = clause_settings_
+        function._hypothesis_internal_use_settings = settings_
 
 
 def pytest_configure(config: Any) -> None:
