@@ -43,6 +43,7 @@ __all__ = [
     "CAPABILITIES",
     "Cluster",
     "ContractError",
+    "DECLARED_ERRORS",
     "ExceptionTypes",
     "Factory",
     "Frame",
@@ -86,12 +87,24 @@ OBJECT_ID_SIZE = 20
 
 ExceptionTypes = Tuple[Type[BaseException], ...]
 
+#: Each ``*_error`` field of :class:`Implementation`: the capability that needs it declared (None: every
+#: implementation) and what raises it. Clauses pass only when the failure raises one of the declared types.
+DECLARED_ERRORS: Dict[str, Tuple[Optional[str], str]] = {
+    "serialization_error": (None, "serialize(value) of an unserializable value"),
+    "deserialization_error": (None, "deserialize(frame) of a corrupt frame"),
+    "object_exists_error": ("store", "put (and create) with an id that exists"),
+    "store_full_error": ("store", "a put that cannot fit"),
+    "timeout_error": ("store", "get(object_id, timeout=...) when the timeout expires"),
+    "not_found_error": ("store", "delete (and get with timeout=0) of a missing object"),
+}
+
 
 class ContractError(TypeError):
-    """An implementation claims a capability but lacks an operation the capability needs.
+    """An implementation claims a capability but lacks an operation the capability needs, or does not
+    declare an error type its claims need (or declares one that catches everything).
 
-    The message names the implementation, the capability and the missing operation, and says the two ways
-    out: drop the claim, or add the operation.
+    The message names the implementation, the capability (or the ``*_error`` field) and what is missing,
+    and says the way out: drop the claim, add the operation, or declare the exact exception types.
     """
 
 
@@ -271,9 +284,15 @@ class Implementation:
     serializer supports. The ``*_error`` fields are the exception types the implementation declares for
     each failure: a clause passes only when the failure raises an instance of one of them.
 
+    Every ``*_error`` field that a claim needs (:data:`DECLARED_ERRORS`: the serializer's two always, the
+    store's four with ``store``) must name the exact types the implementation raises; none defaults to a
+    catch-all, and ``Exception`` or ``BaseException`` is refused, because a clause that accepts any
+    exception checks nothing.
+
     Raises ``ValueError`` for an unknown capability or protocol, ``TypeError`` for an ``*_error`` field that
     is not a tuple of exception types, and :class:`ContractError` when a claimed capability's operation is
-    missing (see the ``Supports...`` Protocols).
+    missing (see the ``Supports...`` Protocols), or a needed ``*_error`` field is empty or catches
+    everything.
     """
 
     name: str
@@ -281,12 +300,13 @@ class Implementation:
     protocols: Tuple[int, ...] = (5,)
     capabilities: FrozenSet[str] = frozenset()
     store_factory: Optional[StoreFactory] = None
-    serialization_error: ExceptionTypes = (Exception,)
-    deserialization_error: ExceptionTypes = (Exception,)
-    object_exists_error: ExceptionTypes = (Exception,)
-    store_full_error: ExceptionTypes = (Exception,)
-    timeout_error: ExceptionTypes = (TimeoutError,)
-    not_found_error: ExceptionTypes = (KeyError,)
+    # No default error type catches everything: a field a claim needs must be declared (see DECLARED_ERRORS).
+    serialization_error: ExceptionTypes = ()
+    deserialization_error: ExceptionTypes = ()
+    object_exists_error: ExceptionTypes = ()
+    store_full_error: ExceptionTypes = ()
+    timeout_error: ExceptionTypes = ()
+    not_found_error: ExceptionTypes = ()
     description: str = ""
 
     def __post_init__(self) -> None:
@@ -305,13 +325,28 @@ class Implementation:
             raise ValueError(f"implementation {self.name!r} claims 'raw_buffers' but not 'store': raw buffers "
                              f"are operations of a store; claim both or neither")
         self._check_operations()
-        for label in ("serialization_error", "deserialization_error", "object_exists_error",
-                      "store_full_error", "timeout_error", "not_found_error"):
+        for label in DECLARED_ERRORS:
             value = getattr(self, label)
             if not isinstance(value, tuple) or not all(
                     isinstance(t, type) and issubclass(t, BaseException) for t in value):
                 raise TypeError(f"implementation {self.name!r}: {label!r} must be a tuple of exception "
                                 f"types, got {value!r}")
+        self._check_declared_errors()
+
+    def _check_declared_errors(self) -> None:
+        for label, (capability, raised_by) in DECLARED_ERRORS.items():
+            value = getattr(self, label)
+            vacuous = [t.__name__ for t in value if t in (Exception, BaseException)]
+            if vacuous:
+                raise ContractError(
+                    f"implementation {self.name!r} declares {label}={value!r}, and {vacuous[0]} catches "
+                    f"every error, so the clauses checking it would check nothing; declare the exact type(s) "
+                    f"{raised_by} raises instead")
+            if not value and (capability is None or capability in self.capabilities):
+                needs = "every implementation needs it" if capability is None else f"it claims {capability!r}"
+                raise ContractError(
+                    f"implementation {self.name!r} declares no {label} ({needs}); pass {label}=(...) with the "
+                    f"exact exception type(s) {raised_by} raises")
 
     def _check_operations(self) -> None:
         # What can be checked without making a store: the serializer's and the factory's methods, and the

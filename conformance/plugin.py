@@ -14,6 +14,10 @@ Options: ``--impl NAME`` (or ``CONFORMANCE_IMPL``), ``--xfails-file PATH`` (or `
 database), ``--ray-address ADDRESS`` (the Ray adapter joins that cluster; same as ``RAY_ADDRESS``). A mistake
 in choosing or writing the implementation, or in its xfails file, ends the run with one ``ERROR:`` line and
 exit status 2.
+
+The Hypothesis settings those options make (:func:`clause_settings`) are given to each clause's test when it
+is collected; no profile is loaded for the process, so other tests in the same run keep their own. Claims
+(markers ``requires`` and ``protocol``) are checked before a clause's test starts, never inside it.
 """
 
 from __future__ import annotations
@@ -26,8 +30,8 @@ import pytest
 
 from conformance.store_fixtures import make_store  # noqa: F401 - a fixture for every clause (and subclass)
 
-__all__ = ["ImplementationChoiceError", "PROFILES", "USAGE_ERROR_STATUS", "load_profile", "load_xfails",
-           "xfails_problems"]
+__all__ = ["ImplementationChoiceError", "PROFILES", "USAGE_ERROR_STATUS", "apply_clause_settings", "clause_settings",
+           "load_profile", "load_xfails", "xfails_problems"]
 
 #: Hypothesis settings for the suite: ``ci`` is quick (the default), ``nightly`` thorough.
 PROFILES: Dict[str, Dict[str, Any]] = {
@@ -99,12 +103,17 @@ def _impl_name(config: Any) -> Optional[str]:
     return config.getoption("impl") or os.environ.get("CONFORMANCE_IMPL") or None
 
 
-def load_profile(name: Optional[str] = None, *, max_examples: Optional[int] = None,
-                 hypothesis_profile: Optional[str] = None, database: Optional[str] = None) -> None:
-    """Load the suite's Hypothesis settings: profile ``name`` (``ci``/``nightly``; default
-    ``$CONFORMANCE_PROFILE`` or ``ci``), or the Hypothesis profile ``hypothesis_profile`` as the base,
-    with ``max_examples`` on top, and the example database in the folder ``database`` when given. No
-    deadline (stores and children vary in speed), failure blobs printed, slow-generation health checks off."""
+def clause_settings(name: Optional[str] = None, *, max_examples: Optional[int] = None,
+                    hypothesis_profile: Optional[str] = None, database: Optional[str] = None) -> Any:
+    """Returns the Hypothesis ``settings`` object the suite applies to each of its clauses: profile ``name``
+    (``ci``/``nightly``; default ``$CONFORMANCE_PROFILE`` or ``ci``), or the Hypothesis profile
+    ``hypothesis_profile`` as the base, with ``max_examples`` on top, and the example database in the folder
+    ``database`` when given. No deadline (stores and children vary in speed), failure blobs printed,
+    slow-generation health checks off.
+
+    Nothing process-wide changes: the plugin applies this object to the clauses' tests only (see
+    :func:`apply_clause_settings`), so a user's own tests keep their own profile. Raises ``ValueError`` for
+    an unknown profile or a ``max_examples`` below 1."""
     from hypothesis import HealthCheck, settings
 
     name = name or os.environ.get("CONFORMANCE_PROFILE") or "ci"
@@ -116,7 +125,7 @@ def load_profile(name: Optional[str] = None, *, max_examples: Optional[int] = No
         "print_blob": True,
         "suppress_health_check": list(base.suppress_health_check) + [
             HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much,
-            HealthCheck.function_scoped_fixture],  # impl is loaded once; make_store is reset by hand
+            HealthCheck.function_scoped_fixture],  # impl is loaded once; stores are made per example
     }
     if max_examples is not None:
         if max_examples < 1:
@@ -126,17 +135,47 @@ def load_profile(name: Optional[str] = None, *, max_examples: Optional[int] = No
         from hypothesis.database import DirectoryBasedExampleDatabase
 
         overrides["database"] = DirectoryBasedExampleDatabase(database)
-    settings.register_profile("conformance", parent=base, **overrides)
+    return settings(base, **overrides)
+
+
+def load_profile(name: Optional[str] = None, *, max_examples: Optional[int] = None,
+                 hypothesis_profile: Optional[str] = None, database: Optional[str] = None) -> None:
+    """Register :func:`clause_settings` as the Hypothesis profile ``conformance`` and load it for the whole
+    process. The suite itself never calls this (it applies its settings to its clauses alone); it is for a
+    script that wants every Hypothesis test it runs to use the suite's settings."""
+    from hypothesis import settings
+
+    settings.register_profile("conformance", clause_settings(
+        name, max_examples=max_examples, hypothesis_profile=hypothesis_profile, database=database))
     settings.load_profile("conformance")
 
 
-def _load_profile(config: Any) -> None:
-    try:
-        load_profile(config.getoption("conformance_profile"), max_examples=config.getoption("max_examples"),
-                     hypothesis_profile=config.getoption("hypothesis_profile", None),
-                     database=config.getoption("conformance_database"))
-    except ValueError as exc:
-        raise pytest.UsageError(str(exc)) from None
+_SETTINGS_KEY = "_conformance_settings"
+
+
+def _clause_settings(config: Any) -> Any:
+    """The settings of this run's clauses, made once per run from its options."""
+    found = getattr(config, _SETTINGS_KEY, None)
+    if found is None:
+        try:
+            found = clause_settings(config.getoption("conformance_profile"),
+                                    max_examples=config.getoption("max_examples"),
+                                    hypothesis_profile=config.getoption("hypothesis_profile", None),
+                                    database=config.getoption("conformance_database"))
+        except ValueError as exc:
+            raise pytest.UsageError(str(exc)) from None
+        setattr(config, _SETTINGS_KEY, found)
+    return found
+
+
+def apply_clause_settings(function: Any, settings_: Any) -> None:
+    """Give the Hypothesis test ``function`` (a clause) the settings ``settings_`` for its next runs.
+
+    ``@given`` reads its settings when the test is called, from the attribute that ``@settings`` sets; the
+    suite sets it per clause instead of loading a profile for the whole process. A function that is not a
+    Hypothesis test is left alone."""
+    if getattr(function, "is_hypothesis_test", False):
+        function._hypothesis_internal_use_settings = settings_
 
 
 def pytest_configure(config: Any) -> None:
@@ -144,9 +183,17 @@ def pytest_configure(config: Any) -> None:
         os.environ["RAY_ADDRESS"] = config.getoption("ray_address")
     config.addinivalue_line("markers", "clause(id): the conformance clause a test checks")
     config.addinivalue_line("markers", "requires(*capabilities): capabilities a clause needs claimed")
+    config.addinivalue_line("markers", "protocol(n): the pickle protocol a clause (or one of its parametrized "
+                                       "items) needs claimed")
     if _impl_name(config):
-        # Hypothesis fixes a test's settings when the module is imported (at collection): load them now.
-        _load_profile(config)
+        _clause_settings(config)  # a wrong profile or --max-examples is a usage error before collection
+
+
+@pytest.fixture
+def conformance_settings(request: Any) -> Any:
+    """The Hypothesis ``settings`` of this run's clauses (for a clause that runs Hypothesis itself, such as
+    a state machine)."""
+    return _clause_settings(request.config)
 
 
 def load_xfails(path: str) -> List[Tuple[int, str]]:
@@ -220,6 +267,9 @@ def pytest_itemcollected(item: Any) -> None:
     clause_id = _clause_of(item)
     if clause_id:
         item.extra_keyword_matches.add(clause_id)  # so that -k selects by clause id too
+        # The suite's Hypothesis settings go to its clauses alone, never to the process (a user's own
+        # tests in the same run keep their profile).
+        apply_clause_settings(getattr(item, "obj", None), _clause_settings(item.config))
 
 
 def _xfails_path(config: Any) -> Optional[str]:
@@ -291,15 +341,20 @@ def pytest_collection_modifyitems(session: Any, config: Any, items: List[Any]) -
 
 
 def pytest_runtest_setup(item: Any) -> None:
-    mark = item.get_closest_marker("requires")
-    if mark is None or _clause_of(item) is None:
+    # Claims are checked here, before the test runs, never inside a Hypothesis test: a skip raised inside
+    # @given abandons the whole test at the first such example, so a claimed clause would not run at all.
+    if _clause_of(item) is None:
         return
     impl = _class_impl(item) or getattr(item.config, _IMPL_KEY, None)
     if impl is None:
         return
-    missing = sorted(impl.missing(mark.args))
+    mark = item.get_closest_marker("requires")
+    missing = sorted(impl.missing(mark.args)) if mark is not None else []
     if missing:
         pytest.skip(f"not claimed: {impl.name} does not claim {', '.join(missing)}")
+    protocol = item.get_closest_marker("protocol")
+    if protocol is not None and protocol.args[0] not in impl.protocols:
+        pytest.skip(f"not claimed: {impl.name} does not claim protocol {protocol.args[0]}")
 
 
 @pytest.fixture(scope="session")

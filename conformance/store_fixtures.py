@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import os
 from typing import Any, Iterator
@@ -38,12 +39,27 @@ class StoreMaker:
         check_store(self.impl, store)
         return store
 
+    @contextlib.contextmanager
+    def fresh(self, capacity: int = DEFAULT_CAPACITY) -> Iterator[Any]:
+        """A new store for one Hypothesis example, destroyed when the example ends (pass or fail): a
+        failure then depends on its own example only, and replays and shrinks."""
+        store = self(capacity)
+        try:
+            yield store
+        finally:
+            self.made.remove(store)
+            self._destroy(store)
+
+    def _destroy(self, store: Any) -> None:
+        try:
+            self.impl.store_factory.destroy(store)
+        except Exception:  # noqa: BLE001 - cleanup must not hide the test's own failure
+            pass
+
     def cleanup(self) -> None:
         for store in reversed(self.made):
-            try:
-                self.impl.store_factory.destroy(store)
-            except Exception:  # noqa: BLE001 - cleanup must not hide the test's own failure
-                pass
+            self._destroy(store)
+        self.made.clear()
 
 
 @pytest.fixture

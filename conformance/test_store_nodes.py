@@ -19,7 +19,7 @@ def test_store_nodes_pull_on_demand(impl):
     reproduce(impl, "cluster = impl.store_factory.create_cluster(2, capacity=4 << 20)",
               "oid = cluster.node(0).put({'a': np.arange(1000)})",
               "cluster.is_local(0, oid), cluster.is_local(1, oid)  # True, False",
-              "cluster.node(1).get(oid, timeout=10); cluster.is_local(1, oid)  # True")
+              "cluster.node(1).get(oid, timeout=60); cluster.is_local(1, oid)  # True")
     cluster = impl.store_factory.create_cluster(2, capacity=4 << 20)
     try:
         value = {"a": np.arange(1000), "b": "text"}
@@ -27,7 +27,7 @@ def test_store_nodes_pull_on_demand(impl):
         assert cluster.is_local(0, oid), "an object is not local to the node it was put on"
         time.sleep(0.3)
         assert not cluster.is_local(1, oid), "an object reached another node before that node asked for it"
-        got = cluster.node(1).get(oid, timeout=10)
+        got = cluster.node(1).get(oid, timeout=60)  # generous: a busy machine slows the pull, not its outcome
         assert got["b"] == "text" and np.array_equal(got["a"], value["a"]), f"node 1 got {got!r}"
         del got
         assert cluster.is_local(1, oid), "after node 1 got the object, it is not local there"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from conformance import strategies
@@ -14,22 +14,18 @@ from conformance.store_fixtures import (
     store_snippet,
 )
 
-_fixture_ok = settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
-
 
 @clause("store.put_get.roundtrip", "store")
-@_fixture_ok
 @given(value=st.one_of(strategies.native_values(max_leaves=10), strategies.numpy_arrays(
     kinds=["int", "float", "complex", "bool", "structured"])))
 def test_store_put_get_roundtrip(impl, make_store, value):
     """Clause store.put_get.roundtrip: a put value comes back exactly from get, the store contains its id
     and lists it."""
-    if not make_store.made:
-        make_store()
-    store = make_store.made[0]
-    reproduce(impl, store_snippet(), f"value = {value!r}", "oid = store.put(value)", "store.get(oid)")
-    oid = store.put(value)
-    assert isinstance(oid, bytes) and len(oid) == 20, f"put returned {oid!r}, not a 20-byte id"
-    assert store.contains(oid), "contains() is false right after put"
-    assert oid in set(store.list()), "list() does not show a put object"
-    assert_same(value, store.get(oid), check_identity=False)
+    # A fresh store per example: a failure depends on its example alone, so it replays and shrinks.
+    with make_store.fresh() as store:
+        reproduce(impl, store_snippet(), f"value = {value!r}", "oid = store.put(value)", "store.get(oid)")
+        oid = store.put(value)
+        assert isinstance(oid, bytes) and len(oid) == 20, f"put returned {oid!r}, not a 20-byte id"
+        assert store.contains(oid), "contains() is false right after put"
+        assert oid in set(store.list()), "list() does not show a put object"
+        assert_same(value, store.get(oid), check_identity=False)

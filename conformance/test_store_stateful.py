@@ -135,13 +135,14 @@ def machine_for(impl):
 
 
 @clause("store.stateful.model", "store")
-def test_store_stateful_model(impl):
+def test_store_stateful_model(impl, conformance_settings):
     """Clause store.stateful.model: random sequences of put, get, delete, hold, release (with raw buffers,
     create/abort; with eviction, puts that force eviction) keep the store equal to a dict model: the same ids listed and
     contained, the same values got, missing ids raising the declared errors, held objects never evicted."""
     reproduce(impl, "from conformance.test_store_stateful import machine_for",
               "from hypothesis.stateful import run_state_machine_as_test",
               "run_state_machine_as_test(machine_for(impl))  # the failing steps are printed above")
+    # The suite's settings for this run (a fresh store per run of the machine: see StoreMachine.__init__).
     run_state_machine_as_test(machine_for(impl), settings=settings(
-        settings.default, stateful_step_count=25,
-        suppress_health_check=list(settings.default.suppress_health_check) + [HealthCheck.too_slow]))
+        conformance_settings, stateful_step_count=25,
+        suppress_health_check=list(conformance_settings.suppress_health_check) + [HealthCheck.too_slow]))

@@ -11,7 +11,9 @@
 Every clause then runs as a test of ``TestMyStore`` (``pytest tests/test_conformance.py``), with the
 same capability skips, ids and snippets as ``pytest --pyargs conformance --impl ...``. The implementation
 is given by name (not as an object) because some clauses load it again in a fresh interpreter.
-Importing this module loads the suite's Hypothesis profile (``$CONFORMANCE_PROFILE``, default ``ci``).
+The plugin gives each clause the suite's Hypothesis settings (``$CONFORMANCE_PROFILE``, default ``ci``,
+or ``--conformance-profile`` / ``--max-examples``); importing this module changes no settings, so the
+other tests of your project keep their own Hypothesis profile.
 """
 
 from __future__ import annotations
@@ -54,11 +56,6 @@ class ConformanceTests:
 
 def _install() -> None:
     import importlib
-
-    from conformance.plugin import load_profile
-
-    # Hypothesis fixes a test's settings when its module is imported: load the suite's profile first.
-    load_profile()
 
     for info in all_clauses().values():
         fn = getattr(importlib.import_module(info.module), info.function)

@@ -14,7 +14,7 @@ from report_checks import assert_valid_report
 
 from conformance import strategies
 from conformance.adapters.frames import FrameError, PickleFrame, read_frame
-from conformance.api import ContractError, Frame, Implementation, check_store
+from conformance.api import DECLARED_ERRORS, ContractError, Frame, Implementation, check_store
 from conformance.collect import extract_failure
 from conformance.compare import Mismatch, assert_same, same
 from conformance.plugin import load_xfails
@@ -260,7 +260,8 @@ def test_claiming_a_missing_operation_is_refused_by_name(capability, serializer,
 
 def test_raw_buffers_are_checked_on_the_store_itself():
     impl = Implementation(name="x", serializer=_Serializer(), store_factory=_Factory(),
-                          capabilities=frozenset({"store", "raw_buffers"}))  # create() says nothing
+                          capabilities=frozenset({"store", "raw_buffers"}),  # create() says nothing
+                          **{field: (LookupError,) for field in DECLARED_ERRORS})
     with pytest.raises(ContractError, match=r"claims 'raw_buffers' but its store \(_Store\) has no create"):
         check_store(impl, impl.store_factory.create(capacity=1))
     check_store(impl, _RawStore())

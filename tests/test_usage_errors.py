@@ -122,11 +122,10 @@ def test_a_name_that_does_not_load_again_is_a_usage_error(tmp_path):
     """Clauses load the implementation again by its name in fresh interpreters, and snippets name it: a
     factory spec whose Implementation calls itself something unloadable is refused up front."""
     (tmp_path / "misnamed.py").write_text(
-        "from conformance.adapters import pickle_implementation\n"
-        "from conformance.api import Implementation\n\n"
+        "import dataclasses\n"
+        "from conformance.adapters import pickle_implementation\n\n"
         "def implementation():\n"
-        "    impl = pickle_implementation(5)\n"
-        "    return Implementation(name='mystore', serializer=impl.serializer)\n")
+        "    return dataclasses.replace(pickle_implementation(5), name='mystore')\n")
     for args, prefix in (([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--pyargs", "conformance"],
                           "ERROR: "),
                          ([sys.executable, "-m", "conformance", "report", "--out", str(tmp_path / "out")],
