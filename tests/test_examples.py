@@ -22,6 +22,9 @@ import pytest
 import yaml
 from report_checks import assert_valid_report
 
+# End to end (each sample adapter through the whole suite and the report): tox runs it once, in `e2e`.
+pytestmark = pytest.mark.e2e
+
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
 WORKFLOW = EXAMPLES / "github-actions" / "conformance.yml"

@@ -13,6 +13,9 @@ from conformance.report import run_implementation
 
 pytest.importorskip("xdist", reason="pytest-xdist is in the `test` extra")
 
+# End to end (the whole suite under workers, twice): tox runs it once, in `e2e`.
+pytestmark = pytest.mark.e2e
+
 
 def test_whole_suite_passes_with_two_workers(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith("CONFORMANCE_")}
