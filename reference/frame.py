@@ -39,7 +39,7 @@ from __future__ import annotations
 
 import struct
 import zlib
-from typing import Any, List, NamedTuple, Optional, Sequence, Tuple
+from typing import Any, Callable, List, NamedTuple, Optional, Sequence, Tuple
 
 __all__ = [
     "ALIGNMENT",
@@ -201,11 +201,13 @@ class Frame:
         crc = zlib.crc32(self.inband, zlib.crc32(table, crc))
         return b"".join([header[:_CRC_OFFSET], _CRC.pack(crc), header[_CRC_END:], table])
 
-    def write_to(self, buffer: Any) -> int:
+    def write_to(self, buffer: Any, *, copy: Optional[Callable[[memoryview, memoryview], None]] = None) -> int:
         """Write the frame into ``buffer`` (any writable, C-contiguous buffer of ``frame_size`` bytes or more).
 
         Each out-of-band buffer is copied exactly once, straight into place; padding is zeroed. Bytes past
-        ``frame_size`` are left untouched. Returns ``frame_size``.
+        ``frame_size`` are left untouched. Returns ``frame_size``. ``copy(target, source)``, when given,
+        copies each out-of-band buffer instead of a slice assignment (the store's parallel copy,
+        :func:`reference.copying.copy_into`).
 
         Raises ``TypeError`` for a read-only buffer and ``ValueError`` for one that is too small.
         """
@@ -228,7 +230,10 @@ class Frame:
         for (offset, length), buf in zip(self._layout, self.buffers):
             if offset > pos:
                 target[pos:offset] = bytes(offset - pos)
-            target[offset:offset + length] = buf
+            if copy is None:
+                target[offset:offset + length] = buf
+            else:
+                copy(target[offset:offset + length], buf)
             pos = offset + length
         return self.frame_size
 
