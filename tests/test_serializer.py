@@ -727,7 +727,9 @@ def test_arrays_the_direct_reducer_does_not_cover_still_round_trip(make):
     if array.dtype.hasobject:
         assert back.tolist() == array.tolist()
     else:
-        assert back.tobytes() == array.tobytes() and back.dtype.metadata == array.dtype.metadata
+        assert back.tobytes() == array.tobytes()
+        # numpy 1.x unpickles a datetime dtype with an empty metadata mapping where it had none
+        assert dict(back.dtype.metadata or {}) == dict(array.dtype.metadata or {})
 
 
 @pytest.mark.parametrize("protocol", PROTOCOLS)
