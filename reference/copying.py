@@ -9,8 +9,9 @@ per page) and then copied, the parts at once. Where the kernel refuses the advic
 the pages in, still in parallel.
 
 Both ``madvise`` and ``memmove`` are called through ``ctypes``, which releases the GIL. The helper threads
-are started once per process (again in a forked child), never for a copy below :data:`PARALLEL_MIN`, and
-the caller copies one part itself. :func:`copy_into` returns only when every part is written, even when it
+are started once, at the first large copy, and again only after a fork (they are joined before one, so
+that forking never copies a multi-threaded process); never for a copy below :data:`PARALLEL_MIN`; the
+caller copies one part itself. :func:`copy_into` returns only when every part is written, even when it
 raises, so nothing writes into the destination afterwards: a put that fails or is interrupted can give the
 space back safely. It is still one copy of each byte.
 """
@@ -78,6 +79,21 @@ def _helpers() -> Optional[ThreadPoolExecutor]:
     return _pool
 
 
+def _stop_helpers_before_fork() -> None:
+    # Idle helper threads would make every later fork a fork of a multi-threaded process (CPython 3.12+
+    # warns: the child may deadlock on a lock a thread held). They are joined before a fork (a copy in
+    # flight finishes first) and started again by the next large copy.
+    global _pool, _pool_pid
+    with _pool_lock:
+        pool, _pool, _pool_pid = _pool, None, 0
+    if pool is not None:
+        pool.shutdown(wait=True)
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(before=_stop_helpers_before_fork)
+
+
 def _populate(addr: int, length: int) -> None:
     global _populate_works
     if not _populate_works:
@@ -120,7 +136,10 @@ def copy_into(target: memoryview, source: Any) -> None:
     futures: List[Future[None]] = []
     try:
         for start in range(step, length, step):
-            futures.append(pool.submit(_copy_part, dst + start, src + start, min(step, length - start)))
+            try:
+                futures.append(pool.submit(_copy_part, dst + start, src + start, min(step, length - start)))
+            except RuntimeError:  # another thread is forking and stopped the helpers: copy the part here
+                _copy_part(dst + start, src + start, min(step, length - start))
         _copy_part(dst, src, step)
     finally:
         # Every part must be done before the caller may seal or give the space back, error or not.

@@ -685,3 +685,25 @@ def test_large_puts_into_fresh_and_mapped_pages_round_trip(name, monkeypatch):
         assert np.array_equal(s.get(second), value)
     finally:
         s.destroy()
+
+
+def test_copy_helpers_are_joined_before_a_fork():
+    """After a large copy, forking finds no helper thread left (a fork of a multi-threaded process can
+    deadlock the child, and CPython 3.12+ warns); the next large copy starts them again."""
+    import threading
+
+    from reference import copying
+
+    size = copying.PARALLEL_MIN * 2
+    source = np.ones(size, dtype=np.uint8)
+    copying.copy_into(memoryview(bytearray(size)), memoryview(source))
+    if copying.copy_threads() > 1:
+        assert any(t.name.startswith("objstore-copy") for t in threading.enumerate())
+    pid = os.fork()
+    if pid == 0:
+        os._exit(0)
+    os.waitpid(pid, 0)
+    assert not any(t.name.startswith("objstore-copy") for t in threading.enumerate())
+    target = bytearray(size)
+    copying.copy_into(memoryview(target), memoryview(source))
+    assert target == source.tobytes()
