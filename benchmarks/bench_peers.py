@@ -135,8 +135,9 @@ class PeerPut:
         self.handles: List[Any] = []
 
     def teardown(self, store: str, size: str) -> None:
-        while self.handles:
-            self.store.free(self.handles.pop())
+        handles = getattr(self, "handles", ())  # absent when setup skipped (a peer not installed)
+        while handles:
+            self.store.free(handles.pop())
 
     def time_put(self, store: str, size: str) -> None:
         self.handles.append(self.store.put(self.value))
@@ -158,9 +159,12 @@ class PeerGet:
         self.handle = self.store.put(array_of(size))
         self.store.get(self.handle)  # first-call caches out of the timing
 
+    handle: Any = None  # stays None when setup skips (a peer not installed): teardown has nothing to free
+
     def teardown(self, store: str, size: str) -> None:
         handle, self.handle = self.handle, None
-        self.store.free(handle)
+        if handle is not None:
+            self.store.free(handle)
 
     def time_get(self, store: str, size: str) -> None:
         self.store.get(self.handle)

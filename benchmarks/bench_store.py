@@ -239,6 +239,32 @@ class StoreGet:
         self.store.get(self.object_id)
 
 
+class StoreFirstGet:
+    """The first ``get`` of an object just put, in the process that put it: nothing of it cached yet.
+
+    Each sample is one call (``number = 1``, no warm-up) on an object that setup has just put; teardown
+    deletes it.
+    """
+
+    params = [sizes("1KiB", "1MiB", "64MiB", "256MiB")]
+    param_names = ["size"]
+    timeout = 300
+    number = 1
+    warmup_time = 0
+    repeat = (10, 40, 10.0)
+
+    def setup(self, size: str) -> None:
+        value = array_of(size)
+        self.store = shared_store(("first-get", size), store_capacity(value.nbytes))
+        self.object_id = self.store.put(value)
+
+    def teardown(self, size: str) -> None:
+        self.store.delete(self.object_id)
+
+    def time_get(self, size: str) -> None:
+        self.store.get(self.object_id)
+
+
 def _get_in_child(name: str, object_id: Any, rounds: int, conn: Any) -> None:
     """Child process: attach to the store by name, time ``rounds`` gets, send back the median."""
     from reference.store import ObjectStore

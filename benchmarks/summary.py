@@ -163,6 +163,7 @@ def summary(res: Results) -> str:
     if load:
         out.append(f"  load    : {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} (1/5/15 min, when this summary ran)")
     out.append("  times are asv medians; a ratio > 1 means the first is slower (or bigger)")
+    out.append(targets(res))
 
     # 1. put vs memcpy -------------------------------------------------------------------------------------
     rows = []
@@ -255,6 +256,68 @@ def summary(res: Results) -> str:
 
     out.append(peer_ratios(res, _time, _ratio, _table))
     return "\n".join(out)
+
+
+def _fastest(*values: Optional[float]) -> Optional[float]:
+    known = [v for v in values if v is not None]
+    return min(known) if known else None
+
+
+def _met(ok: Optional[bool]) -> str:
+    return "n/a" if ok is None else ("met" if ok else "NOT met")
+
+
+def targets(res: Results) -> str:
+    """Section 0: each target of issue 12 with this run's figure, the target, and the peer's figure (Ray's,
+    from ``bench_peers`` when Ray ran in the same results file)."""
+    rows: List[Sequence[str]] = []
+    us = 1e-6
+
+    def row(measure: str, figure: str, target: str, ok: Optional[bool], peer: str = "") -> None:
+        rows.append([measure, figure, target, _met(ok), peer or "-"])
+
+    for size in ("64MiB", "256MiB"):
+        put = res.get("bench_store.StorePut.time_put", size, "warm")
+        cpy = _fastest(*(res.get("bench_store.Memcpy.time_copy", size, "warm", how)
+                         for how in ("memoryview", "np.copyto")))
+        # Against Ray, the peers' own benchmark: the same harness for both stores (one put per sample).
+        ref = res.get("bench_peers.PeerPut.time_put", "reference", size)
+        ray = res.get("bench_peers.PeerPut.time_put", "ray", size)
+        ok = None if put is None or cpy is None else put <= cpy
+        row(f"put {size}, warm: time / single-thread memcpy", _ratio(put, cpy), "<= 1.00", ok,
+            f"ref/ray {_ratio(ref, ray)} (target <= 0.80)" if ray else "")
+    put = res.get("bench_store.StorePut.time_put", "64MiB", "cold")
+    cpy = _fastest(*(res.get("bench_store.Memcpy.time_copy", "64MiB", "cold", how)
+                     for how in ("memoryview", "np.copyto")))
+    row("put 64MiB, cold: time / first-touch memcpy", _ratio(put, cpy), "<= 0.80",
+        None if put is None or cpy is None else put <= 0.8 * cpy)
+    gets = [res.get("bench_store.StoreGet.time_get", size) for size in GET_SIZES]
+    firsts = [res.get("bench_store.StoreFirstGet.time_get", size) for size in GET_SIZES]
+    worst = max([g for g in gets + firsts if g is not None], default=None)
+    ray_first = res.get("bench_peers.PeerGet.time_get", "ray", "1MiB")
+    row("get, any size, first get included (worst)", _us(worst) + " us", "<= 8 us",
+        None if worst is None else worst <= 8 * us, f"ray get 1MiB {_time(ray_first)}" if ray_first else "")
+    others = [res.get("bench_store.StoreGetOtherProcess.track_get", size) for size in GET_SIZES]
+    worst = max([g for g in others if g is not None], default=None)
+    row("get in another process (worst size)", _us(worst) + " us", "<= 10 us",
+        None if worst is None else worst <= 10 * us)
+    for label, put_target, get_target in (("int", 10, 6), ("bytes-100B", 10, 6), ("dict-10", 10, 6),
+                                          ("float64-1KiB", 15, 8)):
+        put = res.get("bench_store.StoreSmall.time_put", label)
+        get = res.get("bench_store.StoreSmall.time_get", label)
+        ok = None if put is None or get is None else put <= put_target * us and get <= get_target * us
+        row(f"put / get {label}", f"{_us(put)} / {_us(get)} us", f"<= {put_target} / {get_target} us", ok)
+    for op, name in (("dumps", "bench_serialization.Dumps.time_dumps"),
+                     ("loads", "bench_serialization.Loads.time_loads")):
+        ref = res.get(name, "float64-1KiB", "reference", "5-oob")
+        std = res.get(name, "float64-1KiB", "pickle", "5-inband")
+        row(f"serializer {op} 1KiB float64 / stdlib pickle 5", _ratio(ref, std), "<= 2.00",
+            None if ref is None or std is None else ref <= 2 * std)
+    heap = res.get("bench_store.StoreHeap.track_put", "64MiB")
+    row("peak heap of a put over payload (64MiB)", "n/a" if heap is None else f"{heap:.4f}", "~0 (< 0.01)",
+        None if heap is None else heap < 0.01)
+    return ("\n0. issue 12's targets, from this run (the peer's column when Ray ran in the same results file)\n"
+            + _table(["measure", "this run", "target", "", "peer"], rows))
 
 
 def across_pythons(results_dir: Path, commit: Optional[str], pattern: str) -> str:

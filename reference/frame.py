@@ -39,7 +39,7 @@ from __future__ import annotations
 
 import struct
 import zlib
-from typing import Any, List, NamedTuple, Optional, Sequence, Tuple
+from typing import Any, Callable, List, NamedTuple, Optional, Sequence, Tuple
 
 __all__ = [
     "ALIGNMENT",
@@ -72,6 +72,10 @@ _ENTRY = struct.Struct("<QQ")
 _CRC = struct.Struct("<I")
 _CRC_OFFSET = 12
 _CRC_END = _CRC_OFFSET + _CRC.size
+# The checked header in the two parts the CRC covers (it sits between them), for the writer's hot path.
+_HEAD_BEFORE_CRC = struct.Struct("<4sHBBI")  # magic, version, protocol, flags, nbuf: bytes [0, 12)
+_HEAD_AFTER_CRC = struct.Struct("<QQQ")  # in-band offset and length, frame size: bytes [16, 40)
+_crc32 = zlib.crc32
 #: Size of the checked header (the reference format's), in bytes.
 HEADER_SIZE = _CHECKED.size  # 40
 #: Size of one buffer-table entry: u64 offset, u64 length.
@@ -143,7 +147,7 @@ def byte_view(buf: Any) -> memoryview:
 def _checksum(frame: Any, end: int) -> int:
     """CRC-32 of ``frame[:12]`` and ``frame[16:end]``: the frame's checksummed part, minus the CRC field."""
     view = memoryview(frame)
-    return zlib.crc32(view[_CRC_END:end], zlib.crc32(view[:_CRC_OFFSET]))
+    return _crc32(view[_CRC_END:end], _crc32(view[:_CRC_OFFSET]))
 
 
 def read_header(frame: Any) -> Header:
@@ -190,22 +194,22 @@ class Frame:
     def _prefix(self) -> bytes:
         """Header and buffer table, with the checksum of them and the in-band pickle (not copied)."""
         n = len(self.buffers)
-        table = b"".join([_ENTRY.pack(offset, length) for offset, length in self._layout])
-        if not self.format.checked:
-            return _PLAIN.pack(self.format.magic, n, len(self.inband)) + table
-        inband_offset = _CHECKED.size + _ENTRY.size * n
-        header = _CHECKED.pack(self.format.magic, FORMAT_VERSION, self.protocol, 0, n, 0, inband_offset,
-                               len(self.inband), self.frame_size)
-        crc = zlib.crc32(header[:_CRC_OFFSET])
-        crc = zlib.crc32(header[_CRC_END:], crc)
-        crc = zlib.crc32(self.inband, zlib.crc32(table, crc))
-        return b"".join([header[:_CRC_OFFSET], _CRC.pack(crc), header[_CRC_END:], table])
+        table = b"".join([_ENTRY.pack(offset, length) for offset, length in self._layout]) if n else b""
+        fmt = self.format
+        if not fmt.checked:
+            return _PLAIN.pack(fmt.magic, n, len(self.inband)) + table
+        before = _HEAD_BEFORE_CRC.pack(fmt.magic, FORMAT_VERSION, self.protocol, 0, n)
+        after = _HEAD_AFTER_CRC.pack(HEADER_SIZE + ENTRY_SIZE * n, len(self.inband), self.frame_size)
+        crc = _crc32(self.inband, _crc32(table, _crc32(after, _crc32(before))))
+        return b"".join((before, _CRC.pack(crc), after, table))
 
-    def write_to(self, buffer: Any) -> int:
+    def write_to(self, buffer: Any, *, copy: Optional[Callable[[memoryview, memoryview], None]] = None) -> int:
         """Write the frame into ``buffer`` (any writable, C-contiguous buffer of ``frame_size`` bytes or more).
 
         Each out-of-band buffer is copied exactly once, straight into place; padding is zeroed. Bytes past
-        ``frame_size`` are left untouched. Returns ``frame_size``.
+        ``frame_size`` are left untouched. Returns ``frame_size``. ``copy(target, source)``, when given,
+        copies each out-of-band buffer instead of a slice assignment (the store's parallel copy,
+        :func:`reference.copying.copy_into`).
 
         Raises ``TypeError`` for a read-only buffer and ``ValueError`` for one that is too small.
         """
@@ -228,7 +232,10 @@ class Frame:
         for (offset, length), buf in zip(self._layout, self.buffers):
             if offset > pos:
                 target[pos:offset] = bytes(offset - pos)
-            target[offset:offset + length] = buf
+            if copy is None:
+                target[offset:offset + length] = buf
+            else:
+                copy(target[offset:offset + length], buf)
             pos = offset + length
         return self.frame_size
 
@@ -298,7 +305,7 @@ def _read(frame: Any, format: FrameFormat = REFERENCE_FORMAT) -> _Parsed:
     inband_end = inband_off + inband_len
     if inband_off < table_end or inband_end > frame_size:
         raise _inband_outside(inband_off, inband_end, table_end, frame_size)
-    actual = _checksum(view, inband_end)
+    actual = _crc32(view[_CRC_END:inband_end], _crc32(view[:_CRC_OFFSET]))
     if actual != crc:
         raise FrameError(
             f"checksum mismatch (recorded {crc:#010x}, computed {actual:#010x}): the frame's header, "

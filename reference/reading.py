@@ -8,15 +8,13 @@ growing from 20 us to 1 ms, so a seal anywhere on the node wakes it within about
 
 from __future__ import annotations
 
-import os
-import threading
 import time
 import weakref
-from typing import Any, Callable, Optional, Tuple
+from typing import Any, Optional, Tuple
 
 import numpy as np
 
-from reference.arena import SEALED, Arena
+from reference.arena import Arena
 from reference.errors import GetTimeoutError
 from reference.objectid import ObjectID
 
@@ -34,33 +32,20 @@ def pinned_frame(arena: Arena, oid: ObjectID, timeout: Optional[float], store: s
     Waits for the object to be sealed: ``timeout=None`` for ever, ``0`` not at all, else that many seconds;
     then raises :class:`GetTimeoutError` naming the store ``store``.
     """
-    oidb = oid.binary()
     seq = arena.seq()
-    with arena:
-        hit = _pin(arena, oidb)
+    hit = arena.pin_sealed(oid.binary())
     if hit is None:
         hit = _wait(arena, oid, seq, timeout, store)
     e, inc, off, size = hit
     try:
         frame = arena.ro[off:off + size]
-        ref = weakref.ref(frame, _release_callback(arena, e, inc, os.getpid()))
-        arena.refs[id(ref)] = ref
+        ref = weakref.ref(frame, arena.release_ref)
+        arena.refs[id(ref)] = (ref, e, inc)
     except BaseException:
         with arena:
             arena.unpin(e, inc)
         raise
     return frame
-
-
-def _pin(arena: Arena, oidb: bytes) -> Optional[_Hit]:
-    e, _slot = arena.lookup(oidb)
-    if e < 0:
-        return None
-    rec = arena.entry(e)
-    if rec.state != SEALED:
-        return None
-    arena.pin(e)
-    return e, rec.incarnation, rec.offset, rec.size
 
 
 def _wait(arena: Arena, oid: ObjectID, seq: int, timeout: Optional[float], store: str) -> _Hit:
@@ -81,23 +66,6 @@ def _wait(arena: Arena, oid: ObjectID, seq: int, timeout: Optional[float], store
             delay = min(delay * 2, _MAX_SLEEP)
             now = time.monotonic()
         seq = arena.seq()
-        with arena:
-            hit = _pin(arena, oidb)
+        hit = arena.pin_sealed(oidb)
         if hit is not None:
             return hit
-
-
-def _release_callback(arena: Arena, e: int, inc: int, pid: int) -> Callable[[Any], None]:
-    def release(ref: Any) -> None:
-        arena.refs.pop(id(ref), None)
-        if os.getpid() != pid:
-            return  # a forked child's copy of a parent's view: the parent owns the pin
-        try:
-            if arena.owner == threading.get_ident():
-                arena.pending.append((e, inc))  # released inside our own table update: run at unlock
-                return
-            with arena:
-                arena.unpin(e, inc)
-        except Exception:  # noqa: BLE001 - interpreter shutdown or closed store: the pin dies with us
-            pass
-    return release

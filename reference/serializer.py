@@ -23,6 +23,8 @@ import pickle
 import threading
 from typing import Any, Callable, List, Optional, Sequence, Tuple, Type
 
+import numpy as np
+
 from reference.culprits import find_failures
 from reference.errors import DeserializationError, SerializationError
 from reference.frame import (
@@ -35,7 +37,13 @@ from reference.frame import (
     FrameError,
     _read,
 )
-from reference.pickler import CustomSerializers, NonContiguousCopyWarning, Pickler
+from reference.pickler import (
+    CustomSerializers,
+    NonContiguousCopyWarning,
+    Pickler,
+    PlainArray,
+    plain_array_reduction,
+)
 
 __all__ = [
     "ALIGNMENT",
@@ -90,6 +98,36 @@ class SerializedObject(Frame):
             f"SerializedObject(protocol={self.protocol}, inband={len(self.inband)} bytes, "
             f"buffers={len(self.buffers)}, total_size={self.total_size}, frame_size={self.frame_size})"
         )
+
+
+# Values that stdlib pickle saves exactly as the reference Pickler does, without a Pickler object: CPython's
+# pickler consults no hook (reducer_override, dispatch table) for these exact types, so cloudpickle adds
+# nothing to them but the cost of building a Pickler (a third of a small put). Containers qualify when every
+# item is an atom; longer ones are not scanned (the scan would cost more than it saves).
+_dumps = pickle.dumps  # bound at import: the stress fuzzer replaces this module's ``pickle``
+_ATOMS = frozenset({type(None), bool, int, float, str, bytes})
+_SCAN_LIMIT = 64
+
+
+def _stdlib_equivalent(obj: Any) -> bool:
+    t = type(obj)
+    if t in _ATOMS:
+        return True
+    if t is dict:
+        if len(obj) > _SCAN_LIMIT:
+            return False
+        for k, v in obj.items():
+            if type(k) not in _ATOMS or type(v) not in _ATOMS:
+                return False
+        return True
+    if t is tuple or t is list:
+        if len(obj) > _SCAN_LIMIT:
+            return False
+        for v in obj:
+            if type(v) not in _ATOMS:
+                return False
+        return True
+    return False
 
 
 class _NullWriter(io.RawIOBase):
@@ -193,12 +231,19 @@ class Serializer:
         unsupported protocol.
         """
         protocol = self.protocol if protocol is None else _check_protocol(protocol)
+        if _stdlib_equivalent(obj):
+            return SerializedObject(_dumps(obj, protocol), (), protocol)
         buffers: List[memoryview] = []
         callback = None
         if protocol >= 5:
             def callback(pb: pickle.PickleBuffer) -> bool:
                 buffers.append(pb.raw())
                 return False  # out-of-band
+            if type(obj) is np.ndarray and np.ndarray not in self._custom:
+                reduction = plain_array_reduction(obj)
+                if reduction is not None:  # one plain array: its reduction is all there is to pickle
+                    inband = _dumps(PlainArray(reduction), protocol, buffer_callback=callback)
+                    return SerializedObject(inband, buffers, protocol)
         out = io.BytesIO()
         try:
             self._pickle(obj, protocol, out, callback)

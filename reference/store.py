@@ -8,8 +8,10 @@ Design, and the module that does each part:
   there is no server and no file per object.
 * ``put`` serializes (with the handle's :class:`reference.serializer.Serializer`), reserves space under
   the store's lock, writes the frame straight into the mapping *outside* the lock (one copy of each
-  out-of-band buffer), then seals under the lock. Frames of 16 KiB or less are written inside one
-  critical section: copying them is cheaper than a second trip through the lock. ``create``/``seal``/
+  out-of-band buffer; a buffer of 4 MiB or more going to pages this process has not mapped yet is faulted
+  in ahead and copied by several threads, ``reference.copying``), then seals under the lock. Frames of
+  16 KiB or less are written inside one critical section: copying them is cheaper than a second trip
+  through the lock. ``create``/``seal``/
   ``abort`` expose the same steps. An unsealed object is invisible to others (``reference.writing``).
 * ``get`` looks the object up and pins it under the lock, then deserializes a read-only slice of the
   mapping: every numpy array in the value is a zero-copy, read-only view of the store. The pin is recorded
@@ -43,6 +45,7 @@ from typing import Any, List, NamedTuple, Optional
 import numpy as np
 
 from reference.arena import CREATED, SEALED, Arena
+from reference.copying import PageMap
 from reference.errors import ObjectNotFoundError, StoreClosedError
 from reference.objectid import ID_SIZE, ObjectID, ObjectIDLike, as_object_id
 from reference.reading import pinned_frame
@@ -104,6 +107,14 @@ class _ClassOrInstanceMethod:
         if obj is None:
             return self._on_class.__get__(None, cls)
         return self._on_instance.__get__(obj, cls)
+
+
+def _page_map(arena: Arena) -> PageMap:
+    page_map: Optional[PageMap] = arena.page_map
+    if page_map is None:
+        base = np.frombuffer(arena.view, dtype=np.uint8, count=1).ctypes.data
+        page_map = arena.page_map = PageMap(base, arena.lay.total)
+    return page_map
 
 
 def _attach_by_name(name: str) -> "ObjectStore":
@@ -247,7 +258,7 @@ class ObjectStore:
         try:
             view = arena.view[off:off + size]
             try:
-                so.write_to(view)
+                so.write_to(view, copy=_page_map(arena).copy)  # large buffers into fresh pages: in parallel
             finally:
                 view.release()
         except BaseException:

@@ -680,3 +680,78 @@ def test_class_with_unhashable_metaclass_round_trips(protocol):
     back_cls, back = reference.loads(reference.dumps([Counter, Counter(2)], protocol=protocol))
     assert type(back) is back_cls and back.value() == 42
     assert type(back_cls).__name__ == "Meta" and back_cls == back_cls
+
+
+# -- fast paths (issue 12) ---------------------------------------------------------------------------------
+
+_PLAIN_DTYPES = ("<f8", ">f8", "<f2", "<c16", "|b1", "|i1", ">u4", "<i8", np.dtype(np.longdouble).str)
+
+
+@pytest.mark.parametrize("dtype", _PLAIN_DTYPES)
+@pytest.mark.parametrize("order", ["C", "F"])
+@pytest.mark.parametrize("nested", [False, True], ids=["top", "nested"])
+def test_plain_arrays_take_the_direct_reducer_and_come_back_exactly(dtype, order, nested):
+    """A plain array (exact ndarray, numeric dtype, C or F contiguous) travels as ``_make_array`` with its
+    dtype string, at the top of a value or inside one: dtype (byte order included), shape, order, bits and
+    writeability come back exactly, and the buffer is out-of-band."""
+    array = np.asarray(np.arange(24).reshape(2, 3, 4) % 3 == 1 if dtype == "|b1" else
+                       np.arange(24).reshape(2, 3, 4), dtype=dtype, order=order)
+    value = {"a": array, "f": len} if nested else array
+    so = reference.serialize(value)
+    assert b"_make_array" in so.inband and len(so.buffers) == 1 and so.buffers[0].nbytes == array.nbytes
+    frame = bytearray(so.to_bytes())
+    back = reference.loads(frame)
+    got = back["a"] if nested else back
+    assert got.dtype == array.dtype and got.dtype.str == array.dtype.str
+    assert got.shape == array.shape and got.flags.f_contiguous == array.flags.f_contiguous
+    assert got.tobytes(order="A") == array.tobytes(order="A") and got.flags.writeable
+    assert np.shares_memory(got, np.frombuffer(frame, dtype=np.uint8))  # zero-copy view of the frame
+    from_bytes = reference.loads(bytes(frame))
+    assert not (from_bytes["a"] if nested else from_bytes).flags.writeable  # a read-only frame: read-only
+
+
+@pytest.mark.parametrize("make", [
+    lambda: np.arange(6.0)[::2],                                 # not contiguous
+    lambda: np.array([1, "a", None], dtype=object),              # object dtype
+    lambda: np.zeros(3, dtype=[("x", "<i4"), ("y", ">f8")]),     # structured
+    lambda: np.arange(3).astype("M8[s]"),                        # datetime
+    lambda: np.array(["ab", "c"]),                               # strings
+    lambda: np.zeros(3, dtype=np.dtype("f8", metadata={"k": 1})),  # dtype metadata
+    lambda: np.arange(4.0).view(np.matrix),                      # subclass
+], ids=["strided", "object", "structured", "datetime", "str", "metadata", "subclass"])
+def test_arrays_the_direct_reducer_does_not_cover_still_round_trip(make):
+    """Arrays outside the direct reducer's reach keep numpy's own path and come back exactly."""
+    array = make()
+    assert pickler.plain_array_reduction(array) is None or type(array) is not np.ndarray
+    back = reference.loads(reference.dumps(array))
+    assert type(back) is type(array) and back.dtype == array.dtype and back.shape == array.shape
+    if array.dtype.hasobject:
+        assert back.tolist() == array.tolist()
+    else:
+        assert back.tobytes() == array.tobytes()
+        # numpy 1.x unpickles a datetime dtype with an empty metadata mapping where it had none
+        assert dict(back.dtype.metadata or {}) == dict(array.dtype.metadata or {})
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+@pytest.mark.parametrize("value", [
+    None, True, 7, 2 ** 100, -0.0, "é", b"xy", {"k0": 0, "k1": b"1", 2: None}, [1, 2.5, "x"], (1, (2,)),
+    list(range(100)), {f"k{i}": i for i in range(100)},
+], ids=repr)
+def test_stdlib_fast_path_writes_the_same_bytes_as_the_pickler(protocol, value):
+    """Values the stdlib pickler saves without any hook skip the reference Pickler: the in-band pickle is
+    byte for byte what the Pickler writes, so frames do not depend on which path ran."""
+    import io
+
+    out = io.BytesIO()
+    pickler.Pickler(out, protocol, None, {}).dump(value)
+    assert reference.serialize(value, protocol=protocol).inband == out.getvalue()
+    assert same_value(value, reference.loads(reference.dumps(value, protocol=protocol)))
+
+
+def test_custom_serializer_for_ndarray_still_applies():
+    """A custom serializer registered for ``numpy.ndarray`` wins over the direct reducer."""
+    s = reference.Serializer()
+    s.register_serializer(np.ndarray, serializer=lambda a: a.tolist(), deserializer=np.array)
+    so = s.serialize(np.arange(3))
+    assert not so.buffers and s.loads(so.to_bytes()).tolist() == [0, 1, 2]

@@ -56,9 +56,26 @@ class Allocator(Mapping):
 
     def free(self, off: int, n: int) -> None:
         """Give the block of ``n`` bytes at ``off`` back, merged with free neighbours."""
-        k = self.get_u32(H_NFREE)
+        mm = self.mm
+        k: int = _U32.unpack_from(mm, H_NFREE)[0]
         fo, fl = self.free_off, self.free_len
-        i = int(np.searchsorted(fo[:k], off))
+        offs_at, lens_at = self.lay.free_off, self.lay.free_len
+        if k <= 16:  # the usual case, in plain struct reads and writes (numpy's per-call cost is higher)
+            i = 0
+            while i < k and _U64.unpack_from(mm, offs_at + 8 * i)[0] < off:
+                i += 1
+            prev_end = (_U64.unpack_from(mm, offs_at + 8 * i - 8)[0]
+                        + _U64.unpack_from(mm, lens_at + 8 * i - 8)[0]) if i else -1
+            next_off = _U64.unpack_from(mm, offs_at + 8 * i)[0] if i < k else -1
+            if prev_end == off and off + n != next_off:
+                _U64.pack_into(mm, lens_at + 8 * i - 8, _U64.unpack_from(mm, lens_at + 8 * i - 8)[0] + n)
+                return
+            if off + n == next_off and prev_end != off:
+                _U64.pack_into(mm, offs_at + 8 * i, off)
+                _U64.pack_into(mm, lens_at + 8 * i, _U64.unpack_from(mm, lens_at + 8 * i)[0] + n)
+                return
+        else:
+            i = int(np.searchsorted(fo[:k], off))
         merge_prev = i > 0 and int(fo[i - 1]) + int(fl[i - 1]) == off
         merge_next = i < k and off + n == int(fo[i])
         if merge_prev and merge_next:

@@ -9,6 +9,7 @@ probed for ever.)
 
 from __future__ import annotations
 
+import struct
 import zlib
 from typing import Iterable, Tuple
 
@@ -20,6 +21,8 @@ from reference.arena.mapping import Mapping
 __all__ = ["Index"]
 
 _U32 = U32  # plain names: see layout.U32
+_USED_LIVE = struct.Struct("<II")  # H_IUSED and H_NLIVE, adjacent in the header
+assert H_NLIVE == H_IUSED + 4
 
 
 class Index(Mapping):
@@ -57,18 +60,24 @@ class Index(Mapping):
 
     def index_remove(self, slot: int) -> None:
         """Leave a tombstone in ``slot``."""
-        self.set_u32(self.lay.index + 4 * slot, TOMB)
-        self.set_u32(H_NLIVE, self.get_u32(H_NLIVE) - 1)
-        self._maybe_rebuild_index()
+        mm = self.mm
+        _U32.pack_into(mm, self.lay.index + 4 * slot, TOMB)
+        iused, nlive = _USED_LIVE.unpack_from(mm, H_IUSED)
+        _USED_LIVE.pack_into(mm, H_IUSED, iused, nlive - 1)
+        if iused * 4 >= self.lay.index_size * 3:
+            self._maybe_rebuild_index()
 
     def index_insert(self, slot: int, e: int) -> None:
         """Point ``slot`` (from a :meth:`lookup` that missed) at record ``e``."""
+        mm = self.mm
         off = self.lay.index + 4 * slot
-        if self.get_u32(off) == 0:
-            self.set_u32(H_IUSED, self.get_u32(H_IUSED) + 1)
-        self.set_u32(off, e + 1)
-        self.set_u32(H_NLIVE, self.get_u32(H_NLIVE) + 1)
-        self._maybe_rebuild_index()
+        iused, nlive = _USED_LIVE.unpack_from(mm, H_IUSED)
+        if _U32.unpack_from(mm, off)[0] == 0:
+            iused += 1
+        _U32.pack_into(mm, off, e + 1)
+        _USED_LIVE.pack_into(mm, H_IUSED, iused, nlive + 1)
+        if iused * 4 >= self.lay.index_size * 3:
+            self._maybe_rebuild_index()
 
     def _maybe_rebuild_index(self) -> None:
         if self.get_u32(H_IUSED) * 4 < self.lay.index_size * 3:

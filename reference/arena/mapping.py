@@ -88,6 +88,7 @@ class Mapping:
         self.local_pins = 0
         self.refs: Dict[int, Any] = {}
         self.creating: Dict[bytes, Tuple[int, int, memoryview]] = {}
+        self.page_map: Any = None  # reference.copying.PageMap of this mapping, made by the first large put
 
     def after_fork(self) -> None:
         """In a forked child: the file description and its flock are shared with the parent; reopen."""

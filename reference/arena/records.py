@@ -9,6 +9,7 @@ high-water mark bounds every scan of the table.
 from __future__ import annotations
 
 import os
+import struct
 import time
 from typing import Any, List, Tuple
 
@@ -40,6 +41,8 @@ from reference.arena.layout import (
 __all__ = ["Records"]
 
 _U32, _U64, _ENTRY = U32, U64, ENTRY  # plain names: see layout.U32
+_SEQ_TICK = struct.Struct("<QQ")  # H_SEQ and H_TICK, adjacent in the header
+assert H_TICK == H_SEQ + 8
 
 
 class Records(Index, Allocator):
@@ -69,9 +72,12 @@ class Records(Index, Allocator):
 
     def seal(self, e: int) -> None:
         """Make record ``e`` SEALED (visible) and wake waiting gets."""
-        self.mm[self.lay.entries + e * ENTRY_SIZE] = SEALED
-        self.set_u64(self.lay.entries + e * ENTRY_SIZE + E_LRU, self.tick())
-        self.set_u64(H_SEQ, self.get_u64(H_SEQ) + 1)
+        mm = self.mm
+        base = self.lay.entries + e * ENTRY_SIZE
+        seq, tick = _SEQ_TICK.unpack_from(mm, H_SEQ)  # the seal counter and the LRU clock, adjacent
+        mm[base] = SEALED
+        _U64.pack_into(mm, base + E_LRU, tick + 1)
+        _SEQ_TICK.pack_into(mm, H_SEQ, seq + 1, tick + 1)
 
     def remove(self, e: int, slot: int, *, evicted: bool = False) -> None:
         """Take record ``e`` (at index ``slot``) out of the index; free it now, or when unpinned."""
@@ -86,16 +92,17 @@ class Records(Index, Allocator):
 
     def free_entry(self, e: int) -> None:
         """Return record ``e`` and its bytes (it must be out of the index already)."""
+        mm = self.mm
         base = self.lay.entries + e * ENTRY_SIZE
-        off = self.get_u64(base + E_OFF)
-        alloc = self.get_u64(base + E_ALLOC)
-        self.mm[base] = FREE
-        self.set_u32(base + E_PINS, 0)
+        off: int = _U64.unpack_from(mm, base + E_OFF)[0]
+        alloc: int = _U64.unpack_from(mm, base + E_ALLOC)[0]
+        mm[base] = FREE
+        _U32.pack_into(mm, base + E_PINS, 0)
         self.free(off, alloc)
-        self.set_u64(H_USED, self.get_u64(H_USED) - alloc)
-        n = self.get_u32(H_NSTACK)
-        self.set_u32(self.lay.stack + 4 * n, e)
-        self.set_u32(H_NSTACK, n + 1)
+        _U64.pack_into(mm, H_USED, _U64.unpack_from(mm, H_USED)[0] - alloc)
+        n: int = _U32.unpack_from(mm, H_NSTACK)[0]
+        _U32.pack_into(mm, self.lay.stack + 4 * n, e)
+        _U32.pack_into(mm, H_NSTACK, n + 1)
 
     def free_record_list(self) -> List[int]:
         """The free-record stack, bottom first."""

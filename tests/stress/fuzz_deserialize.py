@@ -32,7 +32,7 @@ _ALLOWED = {
     ("numpy", "ndarray"), ("numpy", "dtype"), ("copyreg", "_reconstructor"),
     ("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
     ("numpy.core.numeric", "_frombuffer"), ("numpy._core.numeric", "_frombuffer"),
-    ("reference.pickler", "_make_memoryview"), ("reference.pickler", "_view_as"),
+    ("reference.pickler", "_make_memoryview"), ("reference.pickler", "_view_as"), ("reference.pickler", "_make_array"),
 }
 
 
