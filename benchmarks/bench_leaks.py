@@ -94,13 +94,13 @@ class PicklerLeak:
         """Pickled objects (of N) still alive after the loop: 0 for a sound Pickler, N for a leaking one."""
         return self._run()[0]
 
-    track_objects_alive.unit = "objects"
+    track_objects_alive.unit = "objects"  # type: ignore[attr-defined]  # asv reads the unit from the function
 
     def track_gc_objects_growth(self, pickler: str) -> int:
         """Growth of ``len(gc.get_objects())`` over the loop: ~0 for a sound Pickler, ~N x (objects per payload)."""
         return self._run()[1]
 
-    track_gc_objects_growth.unit = "objects"
+    track_gc_objects_growth.unit = "objects"  # type: ignore[attr-defined]  # asv reads the unit from the function
 
 
 class StoreRSSGrowth:
@@ -153,4 +153,4 @@ class StoreRSSGrowth:
             gc.collect()
         return (after - before) / KiB
 
-    track_rss_growth.unit = "KiB"
+    track_rss_growth.unit = "KiB"  # type: ignore[attr-defined]  # asv reads the unit from the function

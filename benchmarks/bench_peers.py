@@ -84,7 +84,8 @@ class _Plasma(_ContractStore):
             self.proc = start_plasma_store(CAPACITY)
         except (ImportError, FileNotFoundError) as exc:
             raise skip(f"Plasma (pyarrow 11.0.0) is not installed: {exc}") from exc
-        self.store = PlasmaStore(self.proc.socket)
+        self.socket: str = self.proc.socket  # type: ignore[attr-defined]  # set by start_plasma_store
+        self.store = PlasmaStore(self.socket)
 
     def close(self) -> None:
         try:
@@ -93,8 +94,8 @@ class _Plasma(_ContractStore):
             self.proc.kill()
             self.proc.wait(timeout=10)
             try:
-                os.unlink(self.proc.socket)
-                os.rmdir(os.path.dirname(self.proc.socket))
+                os.unlink(self.socket)
+                os.rmdir(os.path.dirname(self.socket))
             except OSError:
                 pass
 
@@ -178,7 +179,7 @@ class PeerGet:
 
 def peer_ratios(res: Any, fmt_time: Callable[[Optional[float]], str],
                 ratio: Callable[[Optional[float], Optional[float]], str],
-                table: Callable[[Sequence[str], List[Sequence[str]]], str]) -> str:
+                table: Callable[[Sequence[str], Sequence[Sequence[str]]], str]) -> str:
     """The reference store vs Ray and vs Plasma, put and get by size, from one results file ``res``."""
     rows = []
     for op, name in (("put", "bench_peers.PeerPut.time_put"), ("get", "bench_peers.PeerGet.time_get")):

@@ -213,8 +213,8 @@ class Codec:
 
             if protocol == "5-inband":
                 raise skip("the reference serializer always sends buffers out-of-band at protocol 5")
-            self.dumps = lambda obj: reference.dumps(obj, protocol=number)
-            self.loads = reference.loads
+            self.dumps: Callable[[Any], Any] = lambda obj: reference.dumps(obj, protocol=number)
+            self.loads: Callable[[Any], Any] = reference.loads
             return
         if library == "pickle":
             dump = pickle.dumps
@@ -222,20 +222,18 @@ class Codec:
             dump = cloudpickle.dumps
         else:
             raise ValueError(f"unknown library {library!r}: choose one of {LIBRARIES}")
-        if oob:
-            def dumps(obj: Any) -> Tuple[bytes, List[Any]]:
-                buffers: List[Any] = []
-                return dump(obj, protocol=5, buffer_callback=buffers.append), buffers
+        def dumps_oob(obj: Any) -> Tuple[bytes, List[Any]]:
+            buffers: List[Any] = []
+            return dump(obj, protocol=5, buffer_callback=buffers.append), buffers
 
-            def loads(blob: Tuple[bytes, List[Any]]) -> Any:
-                return pickle.loads(blob[0], buffers=blob[1])
-        else:
-            def dumps(obj: Any) -> bytes:
-                return dump(obj, protocol=number)
+        def loads_oob(blob: Tuple[bytes, List[Any]]) -> Any:
+            return pickle.loads(blob[0], buffers=blob[1])
 
-            loads = pickle.loads
-        self.dumps = dumps
-        self.loads = loads
+        def dumps_inband(obj: Any) -> bytes:
+            return dump(obj, protocol=number)
+
+        self.dumps = dumps_oob if oob else dumps_inband
+        self.loads = loads_oob if oob else pickle.loads
 
 
 def codec(library: str, protocol: str, payload_label: str) -> Codec:
@@ -283,13 +281,13 @@ class use_pickler:
 
         self.saved = serializer.Pickler
         if self.pickler_class is not None:
-            serializer.Pickler = self.pickler_class
+            setattr(serializer, "Pickler", self.pickler_class)  # noqa: B010 - a class attribute mypy would refuse
         return self
 
     def __exit__(self, *exc: Any) -> None:
         from reference import serializer
 
-        serializer.Pickler = self.saved
+        setattr(serializer, "Pickler", self.saved)  # noqa: B010 - as in __enter__
 
 
 # ---------------------------------------------------------------------------------------------------------

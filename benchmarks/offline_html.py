@@ -114,7 +114,7 @@ def make_offline(html_dir: Path, cache: Optional[Path] = None) -> List[str]:
                 spec, member, extra = CDN_TO_NPM[url]
             except KeyError:
                 raise OfflineError(
-                    f"{page.name} loads {url}, which has no local copy: add it to CDN_TO_NPM in {__file__}"
+                    f"{page.name} loads {url}, which has no local copy: add it to CDN_TO_NPM in {__file__}"  # noqa: B023 - called in this iteration only
                 ) from None
             dest = vendor / spec.replace("@", "-").lstrip("-")
             if not (dest / member).exists():

@@ -111,8 +111,8 @@ def _rate(nbytes: int, seconds: Optional[float]) -> str:
     return f"{nbytes / seconds / (1 << 30):.2f} GiB/s"
 
 
-def _table(header: Sequence[str], rows: List[Sequence[str]]) -> str:
-    widths = [max(len(str(r[i])) for r in [header] + rows) for i in range(len(header))]
+def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
     lines = ["  " + "  ".join(str(h).ljust(w) for h, w in zip(header, widths)).rstrip(),
              "  " + "  ".join("-" * w for w in widths)]
     for row in rows:
