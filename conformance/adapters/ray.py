@@ -16,16 +16,17 @@ Ray runs once per process: the first call starts a local Ray with a bounded obje
 one CPU (:func:`ensure_ray`), and an exit handler shuts it down. A child interpreter of the suite joins the
 parent's Ray through ``RAY_ADDRESS`` instead of starting its own.
 
-The store (``--impl ray`` claims ``store``, ``multiprocess``, ``timeouts`` and ``nodes``) is Ray's object
-store behind an id directory: ``ray.put``, ``ray.get`` with its timeout, Ray's reference counting, pinning
+The store (``--impl ray`` claims ``store``, ``zero_copy``, ``multiprocess``, ``timeouts`` and ``nodes``) is
+Ray's object store behind an id directory: ``ray.put``, ``ray.get`` with its timeout, Ray's reference counting, pinning
 and spilling, and, for nodes, Ray's pull on demand between raylets. :mod:`conformance.adapters.ray_store`
 explains the design.
 
 Not claimed, because the contract cannot observe it in Ray or Ray has no such operation:
 
-* ``out_of_band`` / ``zero_copy``: Ray sends buffers out-of-band and reads them zero-copy, but from its own
-  store: its frame has no separate in-band pickle to measure, and a value read back shares memory with
-  Ray's store, not with the frame (``tests/test_peers_ray.py`` checks ``ray.get`` is zero-copy).
+* ``out_of_band``: Ray sends buffers out-of-band, but its frame has no separate in-band pickle to measure.
+  ``zero_copy`` is claimed for what it means to a store: a ``get`` shares the store's memory (in this
+  process and in another); a value deserialized from a bare frame is a copy, so
+  ``serializer.out_of_band.zero_copy`` is a listed failure.
 * ``raw_buffers``: Ray has no public create/seal/abort, and ``ray.get`` gives values, not raw bytes.
 * ``eviction``: Ray never evicts an object that is still referenced (the directory references every
   object until it is deleted); it spills it to disk instead, so LRU eviction is not Ray's contract.
@@ -233,7 +234,7 @@ def ray_implementation() -> Implementation:
     # Not numpy_byte_order: a non-contiguous big-endian array travels in-band and numpy's own unpickling
     # turns it native (checked by hand: the clause draws protocols Ray does not claim and skips).
     caps = {"numpy", "recursive", "by_value_functions", "dynamic_classes", "read_only", "custom_serializers",
-            "inspect", "store", "multiprocess", "timeouts", "nodes"}
+            "inspect", "store", "multiprocess", "timeouts", "nodes", "zero_copy"}
     return Implementation(
         name="ray",
         serializer=RaySerializer(),
