@@ -34,6 +34,16 @@ def pytest_collection_modifyitems(config, items):
 
 
 @pytest.fixture
+def store(name):
+    """A fresh 4 MiB reference store for one test, destroyed after it (test_store_mp.py makes larger ones)."""
+    from reference import ObjectStore
+
+    s = ObjectStore.create(name, capacity=4 << 20)
+    yield s
+    s.destroy()
+
+
+@pytest.fixture
 def name():
     """A store name unique to this test; fails the test if its store file is left in /dev/shm."""
     n = unique_name()
