@@ -17,6 +17,9 @@ Each optional *operation* has a ``Supports...`` Protocol (zarr's ``supports_*`` 
 comes with its operations, and raises :class:`ContractError` naming the implementation, the capability and
 the missing operation otherwise; a store's raw-buffer operations are checked again when the suite makes
 one (:func:`check_store`).
+
+One module of about 450 lines on purpose: the whole contract an implementer meets, read top to bottom in
+one place (the Protocols, the capabilities and the checks that enforce them belong together).
 """
 
 from __future__ import annotations

@@ -1,4 +1,8 @@
-"""Tests of the suite's own helpers: comparison, strategies, frames, registry, plugin, xfails, report."""
+"""Tests of the suite's own helpers: comparison, strategies, frames, registry, plugin, xfails, report.
+
+Over 400 lines on purpose: small tests of every helper a clause leans on, one section per helper module,
+beside the meta tests (test_conformance_mutants.py, _narrow.py, _load.py) that check the clauses themselves.
+"""
 
 from __future__ import annotations
 

@@ -10,6 +10,9 @@ inputs tried (a million in the full run). Two fuzzers each:
   handshake) and random replies from a fake authenticated peer to ``pull``.
 * atheris (coverage-guided; ``fuzz_deserialize.py`` and ``fuzz_transfer.py`` beside this file), run as
   subprocesses for a number of inputs, skipped with the reason where atheris is not installed.
+
+Over 400 lines on purpose: one part of the battery per module, so `tox -e stress -- -k <part>` runs it
+and its report section stays in one place.
 """
 
 from __future__ import annotations

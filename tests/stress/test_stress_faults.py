@@ -8,6 +8,9 @@ objects the reader may be pinning, so deleted-but-pinned objects are left behind
 rounds the parent checks, before the store has recovered, that objects being created by dead writers are
 invisible, then lets it recover (``stats()`` reclaims what dead processes held) and checks the table with
 ``reference.arena.verify``, every sealed object's content, and that an interrupted ID can be put again.
+
+Over 400 lines on purpose: one part of the battery per module, so `tox -e stress -- -k <part>` runs it
+and its report section stays in one place.
 """
 
 from __future__ import annotations
