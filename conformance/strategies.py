@@ -8,18 +8,27 @@ on the simplest value that shows it.
 from __future__ import annotations
 
 import threading
-from typing import Any, List, Sequence, Tuple
+from typing import Any, Dict, List, Sequence, Tuple, Type
 
 from hypothesis import strategies as st
 from hypothesis.strategies import SearchStrategy
 
 __all__ = [
     "DTYPE_KINDS",
+    "HOSTILE_CLASSES",
     "Holder",
+    "MutatesWhilePickled",
     "PLAIN_KINDS",
+    "RaisesOnReduce",
+    "RaisingGetattr",
+    "RecursingGetattr",
+    "RecursingGetattribute",
+    "ReduceError",
     "SlottedHolder",
     "array_dtypes",
+    "failing_values",
     "hashable_values",
+    "hostile_objects",
     "native_values",
     "numpy_arrays",
     "scalar_values",
@@ -275,3 +284,145 @@ def unserializable_nestings(*, max_culprits: int = 3) -> SearchStrategy[Tuple[An
     listed in ``culprits``. Shrinks towards one lock at the top."""
     _check_positive("max_culprits", max_culprits)
     return _nestings(max_culprits)
+
+
+# -- objects that make an error path work hard -------------------------------------------------------------
+
+class RaisingGetattr:
+    """Holds ``held`` (drawn unserializable); reading any attribute it lacks raises ``RuntimeError``.
+
+    An error path that describes the value it refuses (``getattr(value, "__qualname__", None)``) meets the
+    ``RuntimeError``, not an ``AttributeError`` a default would absorb.
+    """
+
+    def __init__(self, held: Any) -> None:
+        self.held = held
+
+    def __getstate__(self) -> Any:
+        return self.__dict__
+
+    def __getattr__(self, name: str) -> Any:
+        raise RuntimeError(f"RaisingGetattr has no attribute {name!r} and says so loudly")
+
+    def __repr__(self) -> str:
+        return f"RaisingGetattr({self.__dict__['held']!r})"
+
+
+class RecursingGetattr:
+    """Holds ``held``; reading any attribute it lacks recurses without end (``RecursionError``)."""
+
+    def __init__(self, held: Any) -> None:
+        self.held = held
+
+    def __getstate__(self) -> Any:
+        return self.__dict__
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._target, name)  # _target is never set: __getattr__ again, for ever
+
+    def __repr__(self) -> str:
+        return f"RecursingGetattr({self.__dict__['held']!r})"
+
+
+class RecursingGetattribute:
+    """Holds ``held``; its ``__getattribute__`` recurses without end on ``__qualname__`` and ``__name__``."""
+
+    def __init__(self, held: Any) -> None:
+        self.held = held
+
+    def __getattribute__(self, name: str) -> Any:
+        if name in ("__qualname__", "__name__"):
+            return getattr(self, name)
+        return object.__getattribute__(self, name)
+
+    def __repr__(self) -> str:
+        return f"RecursingGetattribute({object.__getattribute__(self, 'held')!r})"
+
+
+#: The classes :func:`hostile_objects` draws from.
+HOSTILE_CLASSES: Tuple[type, ...] = (RaisingGetattr, RecursingGetattr, RecursingGetattribute)
+
+
+@st.composite
+def _hostile(draw: Any, max_culprits: int) -> Tuple[Any, List[Any]]:
+    held, culprits = draw(_nestings(max_culprits))
+    cls = draw(st.sampled_from(HOSTILE_CLASSES))
+    return cls(held), culprits
+
+
+def hostile_objects(*, max_culprits: int = 2) -> SearchStrategy[Tuple[Any, List[Any]]]:
+    """Returns a strategy for generating ``(value, culprits)``: ``value`` is an instance of one of
+    :data:`HOSTILE_CLASSES` (its attribute access raises ``RuntimeError`` or recurses without end) holding an
+    :func:`unserializable_nestings` value with 1 to ``max_culprits`` culprits, listed in ``culprits``.
+
+    Such a value cannot be serialized; describing it in an error message must not raise its own errors.
+    Shrinks towards a :class:`RaisingGetattr` holding one lock.
+    """
+    _check_positive("max_culprits", max_culprits)
+    return _hostile(max_culprits)
+
+
+class ReduceError(Exception):
+    """An error of a value's own, raised while it is pickled: not a way of refusing a value."""
+
+
+class RaisesOnReduce:
+    """Raises :class:`ReduceError` from ``__reduce__`` (say, a resource that fails while being saved)."""
+
+    def __init__(self, message: str = "the value's own failure") -> None:
+        self.message = message
+
+    def __reduce__(self) -> Any:
+        raise ReduceError(self.message)
+
+    def __repr__(self) -> str:
+        return f"RaisesOnReduce({self.message!r})"
+
+
+class MutatesWhilePickled:
+    """Adds a key to the dict ``target`` when pickled: a dict holding it changes size while pickled, and
+    pickle raises ``RuntimeError`` (what another thread changing a value being serialized does)."""
+
+    def __init__(self, target: Dict[Any, Any]) -> None:
+        self.target = target
+
+    def __reduce__(self) -> Any:
+        self.target[f"added-{len(self.target)}"] = 0
+        return int, (0,)
+
+    def __repr__(self) -> str:
+        return "MutatesWhilePickled(<the dict that holds it>)"
+
+
+@st.composite
+def _failing_values(draw: Any) -> Tuple[Any, Type[BaseException]]:
+    kind = draw(st.sampled_from(["reduce", "mutated"]))
+    if kind == "reduce":
+        core: Any = RaisesOnReduce(draw(st.text(max_size=8)))
+        expected: Type[BaseException] = ReduceError
+    else:
+        core = {"first": draw(scalar_values())}
+        core["mutator"] = MutatesWhilePickled(core)
+        core["last"] = draw(scalar_values())
+        expected = RuntimeError
+    fillers = draw(st.lists(st.one_of(st.integers(), st.text(max_size=4), st.none()), max_size=3))
+    items: List[Any] = draw(st.permutations([core] + fillers))
+    value: Any = items
+    for _ in range(draw(st.integers(0, 2))):
+        kind = draw(st.sampled_from(["list", "tuple", "dict", "holder"]))
+        value = (list(value) if kind == "list" else tuple(value) if kind == "tuple"
+                 else {f"k{i}": v for i, v in enumerate(value)} if kind == "dict"
+                 else Holder(**{f"a{i}": v for i, v in enumerate(value)}))
+        value = [value]
+    return (value[0] if len(value) == 1 else value), expected
+
+
+def failing_values() -> SearchStrategy[Tuple[Any, Type[BaseException]]]:
+    """Returns a strategy for generating ``(value, error type)``: pickling ``value`` raises an exception of
+    ``error type`` that is not pickle refusing the value: the :class:`ReduceError` of a
+    :class:`RaisesOnReduce` inside it, or the ``RuntimeError`` of a dict that changes size while it is
+    pickled (:class:`MutatesWhilePickled`), nested in lists, tuples, dicts and :class:`Holder` objects.
+
+    Shrinks towards a ``RaisesOnReduce`` at the top.
+    """
+    return _failing_values()
