@@ -152,3 +152,51 @@ def test_serializer_classes_unhashable_metaclass(impl):
     unhashable (``__eq__`` without ``__hash__``), and its instance, come back in a fresh interpreter: one
     class of that metaclass, still unhashable, with its attributes and methods."""
     check_facts_in_child(impl, "unhashable_metaclass", UNHASHABLE_METACLASS_SOURCE, "Counter", (2,))
+
+
+#: ``typing`` constructs made at run time: a TypedDict, a Generic class and an alias of it, a runtime-checkable
+#: Protocol, and a class that subclasses the alias and meets the protocol.
+TYPING_CONSTRUCTS_SOURCE = '''
+import typing
+
+T = typing.TypeVar("T")
+
+class Point(typing.TypedDict):
+    x: int
+    y: int
+
+class Box(typing.Generic[T]):
+    def __init__(self, item):
+        self.item = item
+
+    def get(self):
+        return self.item
+
+@typing.runtime_checkable
+class Sized(typing.Protocol):
+    def size(self) -> int:
+        ...
+
+IntBox = Box[int]
+
+class Shelf(IntBox):
+    def size(self):
+        return 3
+
+    def facts(self, cls):
+        return {"same_class": type(self) is cls, "item": self.get(), "point": Point(x=1, y=2),
+                "point_fields": sorted(Point.__annotations__), "point_total": Point.__total__,
+                "alias_origin_is_box": typing.get_origin(IntBox) is Box, "alias_args": typing.get_args(IntBox),
+                "orig_bases_args": [typing.get_args(b) for b in cls.__orig_bases__],
+                "is_sized": isinstance(self, Sized), "plain_is_sized": isinstance(Box(1), Sized),
+                "mro": [c.__name__ for c in cls.__mro__], "parameters": [p.__name__ for p in Box.__parameters__]}
+'''
+
+
+@clause("serializer.classes.typing_constructs", "dynamic_classes")
+def test_serializer_classes_typing_constructs(impl):
+    """Clause serializer.classes.typing_constructs: ``typing`` constructs made at run time travel by value
+    and work in a fresh interpreter: a ``TypedDict``, a ``Generic`` class and its parametrized alias (origin
+    and arguments), a ``runtime_checkable`` ``Protocol`` (``isinstance`` answers as here), and a class that
+    subclasses the alias and meets the protocol."""
+    check_facts_in_child(impl, "typing_constructs", TYPING_CONSTRUCTS_SOURCE, "Shelf", (7,))
