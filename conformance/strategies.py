@@ -471,7 +471,7 @@ class _ExactSubclass:
 
     def __repr__(self) -> str:
         extra = getattr(self, "__dict__", {})
-        return f"{type(self).__name__}({self._base.__repr__(self)}{', ' + repr(extra) if extra else ''})"
+        return f"{type(self).__name__}({self._base(self)!r}{', ' + repr(extra) if extra else ''})"
 
 
 class IntSubclass(_ExactSubclass, int):
@@ -506,21 +506,21 @@ class ListSubclass(_ExactSubclass, list):
     """A subclass of ``list``."""
 
     _base = list
-    __hash__ = None  # type: ignore[assignment]
+    __hash__ = None
 
 
 class DictSubclass(_ExactSubclass, dict):
     """A subclass of ``dict``."""
 
     _base = dict
-    __hash__ = None  # type: ignore[assignment]
+    __hash__ = None
 
 
 class SetSubclass(_ExactSubclass, set):
     """A subclass of ``set``."""
 
     _base = set
-    __hash__ = None  # type: ignore[assignment]
+    __hash__ = None
 
 
 #: The builtin subclasses :func:`builtin_subclass_values` draws, by the builtin they subclass.

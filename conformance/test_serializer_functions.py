@@ -79,14 +79,14 @@ def function_whose_module_changed(impl: Any, change: str, *, protocol: int) -> T
     where the module was never seen."""
     module = types.ModuleType(f"conformance_changing_module_{change}_{secrets.token_hex(4)}")
     exec(compile(MODULE_SOURCE, f"<{module.__name__}>", "exec"), module.__dict__)  # noqa: S102 - fixed text
-    f = module.f
+    f = module.__dict__["f"]
     sys.modules[module.__name__] = module
     try:
         impl.serializer.serialize(f, protocol=protocol)  # while the module holds it: by reference is fine
         if change == "deleted":
-            del module.f
+            del module.__dict__["f"]
         elif change == "rebound":
-            module.f = lambda x: "another function"
+            module.__dict__["f"] = lambda x: "another function"
         else:
             del sys.modules[module.__name__]
         frame = impl.serializer.serialize((f, (1,)), protocol=protocol)

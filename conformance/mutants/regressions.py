@@ -105,7 +105,7 @@ def stale_by_reference_memo() -> Implementation:
 def _unguarded_describe_serializer() -> type:
     import reference
 
-    class _UnguardedDescribe(reference.Serializer):  # type: ignore[misc]
+    class _UnguardedDescribe(reference.Serializer):
         def _serialization_error(self, obj: Any, exc: BaseException, protocol: int) -> Any:
             getattr(obj, "__qualname__", None)  # the old _describe's read: only AttributeError is absorbed
             return super()._serialization_error(obj, exc, protocol)
@@ -123,7 +123,7 @@ def describe_raises() -> Implementation:
 def _wraps_everything_serializer() -> type:
     import reference
 
-    class _WrapsEverything(reference.Serializer):  # type: ignore[misc]
+    class _WrapsEverything(reference.Serializer):
         def serialize(self, obj: Any, *, protocol: Optional[int] = None) -> Any:
             try:
                 return super().serialize(obj, protocol=protocol)

@@ -78,7 +78,7 @@ class _PlainBuiltins(cloudpickle.Pickler):
             return _identity, (obj.value,)  # a member travels as its bare value
         t = type(obj)
         if t not in self._bases and isinstance(obj, self._bases) and not isinstance(obj, bool):
-            base = next(b for b in self._bases if isinstance(obj, b))
+            base: Any = next(b for b in self._bases if isinstance(obj, b))
             return base, (base(obj),)  # a subclass instance travels as its builtin base
         return super().reducer_override(obj)
 
