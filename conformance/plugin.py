@@ -35,7 +35,7 @@ __all__ = ["ImplementationChoiceError", "PROFILES", "USAGE_ERROR_STATUS", "apply
 
 #: Hypothesis settings for the suite: ``ci`` is quick (the default), ``nightly`` thorough.
 PROFILES: Dict[str, Dict[str, Any]] = {
-    "ci": {"max_examples": 15},
+    "ci": {"max_examples": 50},
     "nightly": {"max_examples": 400},
 }
 

@@ -7,22 +7,50 @@ on the simplest value that shows it.
 
 from __future__ import annotations
 
+import enum
+import functools
+import operator
 import threading
-from typing import Any, List, Sequence, Tuple
+from typing import Any, Dict, List, Sequence, Tuple, Type
 
 from hypothesis import strategies as st
 from hypothesis.strategies import SearchStrategy
 
 __all__ = [
+    "Access",
+    "BUILTIN_SUBCLASSES",
+    "BytesSubclass",
+    "Colour",
     "DTYPE_KINDS",
+    "DictSubclass",
+    "HOSTILE_CLASSES",
     "Holder",
+    "IntSubclass",
+    "Level",
+    "ListSubclass",
+    "MutatesWhilePickled",
     "PLAIN_KINDS",
+    "RaisesOnReduce",
+    "RaisingGetattr",
+    "RecursingGetattr",
+    "RecursingGetattribute",
+    "ReduceError",
+    "SetSubclass",
     "SlottedHolder",
+    "StrSubclass",
+    "TupleSubclass",
     "array_dtypes",
+    "builtin_subclass_values",
+    "deep_values",
+    "enum_values",
+    "failing_values",
     "hashable_values",
+    "hostile_objects",
+    "mixed_values",
     "native_values",
     "numpy_arrays",
     "scalar_values",
+    "shared_member_arrays",
     "shared_structures",
     "unserializable_nestings",
 ]
@@ -275,3 +303,381 @@ def unserializable_nestings(*, max_culprits: int = 3) -> SearchStrategy[Tuple[An
     listed in ``culprits``. Shrinks towards one lock at the top."""
     _check_positive("max_culprits", max_culprits)
     return _nestings(max_culprits)
+
+
+# -- objects that make an error path work hard -------------------------------------------------------------
+
+class RaisingGetattr:
+    """Holds ``held`` (drawn unserializable); reading any attribute it lacks raises ``RuntimeError``.
+
+    An error path that describes the value it refuses (``getattr(value, "__qualname__", None)``) meets the
+    ``RuntimeError``, not an ``AttributeError`` a default would absorb.
+    """
+
+    def __init__(self, held: Any) -> None:
+        self.held = held
+
+    def __getstate__(self) -> Any:
+        return self.__dict__
+
+    def __getattr__(self, name: str) -> Any:
+        raise RuntimeError(f"RaisingGetattr has no attribute {name!r} and says so loudly")
+
+    def __repr__(self) -> str:
+        return f"RaisingGetattr({self.__dict__['held']!r})"
+
+
+class RecursingGetattr:
+    """Holds ``held``; reading any attribute it lacks recurses without end (``RecursionError``)."""
+
+    def __init__(self, held: Any) -> None:
+        self.held = held
+
+    def __getstate__(self) -> Any:
+        return self.__dict__
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._target, name)  # _target is never set: __getattr__ again, for ever
+
+    def __repr__(self) -> str:
+        return f"RecursingGetattr({self.__dict__['held']!r})"
+
+
+class RecursingGetattribute:
+    """Holds ``held``; its ``__getattribute__`` recurses without end on ``__qualname__`` and ``__name__``."""
+
+    def __init__(self, held: Any) -> None:
+        self.held = held
+
+    def __getattribute__(self, name: str) -> Any:
+        if name in ("__qualname__", "__name__"):
+            return getattr(self, name)
+        return object.__getattribute__(self, name)
+
+    def __repr__(self) -> str:
+        return f"RecursingGetattribute({object.__getattribute__(self, 'held')!r})"
+
+
+#: The classes :func:`hostile_objects` draws from.
+HOSTILE_CLASSES: Tuple[type, ...] = (RaisingGetattr, RecursingGetattr, RecursingGetattribute)
+
+
+@st.composite
+def _hostile(draw: Any, max_culprits: int) -> Tuple[Any, List[Any]]:
+    held, culprits = draw(_nestings(max_culprits))
+    cls = draw(st.sampled_from(HOSTILE_CLASSES))
+    return cls(held), culprits
+
+
+def hostile_objects(*, max_culprits: int = 2) -> SearchStrategy[Tuple[Any, List[Any]]]:
+    """Returns a strategy for generating ``(value, culprits)``: ``value`` is an instance of one of
+    :data:`HOSTILE_CLASSES` (its attribute access raises ``RuntimeError`` or recurses without end) holding an
+    :func:`unserializable_nestings` value with 1 to ``max_culprits`` culprits, listed in ``culprits``.
+
+    Such a value cannot be serialized; describing it in an error message must not raise its own errors.
+    Shrinks towards a :class:`RaisingGetattr` holding one lock.
+    """
+    _check_positive("max_culprits", max_culprits)
+    return _hostile(max_culprits)
+
+
+class ReduceError(Exception):
+    """An error of a value's own, raised while it is pickled: not a way of refusing a value."""
+
+
+class RaisesOnReduce:
+    """Raises :class:`ReduceError` from ``__reduce__`` (say, a resource that fails while being saved)."""
+
+    def __init__(self, message: str = "the value's own failure") -> None:
+        self.message = message
+
+    def __reduce__(self) -> Any:
+        raise ReduceError(self.message)
+
+    def __repr__(self) -> str:
+        return f"RaisesOnReduce({self.message!r})"
+
+
+class MutatesWhilePickled:
+    """Adds a key to the dict ``target`` when pickled: a dict holding it changes size while pickled, and
+    pickle raises ``RuntimeError`` (what another thread changing a value being serialized does)."""
+
+    def __init__(self, target: Dict[Any, Any]) -> None:
+        self.target = target
+
+    def __reduce__(self) -> Any:
+        self.target[f"added-{len(self.target)}"] = 0
+        return int, (0,)
+
+    def __repr__(self) -> str:
+        return "MutatesWhilePickled(<the dict that holds it>)"
+
+
+@st.composite
+def _failing_values(draw: Any) -> Tuple[Any, Type[BaseException]]:
+    kind = draw(st.sampled_from(["reduce", "mutated"]))
+    if kind == "reduce":
+        core: Any = RaisesOnReduce(draw(st.text(max_size=8)))
+        expected: Type[BaseException] = ReduceError
+    else:
+        core = {"first": draw(scalar_values())}
+        core["mutator"] = MutatesWhilePickled(core)
+        core["last"] = draw(scalar_values())
+        expected = RuntimeError
+    fillers = draw(st.lists(st.one_of(st.integers(), st.text(max_size=4), st.none()), max_size=3))
+    items: List[Any] = draw(st.permutations([core] + fillers))
+    value: Any = items
+    for _ in range(draw(st.integers(0, 2))):
+        kind = draw(st.sampled_from(["list", "tuple", "dict", "holder"]))
+        value = (list(value) if kind == "list" else tuple(value) if kind == "tuple"
+                 else {f"k{i}": v for i, v in enumerate(value)} if kind == "dict"
+                 else Holder(**{f"a{i}": v for i, v in enumerate(value)}))
+        value = [value]
+    return (value[0] if len(value) == 1 else value), expected
+
+
+def failing_values() -> SearchStrategy[Tuple[Any, Type[BaseException]]]:
+    """Returns a strategy for generating ``(value, error type)``: pickling ``value`` raises an exception of
+    ``error type`` that is not pickle refusing the value: the :class:`ReduceError` of a
+    :class:`RaisesOnReduce` inside it, or the ``RuntimeError`` of a dict that changes size while it is
+    pickled (:class:`MutatesWhilePickled`), nested in lists, tuples, dicts and :class:`Holder` objects.
+
+    Shrinks towards a ``RaisesOnReduce`` at the top.
+    """
+    return _failing_values()
+
+
+# -- builtin subclasses, enums, deep nesting, every kind in every container -------------------------------
+
+def _same_items(a: Any, b: Any) -> bool:
+    from conformance.compare import same
+
+    return same(a, b, check_identity=False)
+
+
+class _ExactSubclass:
+    """Equality of a builtin subclass instance: the same subclass, the same builtin value compared exactly
+    (:func:`conformance.compare.same`: ``nan`` matches ``nan``, ``-0.0`` is not ``0.0``), the same
+    instance attributes."""
+
+    _base: type = object
+
+    def __eq__(self, other: object) -> bool:
+        return (type(other) is type(self) and _same_items(self._base(self), self._base(other))
+                and _same_items(getattr(self, "__dict__", {}), getattr(other, "__dict__", {})))
+
+    def __ne__(self, other: object) -> bool:
+        return not self == other
+
+    def __repr__(self) -> str:
+        extra = getattr(self, "__dict__", {})
+        return f"{type(self).__name__}({self._base(self)!r}{', ' + repr(extra) if extra else ''})"
+
+
+class IntSubclass(_ExactSubclass, int):
+    """A subclass of ``int`` (hashable, with an instance ``__dict__``)."""
+
+    _base = int
+    __hash__ = int.__hash__
+
+
+class StrSubclass(_ExactSubclass, str):
+    """A subclass of ``str``."""
+
+    _base = str
+    __hash__ = str.__hash__
+
+
+class BytesSubclass(_ExactSubclass, bytes):
+    """A subclass of ``bytes``."""
+
+    _base = bytes
+    __hash__ = bytes.__hash__
+
+
+class TupleSubclass(_ExactSubclass, tuple):
+    """A subclass of ``tuple``."""
+
+    _base = tuple
+    __hash__ = tuple.__hash__
+
+
+class ListSubclass(_ExactSubclass, list):
+    """A subclass of ``list``."""
+
+    _base = list
+    __hash__ = None
+
+
+class DictSubclass(_ExactSubclass, dict):
+    """A subclass of ``dict``."""
+
+    _base = dict
+    __hash__ = None
+
+
+class SetSubclass(_ExactSubclass, set):
+    """A subclass of ``set``."""
+
+    _base = set
+    __hash__ = None
+
+
+#: The builtin subclasses :func:`builtin_subclass_values` draws, by the builtin they subclass.
+BUILTIN_SUBCLASSES: Dict[type, type] = {int: IntSubclass, str: StrSubclass, bytes: BytesSubclass,
+                                        tuple: TupleSubclass, list: ListSubclass, dict: DictSubclass,
+                                        set: SetSubclass}
+
+
+class Colour(enum.Enum):
+    """An enum whose values are of several kinds: a tuple, a str, a float and a frozenset."""
+
+    RED = (255, 0, 0)
+    GREEN = "green"
+    BLUE = 0.5
+    ALPHA = frozenset({1, 2})
+
+
+class Level(enum.IntEnum):
+    """An ``IntEnum`` (its members are ints too)."""
+
+    LOW = -1
+    HIGH = 2 ** 70
+
+
+class Access(enum.Flag):
+    """A ``Flag``: combinations of members are values too."""
+
+    READ = 1
+    WRITE = 2
+    EXEC = 4
+
+
+def enum_values() -> SearchStrategy[Any]:
+    """Returns a strategy for generating members of importable enums with custom values
+    (:class:`Colour`: tuple, str, float and frozenset values; :class:`Level`, an ``IntEnum`` with a huge
+    member; :class:`Access`, a ``Flag``, combined members included). Shrinks towards ``Colour.RED``."""
+    flags = st.lists(st.sampled_from(list(Access)), min_size=1, max_size=3).map(
+        lambda members: functools.reduce(operator.or_, members))
+    return st.one_of(st.sampled_from(list(Colour)), st.sampled_from(list(Level)), flags)
+
+
+def _with_attribute(draw: Any, obj: Any) -> Any:
+    if draw(st.booleans()):
+        obj.tag = draw(st.one_of(st.none(), st.integers(), _texts()))
+    return obj
+
+
+@st.composite
+def _subclass_values(draw: Any, inner: SearchStrategy[Any]) -> Any:
+    keys = hashable_values(max_leaves=3)
+    kind = draw(st.sampled_from(list(BUILTIN_SUBCLASSES)))
+    cls = BUILTIN_SUBCLASSES[kind]
+    if kind is int:
+        return _with_attribute(draw, cls(draw(st.integers(-(2 ** 80), 2 ** 80))))
+    if kind is str:
+        return _with_attribute(draw, cls(draw(_texts())))
+    if kind is bytes:
+        return _with_attribute(draw, cls(draw(st.binary(max_size=12))))
+    if kind is tuple:
+        return _with_attribute(draw, cls(draw(st.lists(inner, max_size=3))))
+    if kind is list:
+        return _with_attribute(draw, cls(draw(st.lists(inner, max_size=3))))
+    if kind is dict:
+        return _with_attribute(draw, cls(draw(st.dictionaries(keys, inner, max_size=3))))
+    return _with_attribute(draw, cls(draw(st.sets(keys, max_size=3))))
+
+
+def builtin_subclass_values(*, max_leaves: int = 8) -> SearchStrategy[Any]:
+    """Returns a strategy for generating instances of importable subclasses of ``int``, ``str``, ``bytes``,
+    ``tuple``, ``list``, ``dict`` and ``set`` (:data:`BUILTIN_SUBCLASSES`), some with an instance attribute,
+    the containers holding native values, enum members and further subclass instances (up to
+    ``max_leaves`` leaves). They compare equal only to an instance of the same subclass with the same
+    contents, compared exactly. Shrinks towards ``IntSubclass(0)``."""
+    _check_positive("max_leaves", max_leaves)
+    leaves = st.one_of(scalar_values(), enum_values())
+    return st.recursive(leaves, _subclass_values, max_leaves=max_leaves).filter(
+        lambda v: type(v) in BUILTIN_SUBCLASSES.values())
+
+
+def _container_kinds(inner: SearchStrategy[Any]) -> SearchStrategy[Any]:
+    keys = st.one_of(hashable_values(max_leaves=3), enum_values())
+    return st.one_of(
+        st.lists(inner, max_size=4),
+        st.lists(inner, max_size=4).map(tuple),
+        st.dictionaries(keys, inner, max_size=3),
+        st.sets(keys, max_size=3),
+        st.frozensets(keys, max_size=3),
+        _subclass_values(inner),
+    )
+
+
+def mixed_values(*, numpy: bool = False, max_leaves: int = 20) -> SearchStrategy[Any]:
+    """Returns a strategy for generating every kind of value inside every kind of container: scalars
+    (:func:`scalar_values`), enum members (:func:`enum_values`), builtin-subclass instances and, with
+    ``numpy``, arrays (:func:`numpy_arrays`, every dtype kind and layout), nested in lists, tuples, dicts
+    (enum keys too), sets, frozensets and the builtin subclasses, up to ``max_leaves`` leaves.
+
+    ``numpy=False`` draws no array, for implementations that do not claim ``numpy``. Shrinks towards
+    ``None``.
+    """
+    _check_positive("max_leaves", max_leaves)
+    leaves = [scalar_values(), enum_values()]
+    if numpy:
+        leaves.append(numpy_arrays(max_side=3))
+    return st.recursive(st.one_of(*leaves), _container_kinds, max_leaves=max_leaves)
+
+
+@st.composite
+def _deep(draw: Any, min_depth: int, max_depth: int) -> Tuple[Any, int]:
+    depth = draw(st.integers(min_depth, max_depth))
+    value: Any = draw(scalar_values())
+    kinds = draw(st.lists(st.sampled_from(["list", "tuple", "dict"]), min_size=1, max_size=4))
+    for level in range(depth):
+        kind = kinds[level % len(kinds)]
+        value = [value] if kind == "list" else (value,) if kind == "tuple" else {"k": value}
+    return value, depth
+
+
+def deep_values(*, min_depth: int = 50, max_depth: int = 200) -> SearchStrategy[Tuple[Any, int]]:
+    """Returns a strategy for generating ``(value, depth)``: a scalar nested ``depth`` levels deep
+    (``min_depth`` to ``max_depth``) in lists, tuples and dicts, in a drawn repeating pattern. Deep, yet
+    well within what pickle and CPython's default recursion limit allow.
+
+    Shrinks towards ``min_depth`` levels of lists around ``None``.
+    """
+    _check_positive("min_depth", min_depth)
+    _check_positive("max_depth", max_depth)
+    if min_depth > max_depth or max_depth > 300:
+        raise ValueError(f"need min_depth <= max_depth <= 300 (deeper nesting is not legal everywhere: "
+                         f"CPython's default recursion limit is 1000), got {min_depth!r} and {max_depth!r}")
+    return _deep(min_depth, max_depth)
+
+
+@st.composite
+def _shared_member_arrays(draw: Any) -> Any:
+    import numpy as np
+
+    shared = [draw(st.sampled_from(["list", "dict", "bytearray"])) for _ in range(draw(st.integers(1, 3)))]
+    members: List[Any] = [[draw(scalar_values())] if k == "list" else {"v": draw(scalar_values())}
+                          if k == "dict" else bytearray(draw(st.binary(max_size=4))) for k in shared]
+    shape = draw(st.sampled_from([(), (3,), (2, 2), (2, 3)]))
+    a = np.empty(shape, dtype=object)
+    for idx in np.ndindex(*shape):
+        a[idx] = draw(st.one_of(st.sampled_from(members), scalar_values()))
+    if a.ndim and draw(st.booleans()):
+        a = np.asfortranarray(a)
+    outer = draw(st.sampled_from(["alone", "with a member", "twice"]))
+    if outer == "alone":
+        return a
+    if outer == "with a member":
+        return [a, members[0]]
+    return {"a": a, "again": a, "member": members[-1]}
+
+
+def shared_member_arrays() -> SearchStrategy[Any]:
+    """Returns a strategy for generating object arrays (0-d too, C or Fortran order) whose elements share
+    mutable members (a list, dict or bytearray held by several elements), alone or beside one of those
+    members or a second reference to the array in a container: identity a serializer must keep across
+    numpy's object-array pickling. Shrinks towards a 0-d array holding one list."""
+    return _shared_member_arrays()

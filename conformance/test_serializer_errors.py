@@ -64,3 +64,54 @@ def test_serializer_errors_corrupt(impl, data):
         raise AssertionError(f"deserialize raised {type(exc).__name__}, not one of the declared "
                              f"{[t.__name__ for t in impl.deserialization_error]}: {exc}") from exc
     assert not truncated, f"a frame truncated to {len(corrupt)} of {len(frame_bytes)} bytes loaded"
+
+
+@clause("serializer.errors.hostile_attributes")
+@given(case=strategies.hostile_objects())
+def test_serializer_errors_hostile_attributes(impl, case):
+    """Clause serializer.errors.hostile_attributes: an unserializable value whose own attribute access raises
+    (a ``__getattr__`` raising ``RuntimeError``, a ``__getattr__`` or ``__getattribute__`` that recurses
+    without end) fails to serialize with the declared serialization error: building the error, or its
+    message, never raises the value's own errors instead."""
+    value, culprits = case
+    protocol = max(impl.protocols)
+    reproduce(impl, "from conformance.strategies import *  # the hostile classes, Holder, SlottedHolder",
+              "import threading", f"value = {value!r}", f"impl.serializer.serialize(value, protocol={protocol})")
+    try:
+        frame = impl.serializer.serialize(value, protocol=protocol)
+    except impl.serialization_error as exc:
+        str(exc)  # the message is built by now or here; either way it must not raise
+        return
+    except Exception as exc:  # noqa: BLE001 - the wrong type is the failure
+        raise AssertionError(f"serialize raised {type(exc).__name__}, not one of the declared "
+                             f"{[t.__name__ for t in impl.serialization_error]}, for a "
+                             f"{type(value).__name__} whose attribute access raises: {exc!r:.300}") from exc
+    raise AssertionError(f"serialize accepted a value holding {len(culprits)} unserializable object(s) "
+                         f"(frame of {frame.frame_size} bytes)")
+
+
+@clause("serializer.errors.original_type")
+@given(case=strategies.failing_values())
+def test_serializer_errors_original_type(impl, case):
+    """Clause serializer.errors.original_type: an exception that is not a pickling refusal propagates with
+    its type: the error a value's own ``__reduce__`` raises, or the ``RuntimeError`` of a dict changed while
+    it is pickled, reaches the caller as an instance of that type (as from ``pickle.dumps``), so code that
+    catches it keeps catching it.
+
+    A pickling refusal (``PicklingError``, ``TypeError``, ``AttributeError``, ``ValueError``,
+    ``RecursionError``: pickle's ways of saying a value cannot be pickled) may be turned into the declared
+    serialization error; anything else says something about the value's own state, not its picklability."""
+    value, expected = case
+    protocol = max(impl.protocols)
+    reproduce(impl, "from conformance.strategies import *  # RaisesOnReduce, MutatesWhilePickled, Holder",
+              f"value = {value!r}  # (a MutatesWhilePickled sits in the dict that holds it)",
+              f"impl.serializer.serialize(value, protocol={protocol})  # must raise {expected.__name__}")
+    try:
+        frame = impl.serializer.serialize(value, protocol=protocol)
+    except expected:
+        return
+    except Exception as exc:  # noqa: BLE001 - the wrong type is the failure
+        raise AssertionError(f"serialize raised {type(exc).__name__}, not the {expected.__name__} the value "
+                             f"raised while pickled: {exc!r:.300}") from exc
+    raise AssertionError(f"serialize returned a frame of {frame.frame_size} bytes although pickling the value "
+                         f"raises {expected.__name__}")

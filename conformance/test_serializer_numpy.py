@@ -52,3 +52,17 @@ def test_serializer_numpy_byte_order(impl, array, data):
     assert out.dtype == array.dtype and out.dtype.descr == array.dtype.descr, (
         f"dtype {out.dtype.descr} came back for {array.dtype.descr}")
     assert out.tobytes() == array.tobytes(), "the bytes differ"
+
+
+@clause("serializer.numpy.shared_members", "numpy", "recursive")
+@given(value=strategies.shared_member_arrays())
+def test_serializer_numpy_shared_members(impl, value):
+    """Clause serializer.numpy.shared_members: an object array (0-d too, C or Fortran order) whose elements
+    share mutable members comes back with the members shared as before, also with the members or the array
+    itself referenced again beside it, at the highest protocol."""
+    protocol = max(impl.protocols)
+    reproduce(impl, "import numpy as np",
+              "shared = [1]; a = np.empty(3, dtype=object); a[:] = [shared, shared, 2]",
+              "value = [a, shared]  # or the falsifying example's",
+              f"out = roundtrip(impl, value, protocol={protocol})")
+    assert_same(value, roundtrip(impl, value, protocol=protocol))

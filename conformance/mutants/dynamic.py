@@ -31,7 +31,8 @@ class _InProcess(cloudpickle.Pickler):
 _DYNAMIC_CLAUSES = tuple(f"serializer.functions.{c}" for c in (
     "lambda", "nested", "closure", "recursive_closure", "runtime", "main")) + tuple(
     f"serializer.classes.{c}" for c in (
-        "methods", "attributes", "inheritance", "slots", "enums", "dataclasses", "one_class"))
+        "methods", "attributes", "inheritance", "slots", "enums", "dataclasses", "one_class", "named_tuple",
+        "unhashable_metaclass", "typing_constructs"))
 
 
 @mutant("in_process_registry", *_DYNAMIC_CLAUSES)

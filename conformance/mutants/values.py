@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import enum
 import io
 import pickle
-from typing import Any
+from typing import Any, List
 
 import cloudpickle
 
@@ -35,7 +36,7 @@ def bytearray_as_bytes() -> Implementation:
                              protocols=(3, 4))
 
 
-@mutant("no_memo", "serializer.identity.shared", "serializer.identity.recursive")
+@mutant("no_memo", "serializer.identity.shared", "serializer.identity.recursive", "serializer.numpy.shared_members")
 def no_memo() -> Implementation:
     """Pickles in "fast" mode (no memo): shared references come back as copies, cycles fail."""
     return serializer_mutant("no_memo", MutantSerializer(pickler_dumps(fast=True)))
@@ -67,3 +68,55 @@ def private_inband() -> Implementation:
     """Writes strings as persistent ids that only its own loader understands: stdlib pickle cannot load it."""
     return serializer_mutant("private_inband", MutantSerializer(pickler_dumps(_PrivateStrings),
                                                                  loads=_load_private))
+
+
+class _PlainBuiltins(cloudpickle.Pickler):
+    _bases = (int, str, bytes, tuple, list, dict, set)
+
+    def reducer_override(self, obj: Any) -> Any:
+        if isinstance(obj, enum.Enum):
+            return _identity, (obj.value,)  # a member travels as its bare value
+        t = type(obj)
+        if t not in self._bases and isinstance(obj, self._bases) and not isinstance(obj, bool):
+            base: Any = next(b for b in self._bases if isinstance(obj, b))
+            return base, (base(obj),)  # a subclass instance travels as its builtin base
+        return super().reducer_override(obj)
+
+
+def _identity(x: Any) -> Any:
+    return x
+
+
+@mutant("plain_builtins", "serializer.native.subclasses", "serializer.native.mixed")
+def plain_builtins() -> Implementation:
+    """Pickles builtin-subclass instances as their builtin base and enum members as their bare values."""
+    return serializer_mutant("plain_builtins", MutantSerializer(pickler_dumps(_PlainBuiltins)))
+
+
+#: The nesting depth beyond which the ``shallow_stack`` mutant gives up.
+SHALLOW_DEPTH = 40
+
+
+def _depth(value: Any, limit: int) -> int:
+    depth, level = 0, [value]
+    while level and depth <= limit:
+        nxt: List[Any] = []
+        for v in level:
+            if isinstance(v, dict):
+                nxt.extend(v.values())
+            elif isinstance(v, (list, tuple)):
+                nxt.extend(v)
+        level, depth = nxt, depth + 1
+    return depth
+
+
+def _shallow_dumps(obj: Any, *, protocol: int, buffer_callback: Any = None) -> bytes:
+    if _depth(obj, SHALLOW_DEPTH) > SHALLOW_DEPTH:
+        raise RecursionError(f"nesting deeper than {SHALLOW_DEPTH} levels (a pickler on a small stack)")
+    return pickler_dumps()(obj, protocol=protocol, buffer_callback=buffer_callback)
+
+
+@mutant("shallow_stack", "serializer.native.deep")
+def shallow_stack() -> Implementation:
+    """Refuses values nested more than 40 levels deep, as a pickler on a small thread stack does."""
+    return serializer_mutant("shallow_stack", MutantSerializer(_shallow_dumps))
