@@ -39,9 +39,10 @@ def impl(ray_up: Any) -> Any:
 def test_claims_only_what_ray_has(impl: Any) -> None:
     assert impl.protocols == (5,)
     assert impl.store_factory is not None
-    assert {"store", "multiprocess", "timeouts", "nodes"} <= impl.capabilities
+    # zero_copy: a get shares Ray's store memory (store.zero_copy.local, store.multiprocess.zero_copy).
+    assert {"store", "zero_copy", "multiprocess", "timeouts", "nodes"} <= impl.capabilities
     assert not impl.claims("raw_buffers") and not impl.claims("eviction")
-    assert not impl.claims("out_of_band") and not impl.claims("zero_copy")
+    assert not impl.claims("out_of_band")
     assert f"Ray {ray.__version__}" in impl.description
 
 
