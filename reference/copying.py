@@ -105,16 +105,19 @@ def _populate(addr: int, length: int) -> None:
         _populate_works = False
 
 
-def _copy_part(dst: int, src: int, length: int) -> None:
-    _populate(dst, length)
+def _copy_part(dst: int, src: int, length: int, populate: bool) -> None:
+    if populate:
+        _populate(dst, length)
     ctypes.memmove(dst, src, length)
 
 
-def copy_into(target: memoryview, source: Any) -> None:
+def copy_into(target: memoryview, source: Any, populate: bool = True) -> None:
     """Copy ``source`` (a buffer of ``target.nbytes`` bytes) into the writable memoryview ``target``.
 
-    Below :data:`PARALLEL_MIN` bytes this is ``target[:] = source``. Otherwise the destination is faulted
-    in ahead and the copy runs on :func:`copy_threads` threads. Returns when every byte is written.
+    Below :data:`PARALLEL_MIN` bytes this is ``target[:] = source``. Otherwise the copy runs on
+    :func:`copy_threads` threads, each part first faulted in ahead when ``populate`` is true (pass false
+    for pages this process has mapped already: the advice would only walk them). Returns when every byte
+    is written.
     """
     length = target.nbytes
     if length < PARALLEL_MIN:
@@ -130,17 +133,18 @@ def copy_into(target: memoryview, source: Any) -> None:
     parts = max(1, min(threads, length // _PART_MIN))
     pool = _helpers() if parts > 1 else None
     if pool is None:
-        _copy_part(dst, src, length)
+        _copy_part(dst, src, length, populate)
         return
     step = (length // parts + _PAGE - 1) // _PAGE * _PAGE  # parts start on page boundaries
     futures: List[Future[None]] = []
     try:
         for start in range(step, length, step):
             try:
-                futures.append(pool.submit(_copy_part, dst + start, src + start, min(step, length - start)))
+                futures.append(pool.submit(_copy_part, dst + start, src + start, min(step, length - start),
+                                           populate))
             except RuntimeError:  # another thread is forking and stopped the helpers: copy the part here
-                _copy_part(dst + start, src + start, min(step, length - start))
-        _copy_part(dst, src, step)
+                _copy_part(dst + start, src + start, min(step, length - start), populate)
+        _copy_part(dst, src, step, populate)
     finally:
         # Every part must be done before the caller may seal or give the space back, error or not.
         error: Optional[BaseException] = None
@@ -159,14 +163,14 @@ def copy_into(target: memoryview, source: Any) -> None:
 
 
 class PageMap:
-    """Which 2 MiB chunks of one mapping this process has faulted in, so that only fresh memory pays for
-    :func:`copy_into`'s parallel path.
+    """Which 2 MiB chunks of one mapping this process has faulted in, so that only fresh memory is
+    faulted in ahead by :func:`copy_into`.
 
-    Measured on 2 busy cores (``benchmarks/README.md``): into fresh pages, faulting ahead and copying on
-    two threads takes 0.6x the time of one ``memcpy``, the kernel's page zeroing being most of the cost;
-    into pages already mapped, a second thread only competes for the same memory bandwidth (and
-    ``MADV_POPULATE_WRITE`` still walks every page: 2 ms per 64 MiB), so one ``memcpy`` is faster. A chunk
-    is marked once a copy through this map has covered it; a forked child starts with a new map.
+    Into fresh pages, faulting ahead and copying on two threads takes 0.6x the time of one ``memcpy``
+    (``benchmarks/README.md``), the kernel's page zeroing being most of the cost. Into pages already
+    mapped, ``MADV_POPULATE_WRITE`` would only walk every page (2 ms per 64 MiB), so those copies skip
+    it; two threads copying mapped pages take 0.45x the time of one ``memcpy`` on an idle 2-core machine.
+    A chunk is marked once a copy through this map has covered it; a forked child starts with a new map.
     """
 
     CHUNK = 2 << 20
@@ -183,8 +187,7 @@ class PageMap:
             return
         start = np.frombuffer(target, dtype=np.uint8).ctypes.data - self.base
         first, last = start // self.CHUNK, (start + length - 1) // self.CHUNK
-        if self.mapped.find(0, first, last + 1) < 0:
-            target[:] = source  # every page is mapped here already: one memcpy
-            return
-        copy_into(target, source)
-        self.mapped[first:last + 1] = b"\x01" * (last + 1 - first)
+        fresh = self.mapped.find(0, first, last + 1) >= 0
+        copy_into(target, source, populate=fresh)
+        if fresh:
+            self.mapped[first:last + 1] = b"\x01" * (last + 1 - first)

@@ -25,7 +25,7 @@ def test_copy_into_splits_a_large_copy_and_writes_every_byte(monkeypatch):
     monkeypatch.setattr(copying, "_pool", None)
     parts = []
     real = copying._copy_part
-    monkeypatch.setattr(copying, "_copy_part", lambda d, s, n: (parts.append(n), real(d, s, n)))
+    monkeypatch.setattr(copying, "_copy_part", lambda d, s, n, p: (parts.append(n), real(d, s, n, p)))
     for size in (copying.PARALLEL_MIN - 1, copying.PARALLEL_MIN, 3 * copying.PARALLEL_MIN + 12345):
         parts.clear()
         source = np.random.default_rng(size).integers(0, 256, size, dtype=np.uint8)
@@ -51,11 +51,11 @@ def test_copy_into_waits_for_every_part_before_raising(monkeypatch):
     done = threading.Event()
     real = copying._copy_part
 
-    def part(dst, src, n):
+    def part(dst, src, n, populate):
         if threading.current_thread() is threading.main_thread():
             raise OSError("boom")
         time.sleep(0.2)
-        real(dst, src, n)
+        real(dst, src, n, populate)
         done.set()
 
     monkeypatch.setattr(copying, "_copy_part", part)
@@ -66,22 +66,23 @@ def test_copy_into_waits_for_every_part_before_raising(monkeypatch):
 
 
 def test_large_puts_into_fresh_and_mapped_pages_round_trip(name, monkeypatch):
-    """A large put into fresh pages goes through the parallel copy and marks its chunks; a put into the
-    same (now mapped) pages is one memcpy; both come back bit for bit."""
+    """A large put into fresh pages is faulted in ahead and marks its chunks; a put into the same (now
+    mapped) pages copies without the advice; both come back bit for bit."""
     from reference import copying
 
     calls = []
     real = copying.copy_into
-    monkeypatch.setattr(copying, "copy_into", lambda t, s: (calls.append(t.nbytes), real(t, s)))
+    monkeypatch.setattr(copying, "copy_into",
+                        lambda t, s, populate: (calls.append((t.nbytes, populate)), real(t, s, populate)))
     value = np.random.default_rng(0).random(copying.PARALLEL_MIN // 8 * 3)
     s = ObjectStore.create(name, capacity=2 * value.nbytes)
     try:
         first = s.put(value)
-        assert calls == [value.nbytes]
+        assert calls == [(value.nbytes, True)]
         assert np.array_equal(s.get(first), value)
         s.delete(first)
         second = s.put(value)  # first fit: the same, now mapped, pages
-        assert calls == [value.nbytes]
+        assert calls == [(value.nbytes, True), (value.nbytes, False)]
         assert np.array_equal(s.get(second), value)
     finally:
         s.destroy()
