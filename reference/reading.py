@@ -32,10 +32,9 @@ def pinned_frame(arena: Arena, oid: ObjectID, timeout: Optional[float], store: s
     Waits for the object to be sealed: ``timeout=None`` for ever, ``0`` not at all, else that many seconds;
     then raises :class:`GetTimeoutError` naming the store ``store``.
     """
-    seq = arena.seq()
     hit = arena.pin_sealed(oid.binary())
     if hit is None:
-        hit = _wait(arena, oid, seq, timeout, store)
+        hit = _wait(arena, oid, timeout, store)
     e, inc, off, size = hit
     try:
         frame = arena.ro[off:off + size]
@@ -48,7 +47,7 @@ def pinned_frame(arena: Arena, oid: ObjectID, timeout: Optional[float], store: s
     return frame
 
 
-def _wait(arena: Arena, oid: ObjectID, seq: int, timeout: Optional[float], store: str) -> _Hit:
+def _wait(arena: Arena, oid: ObjectID, timeout: Optional[float], store: str) -> _Hit:
     if timeout is not None:
         if timeout <= 0:
             raise GetTimeoutError(f"object {oid} is not in store {store!r} (timeout=0)")
@@ -56,6 +55,12 @@ def _wait(arena: Arena, oid: ObjectID, seq: int, timeout: Optional[float], store
     else:
         deadline = None
     oidb = oid.binary()
+    # The seal counter is read before looking again: a seal between the first look and this read is
+    # then found by the second look, and any later one moves the counter.
+    seq = arena.seq()
+    hit = arena.pin_sealed(oidb)
+    if hit is not None:
+        return hit
     delay = 2e-5
     while True:
         now = time.monotonic()

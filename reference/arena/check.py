@@ -10,7 +10,18 @@ from typing import List, Tuple
 
 import numpy as np
 
-from reference.arena.layout import ALIGN, CREATED, FREE, H_IUSED, H_USED, SEALED, TOMB, ZOMBIE
+from reference.arena.layout import (
+    ALIGN,
+    CLIENT_DTYPE,
+    CREATED,
+    FREE,
+    H_CHIGH,
+    H_IUSED,
+    H_USED,
+    SEALED,
+    TOMB,
+    ZOMBIE,
+)
 from reference.arena.lock import Arena
 
 __all__ = ["verify"]
@@ -26,8 +37,9 @@ def verify(arena: Arena) -> List[str]:
     the data region exactly at 64-byte-aligned offsets, the free list is sorted and coalesced, the header's
     byte count is the sum of allocations, the free-record stack holds exactly the free records, no record
     lies beyond the high-water mark, the index holds exactly the live records (each reachable by lookup)
-    and keeps a quarter of its slots empty, pin counts equal the per-client ledger's sums, and no deleted,
-    unpinned object still holds its bytes. Reads the whole table: O(max_objects + index size).
+    and keeps a quarter of its slots empty, pins (the ledger) are held only by registered clients below the
+    client high-water mark and only on sealed or deleted objects, and no deleted, unpinned object still
+    holds its bytes. Reads the whole table: O(max_objects + index size).
     """
     problems: List[str] = []
     with arena:
@@ -87,11 +99,25 @@ def verify(arena: Arena) -> List[str]:
             found, _slot = arena.lookup(oid)
             if found != e:
                 problems.append(f"record {e} ({oid.hex()}) is not reachable through the index")
-        ledger_pins = arena.ledger.sum(axis=0)
-        bad = np.flatnonzero(ledger_pins != ent["pins"]).tolist()
-        for e in bad[:_EXAMPLES]:
-            problems.append(f"record {e}: {int(ent['pins'][e])} pins, ledger says {int(ledger_pins[e])}")
-        zombies = np.flatnonzero((state == ZOMBIE) & (ent["pins"] == 0)).tolist()
+        chigh = arena.get_u32(H_CHIGH)
+        clients = np.frombuffer(arena.mm, dtype=CLIENT_DTYPE, count=lay.max_clients, offset=lay.clients)
+        registered = clients["pid"] != 0
+        del clients
+        late = np.flatnonzero(registered[chigh:]).tolist()
+        if late:
+            problems.append(f"client slots {[chigh + c for c in late[:_EXAMPLES]]} are registered beyond the "
+                            f"client high-water mark {chigh}")
+        ledger = arena.ledger[:chigh, :high]
+        stray = np.flatnonzero(~registered[:chigh] & ledger.any(axis=1)).tolist()
+        if stray:
+            problems.append(f"the ledger rows of free client slots {stray[:_EXAMPLES]} hold pins")
+        pinned = np.zeros(len(state), dtype=bool)
+        pinned[:high] = ledger.any(axis=0)
+        del ledger
+        wrong = np.flatnonzero(pinned & (state != SEALED) & (state != ZOMBIE)).tolist()
+        if wrong:
+            problems.append(f"the ledger pins records {wrong[:_EXAMPLES]}, which are free or being created")
+        zombies = np.flatnonzero((state == ZOMBIE) & ~pinned).tolist()
         if zombies:
             problems.append(f"records {zombies[:_EXAMPLES]} are deleted, unpinned and still hold their bytes")
     return problems

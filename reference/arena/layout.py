@@ -15,14 +15,14 @@ import numpy as np
 
 __all__ = [
     "ALIGN", "CLIENT_DTYPE", "CLIENT_SIZE", "CREATED", "ENTRY", "ENTRY_DTYPE", "ENTRY_SIZE", "E_ALLOC",
-    "E_CTIME", "E_ID", "E_INC", "E_LRU", "E_OFF", "E_PINS", "E_SIZE", "E_STATE", "F64", "FREE", "GEOM",
-    "HEADER_SIZE", "HUGE_PAGE", "H_CTIME", "H_DIRTY", "H_EVICT", "H_GEOM", "H_HIGH", "H_IUSED", "H_MAGIC",
+    "E_CTIME", "E_ID", "E_INC", "E_LRU", "E_OFF", "E_SIZE", "E_STATE", "F64", "FREE", "GEOM",
+    "HEADER_SIZE", "HUGE_PAGE", "H_CHIGH", "H_CTIME", "H_DIRTY", "H_EVICT", "H_GEOM", "H_HIGH", "H_IUSED", "H_MAGIC",
     "H_NFREE", "H_NLIVE", "H_NSTACK", "H_REPAIRS", "H_SEQ", "H_TICK", "H_USED", "Layout", "MAGIC", "PAGE",
     "Record", "SEALED", "TOMB", "U32", "U64", "VERSION", "ZOMBIE", "initialize", "read_layout", "round_up",
 ]
 
 MAGIC = b"OSSTORE1"
-VERSION = 1
+VERSION = 2  # 2: pins live in the ledger only (no count in the record); H_CHIGH
 PAGE = 4096
 HUGE_PAGE = 2 << 20
 ALIGN = 64
@@ -47,6 +47,7 @@ H_CTIME = 88         # d: creation time
 H_HIGH = 96          # I: 1 + the highest record index ever used (scans stop there)
 H_DIRTY = 100        # I: pid of the process inside a table update; left set if it died there
 H_REPAIRS = 104      # I: how many times a table was repaired after such a death
+H_CHIGH = 108        # I: 1 + the highest client slot ever registered (ledger scans stop there)
 
 # Modules that call these in hot paths bind them to a name of their own (``_U32 = U32``): CPython 3.11+
 # compiles a method call on a name that an import bound as an attribute load (taking the name for a
@@ -55,16 +56,17 @@ U32 = struct.Struct("<I")
 U64 = struct.Struct("<Q")
 F64 = struct.Struct("<d")
 
-#: A record: state, pid, id, offset, size, alloc, created, lru, incarnation, pins (see :class:`Record`).
-ENTRY = struct.Struct("<B3xI20s4xQQQdQQI12x")
+#: A record: state, pid, id, offset, size, alloc, created, lru, incarnation (see :class:`Record`). Its
+#: pins are in the ledger: one count per (client, record), each written only by its own client.
+ENTRY = struct.Struct("<B3xI20s4xQQQdQQ16x")
 ENTRY_SIZE = ENTRY.size  # 96
-E_STATE, E_PID, E_ID, E_OFF, E_SIZE, E_ALLOC, E_CTIME, E_LRU, E_INC, E_PINS = (
-    0, 4, 8, 32, 40, 48, 56, 64, 72, 80)
+E_STATE, E_PID, E_ID, E_OFF, E_SIZE, E_ALLOC, E_CTIME, E_LRU, E_INC = (
+    0, 4, 8, 32, 40, 48, 56, 64, 72)
 #: The object table as a numpy structured array (every field but the id), for scans.
 ENTRY_DTYPE = np.dtype({
-    "names": ["state", "pid", "offset", "size", "alloc", "created", "lru", "inc", "pins"],
-    "formats": ["u1", "<u4", "<u8", "<u8", "<u8", "<f8", "<u8", "<u8", "<u4"],
-    "offsets": [E_STATE, E_PID, E_OFF, E_SIZE, E_ALLOC, E_CTIME, E_LRU, E_INC, E_PINS],
+    "names": ["state", "pid", "offset", "size", "alloc", "created", "lru", "inc"],
+    "formats": ["u1", "<u4", "<u8", "<u8", "<u8", "<f8", "<u8", "<u8"],
+    "offsets": [E_STATE, E_PID, E_OFF, E_SIZE, E_ALLOC, E_CTIME, E_LRU, E_INC],
     "itemsize": ENTRY_SIZE,
 })
 CLIENT_SIZE = 16  # pid u32, 4 bytes padding, time.time() of registration f64
@@ -86,7 +88,6 @@ class Record(NamedTuple):
     created: float    # time.time() at creation
     lru: int          # LRU clock at the last seal or pin
     incarnation: int  # LRU clock at creation: tells a reused record from the one a caller knew
-    pins: int         # readers' pins, all processes together
 
 
 def round_up(n: int, k: int) -> int:

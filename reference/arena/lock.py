@@ -79,25 +79,60 @@ class Arena(Space, Repair):
             self.rlock.release()
 
     # -- the read path, fused ----------------------------------------------------------------------------
-    # A get is two table updates (pin, then unpin when the last view goes): each is one lock round trip,
-    # done here in one method apiece, with the record's fields read in place (no Record built) and the
-    # LRU clock inlined. Same updates, same order, same dirty mark as ``with arena: lookup; pin``.
+    # A get is one lock round trip (look up and pin, in one method with the record's fields read in place,
+    # no Record built, and the LRU clock inlined: the same updates and dirty mark as ``with arena: lookup;
+    # pin``), and an unpin when the last view goes that needs only this process's RLock.
 
     def pin_sealed(self, oid: bytes) -> Optional[Tuple[int, int, int, int]]:
         """Pin the sealed object ``oid`` for this process, taking the lock: (record, incarnation, offset,
-        size), or ``None`` if no sealed object has that id."""
-        with self:
-            e, _slot = self.lookup(oid)
-            if e < 0:
-                return None
-            mm = self.mm
-            base = self.lay.entries + e * ENTRY_SIZE
-            if mm[base] != SEALED:
-                return None
-            self.pin(e)
-            off, size = _OFF_SIZE.unpack_from(mm, base + E_OFF)
-            inc: int = _U64.unpack_from(mm, base + E_INC)[0]
-            return e, inc, off, size
+        size), or ``None`` if no sealed object has that id.
+
+        The lock is taken inline (the same steps as ``with self:``), and without the dirty mark: a pin
+        writes only the LRU clock and this process's ledger row, which need no repair if it dies halfway
+        (its row is dropped with it).
+        """
+        rlock = self.rlock
+        rlock.acquire()
+        try:
+            if self.depth:  # inside this thread's own table update
+                return self._pin_sealed(oid)
+            self.owner = _get_ident()
+            self.depth = 1
+            try:
+                fcntl.flock(self.fd, fcntl.LOCK_EX)
+                try:
+                    if _U32.unpack_from(self.mm, H_DIRTY)[0]:
+                        self.repair()
+                        _U32.pack_into(self.mm, H_DIRTY, 0)
+                    return self._pin_sealed(oid)
+                finally:
+                    try:
+                        if self.pending:  # releases deferred during the pin: they may free (an update)
+                            _U32.pack_into(self.mm, H_DIRTY, self.pid)
+                            while self.pending:
+                                e, inc = self.pending.pop()
+                                self.unpin(e, inc)
+                            _U32.pack_into(self.mm, H_DIRTY, 0)
+                    finally:
+                        fcntl.flock(self.fd, fcntl.LOCK_UN)
+            finally:
+                self.depth = 0
+                self.owner = 0
+        finally:
+            rlock.release()
+
+    def _pin_sealed(self, oid: bytes) -> Optional[Tuple[int, int, int, int]]:
+        e, _slot = self.lookup(oid)
+        if e < 0:
+            return None
+        mm = self.mm
+        base = self.lay.entries + e * ENTRY_SIZE
+        if mm[base] != SEALED:
+            return None
+        self.pin(e)
+        off, size = _OFF_SIZE.unpack_from(mm, base + E_OFF)
+        inc: int = _U64.unpack_from(mm, base + E_INC)[0]
+        return e, inc, off, size
 
     def release_ref(self, ref: Any) -> None:
         """Weakref callback of a frame handed to a reader: drop the pin recorded in :attr:`refs` for it.
@@ -114,7 +149,31 @@ class Arena(Space, Repair):
             if self.owner == _get_ident():
                 self.pending.append((held[1], held[2]))
                 return
-            with self:
-                self.unpin(held[1], held[2])
+            self.release_pin(held[1], held[2])
         except Exception:  # noqa: BLE001 - interpreter shutdown or closed store: the pin dies with us
             pass
+
+    def release_pin(self, e: int, inc: int) -> None:
+        """Drop a pin this process took on record ``e`` (incarnation ``inc``), outside any table update.
+
+        Takes this process's ``RLock`` only (so that its threads update its ledger row one at a time),
+        and the store's lock only to free a deleted object whose last pin this was. A release that fires
+        while this one runs (a collection run by an allocation here) is deferred and done here too, so
+        that no two of them update one ledger count at once.
+        """
+        zombies = []
+        with self.rlock:
+            self.owner = _get_ident()  # releases fired from here on go to `pending`
+            try:
+                if self.drop_pin(e, inc):
+                    zombies.append((e, inc))
+                while self.pending:
+                    e, inc = self.pending.pop()
+                    if self.drop_pin(e, inc):
+                        zombies.append((e, inc))
+            finally:
+                self.owner = 0
+        if zombies:
+            with self:
+                for e, inc in zombies:
+                    self.free_if_unpinned(e, inc)

@@ -4,6 +4,10 @@ Records move through FREE -> CREATED -> SEALED -> FREE (deleted or evicted), or 
 when the object is removed while a reader still pins it: a zombie is out of the index (invisible, its id
 reusable) but keeps its bytes until the last pin goes. Free records wait on a stack; the header's
 high-water mark bounds every scan of the table.
+
+A record's pins are the ledger's column for it: one count per client, each written only by its own
+process (so a reader drops its pin without the store's lock, :meth:`reference.arena.pins.Pins.drop_pin`).
+Whether a record is pinned is read from the rows of the clients registered so far (``H_CHIGH``).
 """
 
 from __future__ import annotations
@@ -22,10 +26,10 @@ from reference.arena.layout import (
     E_ALLOC,
     E_LRU,
     E_OFF,
-    E_PINS,
     ENTRY,
     ENTRY_SIZE,
     FREE,
+    H_CHIGH,
     H_EVICT,
     H_HIGH,
     H_NSTACK,
@@ -65,7 +69,7 @@ class Records(Index, Allocator):
         inc: int = _U64.unpack_from(mm, H_TICK)[0] + 1
         _U64.pack_into(mm, H_TICK, inc)
         _ENTRY.pack_into(mm, self.lay.entries + e * ENTRY_SIZE, CREATED, os.getpid(), oid, offset,
-                        size, alloc, time.time(), inc, inc, 0)
+                        size, alloc, time.time(), inc, inc)
         self.index_insert(slot, e)
         _U64.pack_into(mm, H_USED, _U64.unpack_from(mm, H_USED)[0] + alloc)
         return e, inc
@@ -79,14 +83,29 @@ class Records(Index, Allocator):
         _U64.pack_into(mm, base + E_LRU, tick + 1)
         _SEQ_TICK.pack_into(mm, H_SEQ, seq + 1, tick + 1)
 
+    def pinned(self, e: int) -> bool:
+        """Whether any process pins record ``e``."""
+        mm = self.mm
+        off = self.lay.ledger + 4 * e
+        row = 4 * self.lay.max_objects
+        for c in range(_U32.unpack_from(mm, H_CHIGH)[0]):
+            if _U32.unpack_from(mm, off + c * row)[0]:
+                return True
+        return False
+
+    def pinned_mask(self, n: int) -> np.ndarray[Any, Any]:
+        """Whether each of records ``0 .. n-1`` is pinned by any process, as a boolean array."""
+        rows = self.ledger[:_U32.unpack_from(self.mm, H_CHIGH)[0], :n]
+        mask: np.ndarray[Any, Any] = np.any(rows, axis=0)
+        return mask
+
     def remove(self, e: int, slot: int, *, evicted: bool = False) -> None:
         """Take record ``e`` (at index ``slot``) out of the index; free it now, or when unpinned."""
         self.index_remove(slot)
-        base = self.lay.entries + e * ENTRY_SIZE
         if evicted:
             self.set_u64(H_EVICT, self.get_u64(H_EVICT) + 1)
-        if self.get_u32(base + E_PINS):
-            self.mm[base] = ZOMBIE
+        if self.pinned(e):
+            self.mm[self.lay.entries + e * ENTRY_SIZE] = ZOMBIE
         else:
             self.free_entry(e)
 
@@ -97,7 +116,6 @@ class Records(Index, Allocator):
         off: int = _U64.unpack_from(mm, base + E_OFF)[0]
         alloc: int = _U64.unpack_from(mm, base + E_ALLOC)[0]
         mm[base] = FREE
-        _U32.pack_into(mm, base + E_PINS, 0)
         self.free(off, alloc)
         _U64.pack_into(mm, H_USED, _U64.unpack_from(mm, H_USED)[0] - alloc)
         n: int = _U32.unpack_from(mm, H_NSTACK)[0]

@@ -14,6 +14,7 @@ from reference.arena.layout import (
     CLIENT_DTYPE,
     CREATED,
     FREE,
+    H_CHIGH,
     H_HIGH,
     H_NLIVE,
     H_REPAIRS,
@@ -36,8 +37,9 @@ class Repair(Records):
     def repair(self) -> None:
         """Rebuild every derived structure from the records, after a holder died mid-update.
 
-        The records (state, id, offset, size, ...) are the truth; the pin counts come from the ledger, and
-        the free-record stack, the free list, the byte count and the index are recomputed from them. An
+        The records (state, id, offset, size, ...) and the ledger's pins of registered clients on sealed and
+        deleted objects are the truth (other pins are dropped); the free-record stack, the free list, the
+        byte count and the index are recomputed from them. An
         update that was cut short is thereby either undone (space not yet recorded is free again) or
         completed (an object whose record was taken out is gone). Unsealed objects of the dead process are
         then reclaimed as usual.
@@ -48,12 +50,17 @@ class Repair(Records):
         n: int = _U32.unpack_from(self.mm, H_HIGH)[0]
         ent = self.entries[:n]
         clients = np.frombuffer(self.mm, dtype=CLIENT_DTYPE, count=lay.max_clients, offset=lay.clients)
-        rows = np.flatnonzero(clients["pid"])
+        registered = clients["pid"] != 0
+        chigh = int(np.flatnonzero(registered).max()) + 1 if registered.any() else 0
+        _U32.pack_into(self.mm, H_CHIGH, chigh)
+        ledger = self.ledger[:chigh, :n]
+        ledger[~registered[:chigh]] = 0
         del clients
-        ent["pins"] = self.ledger[rows, :n].sum(axis=0, dtype=np.uint64).astype(np.uint32)
         state = ent["state"]
-        state[(state == ZOMBIE) & (ent["pins"] == 0)] = FREE
         state[state > ZOMBIE] = FREE
+        ledger[:, (state != SEALED) & (state != ZOMBIE)] = 0
+        state[(state == ZOMBIE) & ~ledger.any(axis=0)] = FREE
+        del ledger
         # One live record per id: keep the newest of any duplicates.
         live = np.flatnonzero((state == CREATED) | (state == SEALED)).tolist()
         live.sort(key=lambda e: -int(ent["inc"][e]))

@@ -45,7 +45,7 @@ class Space(Pins):
         """The largest contiguous block that would be free if every sealed, unpinned object were evicted."""
         ent = self.used_entries()
         state = ent["state"]
-        fixed = np.flatnonzero((state != FREE) & ~((state == SEALED) & (ent["pins"] == 0)))
+        fixed = np.flatnonzero((state != FREE) & ~((state == SEALED) & ~self.pinned_mask(len(ent))))
         offs = ent["offset"][fixed].astype(np.int64)
         order = np.argsort(offs, kind="stable")
         offs = offs[order]
@@ -61,7 +61,7 @@ class Space(Pins):
         when even evicting everything evictable could not make room. Returns (offset or -1, bytes evicted).
         """
         ent = self.used_entries()
-        cand = np.flatnonzero((ent["state"] == SEALED) & (ent["pins"] == 0))
+        cand = np.flatnonzero((ent["state"] == SEALED) & ~self.pinned_mask(len(ent)))
         sizes = ent["alloc"][cand]
         evictable = int(sizes.sum())
         if self.lay.capacity - self.get_u64(H_USED) + evictable < n or self.largest_gap_without_evictable() < n:
@@ -87,7 +87,7 @@ class Space(Pins):
         ent = self.used_entries()
         state = ent["state"]
         alloc = ent["alloc"]
-        pinned = (state == ZOMBIE) | ((state == SEALED) & (ent["pins"] > 0))
+        pinned = (state == ZOMBIE) | ((state == SEALED) & self.pinned_mask(len(ent)))
         k = self.get_u32(H_NFREE)
         return Usage(
             capacity=self.lay.capacity,
