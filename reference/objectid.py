@@ -50,7 +50,9 @@ class ObjectID:
     @classmethod
     def from_random(cls) -> "ObjectID":
         """A new random ID (160 bits from ``os.urandom``)."""
-        return cls(os.urandom(ID_SIZE))
+        oid = _new_object(cls)
+        _set_bytes(oid, _urandom(ID_SIZE))  # exactly ID_SIZE bytes: nothing to validate (a hot path)
+        return oid
 
     @classmethod
     def from_hex(cls, text: str) -> "ObjectID":
@@ -100,6 +102,10 @@ class ObjectID:
     def __reduce__(self) -> Any:
         return (ObjectID, (self._b,))
 
+
+_new_object = object.__new__
+_set_bytes = ObjectID.__dict__["_b"].__set__  # the slot's descriptor
+_urandom = os.urandom
 
 ObjectIDLike = Union[ObjectID, bytes, str]
 

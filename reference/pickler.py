@@ -49,9 +49,21 @@ def _make_memoryview(data: Any, fmt: str, shape: Tuple[int, ...]) -> memoryview:
     return shaped
 
 
+#: dtype strings already parsed (numpy's ``dtype(str)`` costs more than the rest of a small array's load).
+#: Bounded: a frame may carry any string, and only the few plain ones recur.
+_dtypes: Dict[str, np.dtype[Any]] = {}
+
+
 def _make_array(data: Any, dtype: str, shape: Tuple[int, ...], order: str) -> np.ndarray[Any, Any]:
     """A plain numpy array over the out-of-band buffer ``data`` (see :func:`plain_array_reduction`)."""
-    array: np.ndarray[Any, Any] = np.frombuffer(data, dtype=dtype)
+    dt = _dtypes.get(dtype)
+    if dt is None:
+        dt = np.dtype(dtype)
+        if len(_dtypes) < 64:
+            _dtypes[dtype] = dt
+    array: np.ndarray[Any, Any] = np.frombuffer(data, dtype=dt)
+    if array.shape == shape:  # one dimension, all of the buffer: already what reshape would give
+        return array
     return array.reshape(shape, order=order)  # type: ignore[call-overload,no-any-return]
 
 

@@ -58,7 +58,7 @@ from reference.storefile import (
     open_arena,
     release_arena,
 )
-from reference.writing import drop_created, reserve, seal_created, take_creating
+from reference.writing import drop_created, reserve, reserve_locked, seal_created, take_creating
 
 __all__ = ["ID_SIZE", "STORE_DIR", "ObjectID", "ObjectIDLike", "ObjectInfo", "ObjectStore", "StoreStats"]
 
@@ -243,7 +243,7 @@ class ObjectStore:
         if size <= _SMALL_FRAME:
             # A copy of a few KiB takes less time than a second trip through the lock: do it all at once.
             with arena:
-                e, inc, off = reserve(arena, oid, size, self.name)
+                e, inc, off = reserve_locked(arena, oid, size, self.name)
                 view = arena.view[off:off + size]
                 try:
                     so.write_to(view)

@@ -17,7 +17,7 @@ from reference.arena import ALIGN, CREATED, SEALED, Arena, pid_alive
 from reference.errors import ObjectExistsError, ObjectNotSealedError, ObjectStoreFullError
 from reference.objectid import ObjectID
 
-__all__ = ["drop_created", "reserve", "seal_created", "take_creating"]
+__all__ = ["drop_created", "reserve", "reserve_locked", "seal_created", "take_creating"]
 
 
 def take_creating(arena: Arena, oid: ObjectID, what: str) -> Tuple[int, int, memoryview]:
@@ -41,27 +41,33 @@ def reserve(arena: Arena, oid: ObjectID, size: int, store: str) -> Tuple[int, in
     offset). Takes the lock. Raises :class:`ObjectExistsError` if the id is taken (by a live writer),
     :class:`ObjectStoreFullError` if no room can be made.
     """
+    with arena:
+        return reserve_locked(arena, oid, size, store)
+
+
+def reserve_locked(arena: Arena, oid: ObjectID, size: int, store: str) -> Tuple[int, int, int]:
+    """:func:`reserve` for a caller that holds the lock already (a small put reserves, writes and seals in
+    one critical section)."""
     oidb = oid.binary()
     n = max(ALIGN, (size + ALIGN - 1) // ALIGN * ALIGN)
-    with arena:
-        e, slot = arena.lookup(oidb)
+    e, slot = arena.lookup(oidb)
+    if e >= 0:
+        rec = arena.entry(e)
+        if rec.state == CREATED and rec.pid != os.getpid() and not pid_alive(rec.pid, rec.created):
+            arena.reclaim_dead()  # its writer died mid-put: the ID is free again
+            e, slot = arena.lookup(oidb)
         if e >= 0:
-            rec = arena.entry(e)
-            if rec.state == CREATED and rec.pid != os.getpid() and not pid_alive(rec.pid, rec.created):
-                arena.reclaim_dead()  # its writer died mid-put: the ID is free again
-                e, slot = arena.lookup(oidb)
-            if e >= 0:
-                raise ObjectExistsError(
-                    f"object {oid} already exists in store {store!r} "
-                    f"({'sealed' if rec.state == SEALED else 'being created'}): objects are immutable; "
-                    f"delete it first or use another ID"
-                )
-        off = arena.alloc(n) if arena.free_records() else -1
-        if off < 0:
-            off = _make_room(arena, oid, size, n, store)
-            e, slot = arena.lookup(oidb)  # eviction may have rebuilt the index
-        e, inc = arena.new_record(oidb, slot, off, size, n)
-        return e, inc, off
+            raise ObjectExistsError(
+                f"object {oid} already exists in store {store!r} "
+                f"({'sealed' if rec.state == SEALED else 'being created'}): objects are immutable; "
+                f"delete it first or use another ID"
+            )
+    off = arena.alloc(n) if arena.free_records() else -1
+    if off < 0:
+        off = _make_room(arena, oid, size, n, store)
+        e, slot = arena.lookup(oidb)  # eviction may have rebuilt the index
+    e, inc = arena.new_record(oidb, slot, off, size, n)
+    return e, inc, off
 
 def _make_room(arena: Arena, oid: ObjectID, size: int, n: int, store: str) -> int:
     """Under the lock: an offset of ``n`` free bytes after reclaiming the dead's and evicting, or raise."""

@@ -12,7 +12,6 @@ Whether a record is pinned is read from the rows of the clients registered so fa
 
 from __future__ import annotations
 
-import os
 import struct
 import time
 from typing import Any, List, Tuple
@@ -68,7 +67,7 @@ class Records(Index, Allocator):
             _U32.pack_into(mm, H_HIGH, e + 1)
         inc: int = _U64.unpack_from(mm, H_TICK)[0] + 1
         _U64.pack_into(mm, H_TICK, inc)
-        _ENTRY.pack_into(mm, self.lay.entries + e * ENTRY_SIZE, CREATED, os.getpid(), oid, offset,
+        _ENTRY.pack_into(mm, self.lay.entries + e * ENTRY_SIZE, CREATED, self.pid, oid, offset,
                         size, alloc, time.time(), inc, inc)
         self.index_insert(slot, e)
         _U64.pack_into(mm, H_USED, _U64.unpack_from(mm, H_USED)[0] + alloc)
