@@ -177,6 +177,43 @@ def test_eviction_is_lru_and_spares_pinned(name):
             s.destroy()
 
 
+def test_bulk_eviction_is_lru_and_spares_pinned(name, monkeypatch):
+    """When a batch takes most of a full table (a store of small objects), it is evicted in one bulk step:
+    the same choice as one at a time (least recently used first, pinned objects never, a tenth of the
+    capacity), a sound table after it, and every survivor still readable."""
+    from reference.arena import Arena, verify
+
+    bulks = []
+    real = Arena.evict_bulk
+    monkeypatch.setattr(Arena, "evict_bulk", lambda self, records: (bulks.append(len(records)),
+                                                                    real(self, records))[1])
+    with ObjectStore.create(name, capacity=256 << 10, max_objects=256) as s:
+        try:
+            ids = [s.put((0).to_bytes(2, "little") * 32)]
+            pinned = s.get_buffer(ids[0])  # the least recently used, but held
+            ids += [s.put(i.to_bytes(2, "little") * 32) for i in range(1, 256)]  # 128-byte records: table full
+            recent = ids[1:9]
+            for oid in recent:
+                s.get(oid)  # now the most recently used
+            extra = s.put(b"one more")  # no free record: evict a batch
+            assert len(bulks) == 1 and bulks[0] >= 64
+            survivors = [i for i, oid in enumerate(ids) if s.contains(oid)]
+            evicted = 256 - len(survivors)
+            assert evicted == bulks[0] == s.stats().evictions
+            assert evicted * 128 >= (256 << 10) // 10  # at least a tenth of the capacity
+            assert 0 in survivors and all(i in survivors for i in range(1, 9))  # pinned, recently used
+            assert survivors == [0, *range(1, 9), *range(256 - len(survivors) + 9, 256)]  # then the newest
+            for i in survivors:
+                assert s.get(ids[i]) == i.to_bytes(2, "little") * 32
+            assert s.get(extra) == b"one more" and s.get(ids[0]) == (0).to_bytes(2, "little") * 32
+            del pinned
+            assert verify(s.arena) == []
+            s.put(b"and again")  # the rebuilt free list and index keep working
+            assert verify(s.arena) == []
+        finally:
+            s.destroy()
+
+
 def test_full_store_error_and_recovery(name):
     """A put that does not fit raises ObjectStoreFullError naming the id, the size and what holds the
     space; the store stays fully usable."""

@@ -31,6 +31,7 @@ from reference.arena.layout import (
     H_CHIGH,
     H_EVICT,
     H_HIGH,
+    H_NLIVE,
     H_NSTACK,
     H_SEQ,
     H_TICK,
@@ -120,6 +121,30 @@ class Records(Index, Allocator):
         n: int = _U32.unpack_from(mm, H_NSTACK)[0]
         _U32.pack_into(mm, self.lay.stack + 4 * n, e)
         _U32.pack_into(mm, H_NSTACK, n + 1)
+
+    def rebuild_derived(self, state: np.ndarray[Any, Any], live: List[Tuple[int, bytes]]) -> None:
+        """Recompute the free list, the byte count, the free-record stack and the index from the records'
+        states (``state``: the table up to the high-water mark) and ``live``, the (record, id) of every
+        live (unsealed or sealed) record. What a repair and a bulk eviction end with."""
+        lay = self.lay
+        n = len(state)
+        ent = self.entries[:n]
+        used = np.flatnonzero(state != FREE)
+        offs = ent["offset"][used].astype(np.int64)
+        lens = ent["alloc"][used].astype(np.int64)
+        order = np.argsort(offs, kind="stable")
+        offs, lens = offs[order], lens[order]
+        starts = np.concatenate(([lay.data], offs + lens))
+        ends = np.concatenate((offs, [lay.data + lay.capacity]))
+        gaps = np.flatnonzero(ends > starts)
+        self.set_free_blocks(starts[gaps], (ends - starts)[gaps])
+        _U64.pack_into(self.mm, H_USED, int(lens.sum()))
+        # The stack is popped from the end: never-used records below, then the free ones, lowest on top.
+        free_records = np.concatenate((np.arange(lay.max_objects - 1, n - 1, -1),
+                                       np.flatnonzero(state == FREE)[::-1])).astype(np.uint32)
+        self.set_free_records(free_records)
+        self.rebuild_index(live)
+        _U32.pack_into(self.mm, H_NLIVE, len(live))
 
     def free_record_list(self) -> List[int]:
         """The free-record stack, bottom first."""

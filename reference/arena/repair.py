@@ -16,9 +16,7 @@ from reference.arena.layout import (
     FREE,
     H_CHIGH,
     H_HIGH,
-    H_NLIVE,
     H_REPAIRS,
-    H_USED,
     SEALED,
     U32,
     U64,
@@ -73,20 +71,5 @@ class Repair(Records):
             else:
                 seen.add(oid)
                 keep.append((e, oid))
-        used = np.flatnonzero(state != FREE)
-        offs = ent["offset"][used].astype(np.int64)
-        lens = ent["alloc"][used].astype(np.int64)
-        order = np.argsort(offs, kind="stable")
-        offs, lens = offs[order], lens[order]
-        starts = np.concatenate(([lay.data], offs + lens))
-        ends = np.concatenate((offs, [lay.data + lay.capacity]))
-        gaps = np.flatnonzero(ends > starts)
-        self.set_free_blocks(starts[gaps], (ends - starts)[gaps])
-        _U64.pack_into(self.mm, H_USED, int(lens.sum()))
-        # The stack is popped from the end: never-used records below, then the free ones, lowest on top.
-        free_records = np.concatenate((np.arange(lay.max_objects - 1, n - 1, -1),
-                                       np.flatnonzero(state == FREE)[::-1])).astype(np.uint32)
-        self.set_free_records(free_records)
-        self.rebuild_index(keep)
-        _U32.pack_into(self.mm, H_NLIVE, len(keep))
+        self.rebuild_derived(state, keep)
         _U32.pack_into(self.mm, H_REPAIRS, _U32.unpack_from(self.mm, H_REPAIRS)[0] + 1)

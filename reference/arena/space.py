@@ -5,18 +5,26 @@ the capacity at a time (as Plasma does: one scan of the table then serves many p
 when even evicting every evictable object could not make room: pinned, unsealed and deleted-but-pinned
 objects stay where they are, so what counts is the largest contiguous gap between them, not the sum of
 the bytes that would be free.
+
+A batch that takes at least half of the live objects (a store of small objects fills its table long before
+its bytes, and then a tenth of the capacity is every object) is evicted in bulk: the records are freed
+together and the free list, the stack and the index rebuilt from the survivors, as a repair does, instead
+of one index probe and one free-list merge per object (65,536 small objects: 2-3 ms instead of 235 ms).
 """
 
 from __future__ import annotations
 
-from typing import NamedTuple, Tuple
+from typing import Any, NamedTuple, Tuple
 
 import numpy as np
 
-from reference.arena.layout import CREATED, FREE, H_EVICT, H_NFREE, H_USED, SEALED, ZOMBIE
+from reference.arena.layout import CREATED, FREE, H_EVICT, H_NFREE, H_NLIVE, H_USED, SEALED, ZOMBIE
 from reference.arena.pins import Pins
 
 __all__ = ["Space", "Usage"]
+
+#: A batch of fewer objects than this is evicted one at a time.
+BULK_MIN = 64
 
 
 class Usage(NamedTuple):
@@ -68,9 +76,17 @@ class Space(Pins):
             return -1, 0
         batch = min(self.lay.capacity // 10, evictable)
         order = np.argsort(ent["lru"][cand], kind="stable")
+        victims, sizes = cand[order], sizes[order]
         evicted = 0
         off = -1
-        for e, size in zip(cand[order].tolist(), sizes[order].tolist()):
+        k = min(len(victims), int(np.searchsorted(np.cumsum(sizes), batch)) + 1)  # the batch, LRU first
+        if k >= BULK_MIN and 2 * k >= self.get_u32(H_NLIVE):
+            self.evict_bulk(victims[:k])
+            evicted = int(sizes[:k].sum())
+            victims, sizes = victims[k:], sizes[k:]
+            if not need_record or self.free_records() > 0:
+                off = self.alloc(n)
+        for e, size in zip(victims.tolist(), sizes.tolist()):
             if off >= 0 and evicted >= batch:
                 break
             found, slot = self.lookup(self.entry(e).object_id)
@@ -81,6 +97,15 @@ class Space(Pins):
             if off < 0 and (not need_record or self.free_records() > 0):
                 off = self.alloc(n)
         return off, evicted
+
+    def evict_bulk(self, records: np.ndarray[Any, Any]) -> None:
+        """Evict the sealed, unpinned ``records`` at once: free them, then rebuild the free list, the free
+        stack and the index from the records that stay (see the module docstring)."""
+        state = self.used_entries()["state"]
+        state[records] = FREE
+        live = np.flatnonzero((state == CREATED) | (state == SEALED)).tolist()
+        self.set_u64(H_EVICT, self.get_u64(H_EVICT) + len(records))
+        self.rebuild_derived(state, [(e, self.entry(e).object_id) for e in live])
 
     def usage(self) -> Usage:
         """Counts and bytes by state, for statistics and for the store-full message."""
