@@ -22,6 +22,21 @@ def _corruptions(frame_bytes):
     )
 
 
+def _assert_refused(impl, value, culprits, protocol, what=""):
+    """``impl`` refuses to serialize ``value`` (holding ``culprits``) with a declared serialization error,
+    whose message can be built; any other outcome fails with what happened (``what`` describes the value)."""
+    try:
+        frame = impl.serializer.serialize(value, protocol=protocol)
+    except impl.serialization_error as exc:
+        str(exc)  # the message is built by now or here; either way it must not raise
+        return
+    except Exception as exc:  # noqa: BLE001 - the wrong type is the failure
+        raise AssertionError(f"serialize raised {type(exc).__name__}, not one of the declared "
+                             f"{[t.__name__ for t in impl.serialization_error]}{what}: {exc!r:.300}") from exc
+    raise AssertionError(f"serialize accepted a value holding {len(culprits)} unserializable object(s) "
+                         f"(frame of {frame.frame_size} bytes)")
+
+
 @clause("serializer.errors.unserializable")
 @given(case=strategies.unserializable_nestings())
 def test_serializer_errors_unserializable(impl, case):
@@ -30,15 +45,7 @@ def test_serializer_errors_unserializable(impl, case):
     value, culprits = case
     protocol = max(impl.protocols)
     reproduce(impl, f"value = {value!r}", f"impl.serializer.serialize(value, protocol={protocol})")
-    try:
-        frame = impl.serializer.serialize(value, protocol=protocol)
-    except impl.serialization_error:
-        return
-    except Exception as exc:  # noqa: BLE001 - the wrong type is the failure
-        raise AssertionError(f"serialize raised {type(exc).__name__}, not one of the declared "
-                             f"{[t.__name__ for t in impl.serialization_error]}: {exc}") from exc
-    raise AssertionError(f"serialize accepted a value holding {len(culprits)} unserializable object(s) "
-                         f"(frame of {frame.frame_size} bytes)")
+    _assert_refused(impl, value, culprits, protocol)
 
 
 @clause("serializer.errors.corrupt")
@@ -77,17 +84,8 @@ def test_serializer_errors_hostile_attributes(impl, case):
     protocol = max(impl.protocols)
     reproduce(impl, "from conformance.strategies import *  # the hostile classes, Holder, SlottedHolder",
               "import threading", f"value = {value!r}", f"impl.serializer.serialize(value, protocol={protocol})")
-    try:
-        frame = impl.serializer.serialize(value, protocol=protocol)
-    except impl.serialization_error as exc:
-        str(exc)  # the message is built by now or here; either way it must not raise
-        return
-    except Exception as exc:  # noqa: BLE001 - the wrong type is the failure
-        raise AssertionError(f"serialize raised {type(exc).__name__}, not one of the declared "
-                             f"{[t.__name__ for t in impl.serialization_error]}, for a "
-                             f"{type(value).__name__} whose attribute access raises: {exc!r:.300}") from exc
-    raise AssertionError(f"serialize accepted a value holding {len(culprits)} unserializable object(s) "
-                         f"(frame of {frame.frame_size} bytes)")
+    _assert_refused(impl, value, culprits, protocol,
+                    f", for a {type(value).__name__} whose attribute access raises")
 
 
 @clause("serializer.errors.original_type")
