@@ -265,15 +265,21 @@ def test_summary_never_takes_a_ratio_across_files(peer_files: Dict[str, Path], t
     assert "ref/ray 0.80x, ref/plasma n/a" in text  # section 0, 64 MiB: both sides in Ray's file
 
 
-def test_summary_prints_n_a_for_a_missing_peer(peer_files: Dict[str, Path]) -> None:
+def test_summary_prints_n_a_for_a_missing_peer(peer_files: Dict[str, Path], tmp_path: Path) -> None:
+    """Only Ray ran: Plasma's columns print n/a, and Ray's environment is named by its Python and numpy."""
+    import numpy
+
     from benchmarks import summary
 
+    ray = _asv_file(tmp_path / "ray-env", "existing-py_ray", sys.executable,
+                    {"reference": {"1MiB": 2e-3}, "ray": {"1MiB": 4e-3}})
     main = summary.Results(peer_files["main"])
-    sources = summary.peer_sources(main, [summary.Results(peer_files["ray"])])
+    sources = summary.peer_sources(main, [summary.Results(ray)])
     assert set(sources) == {"ray"}
     text = summary.summary(main, sources)
     row = _put_row(text, "1MiB")
     assert row[6] == "0.50x" and row[7:] == ["n/a", "n/a", "n/a"], row
+    assert f"ray: CPython {'%d.%d.%d' % sys.version_info[:3]}, numpy {numpy.__version__}, commit" in text
     assert "plasma: n/a: no results file holds plasma beside the reference" in text
     assert "get 1MiB: ray n/a, plasma n/a" in text  # section 0: no get figures at all
 
