@@ -19,14 +19,16 @@ from __future__ import annotations
 
 import atexit
 import os
-from typing import Any, Callable, Dict, List, Optional, Sequence
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from .common import MiB, array_of, destroy_store, new_store, sizes, skip
 
 #: The stores compared; "reference" first, the ratios' numerator.
 STORES = ["reference", "ray", "plasma"]
 #: Array sizes. Ray's object store is bounded at 200 MiB here, so 256 MiB is left out.
-PEER_SIZES = sizes("1KiB", "1MiB", "64MiB")
+ALL_PEER_SIZES = ["1KiB", "1MiB", "64MiB"]
+#: The sizes run: :data:`ALL_PEER_SIZES`, less 64 MiB with ``OBJSTORE_BENCH_QUICK`` set.
+PEER_SIZES = sizes(*ALL_PEER_SIZES)
 #: Room in each store: the largest array twice, plus headers.
 CAPACITY = 2 * 64 * MiB + 4 * MiB
 
@@ -177,16 +179,60 @@ class PeerGet:
 # ---------------------------------------------------------------------------------------------------------
 # The summary's section (benchmarks.summary calls this; not a benchmark).
 
+def holds_peer(res: Any, peer: str) -> bool:
+    """Whether results ``res`` hold the reference and ``peer`` side by side, for some benchmark and size."""
+    return any(None not in side_by_side(res, name, peer, size)
+               for name in PEER_BENCHMARKS.values() for size in ALL_PEER_SIZES)
+
+
+def side_by_side(res: Any, name: str, peer: str, *params: str) -> Tuple[Optional[float], Optional[float]]:
+    """The reference's and ``peer``'s figures of benchmark ``name`` (``params`` after the store) from the
+    one results file ``res`` (``None``: no file, both ``None``): a reference/peer ratio is only ever taken
+    between two figures of the same run, never across environments."""
+    if res is None:
+        return None, None
+    return res.get(name, STORES[0], *params), res.get(name, peer, *params)
+
+
+#: The timed operation of each peer benchmark, as the summary shows it.
+PEER_BENCHMARKS = {"put": "bench_peers.PeerPut.time_put", "get": "bench_peers.PeerGet.time_get"}
+
+
 def peer_ratios(res: Any, fmt_time: Callable[[Optional[float]], str],
                 ratio: Callable[[Optional[float], Optional[float]], str],
-                table: Callable[[Sequence[str], Sequence[Sequence[str]]], str]) -> str:
-    """The reference store vs Ray and vs Plasma, put and get by size, from one results file ``res``."""
+                table: Callable[[Sequence[str], Sequence[Sequence[str]]], str], *,
+                sources: Optional[Mapping[str, Any]] = None, envs: Optional[Mapping[str, str]] = None) -> str:
+    """The reference store vs Ray and vs Plasma, put and get by size.
+
+    Each peer's columns come from its results file in ``sources`` (peer -> results, as
+    ``benchmarks.summary.peer_sources`` picks them; default ``res`` for every peer): the reference's figure
+    beside the peer's is the one of that file, so each ratio is within one run and one environment.
+    ``envs`` (peer -> text) says which environment each file came from; a peer without a file prints n/a.
+    """
+    peers = STORES[1:]
+    if sources is None:
+        sources = {peer: res for peer in peers}
+    envs = envs or {}
     rows = []
-    for op, name in (("put", "bench_peers.PeerPut.time_put"), ("get", "bench_peers.PeerGet.time_get")):
-        for size in PEER_SIZES:
-            ref, ray, plasma = (res.get(name, store, size) for store in STORES)
-            rows.append([op, size, fmt_time(ref), fmt_time(ray), fmt_time(plasma), ratio(ref, ray),
-                         ratio(ref, plasma)])
-    return ("\n6. the reference store vs the peers, same array, same run: put (one per sample, store emptied "
-            "between) and get (zero-copy everywhere); a ratio < 1 means the reference is faster\n"
-            + table(["op", "size", "reference", "ray", "plasma", "ref/ray", "ref/plasma"], rows))
+    for op, name in PEER_BENCHMARKS.items():
+        for size in ALL_PEER_SIZES:  # a quick run's results print n/a at 64 MiB
+            row = [op, size]
+            for peer in peers:
+                ref, other = side_by_side(sources.get(peer), name, peer, size)
+                row += [fmt_time(ref), fmt_time(other), ratio(ref, other)]
+            rows.append(row)
+    header = ["op", "size"]
+    for peer in peers:
+        header += [f"reference ({peer} env)", peer, f"ref/{peer}"]
+    notes = []
+    for peer in peers:
+        if sources.get(peer) is None:
+            where = (f"n/a: no results file holds {peer} beside the reference (not installed, or the run "
+                     f"skipped it: ci/bench-summary runs it in .venv-bench-{peer} unless --no-peers)")
+        else:
+            where = envs.get(peer, "the same results file as the sections above")
+        notes.append(f"  {peer}: {where}")
+    return ("\n6. the reference store vs the peers, same array, each peer beside the reference in one run of "
+            "its own environment: put (one per sample, store emptied between) and get (zero-copy everywhere); "
+            "a ratio < 1 means the reference is faster\n"
+            + table(header, rows) + "\n" + "\n".join(notes))

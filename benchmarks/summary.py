@@ -1,15 +1,25 @@
-"""Print the ratios that decide the project's standing, from one asv results file (one run, one machine).
+"""Print the ratios that decide the project's standing, from one asv results file (one run, one machine),
+and the reference beside Ray and Plasma from the results files of their own environments.
 
 Usage::
 
-    python -m benchmarks.summary [--results FILE] [--results-dir DIR]
+    python -m benchmarks.summary [--results FILE] [--peer-results FILE ...] [--results-dir DIR]
 
 Without ``--results`` it reads the newest results file of the machine in ``~/.asv-machine.json`` under
-``.asv/results``. ``ci/bench-summary`` runs the benchmarks it needs on the current interpreter first and
-then calls this, so every number printed comes from the same run.
+``.asv/results`` that holds more than ``bench_peers``. ``ci/bench-summary`` runs the benchmarks it needs on
+the current interpreter first, then ``bench_peers`` in one environment per peer (Ray and Plasma cannot
+share one: numpy 2 against numpy<2), and then calls this with ``--since``, so every number printed comes
+from that invocation.
+
+The peers' figures (section 0's peer column, section 6) come, for each peer, from the one results file that
+holds the reference and that peer side by side (``bench_peers`` ran both in one asv run): a reference/peer
+ratio is never taken across two files, i.e. across two environments or runs. Without ``--peer-results``
+every results file of the machine is a candidate; of those holding the peer, one of the main file's commit
+is preferred, then the newest.
 
 Every time is asv's median over its samples; peak memory is asv's ``peakmem`` (the process's peak RSS). A
-ratio is printed only when both of its sides are in the file; a missing side prints ``n/a``.
+ratio is printed only when both of its sides are in the file; a missing side (asv writes NaN for a skipped
+benchmark) prints ``n/a``.
 
 Not a benchmark module: asv imports it while discovering benchmarks and finds nothing to run.
 """
@@ -19,19 +29,22 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
+import math
 import os
 import platform
 import re
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Dict, List, Mapping, Optional, Sequence
 
 ROOT = Path(__file__).resolve().parents[1]
 
 SIZES = ["1MiB", "64MiB", "256MiB"]
 GET_SIZES = ["1KiB", "1MiB", "64MiB", "256MiB"]
 ARRAYS = ["float64-1KiB", "float64-1MiB", "float64-64MiB", "float64-256MiB"]
+#: The peers of ``bench_peers``, each measured beside the reference in an environment of its own.
+PEERS = ("ray", "plasma")
 _UNITS = {"KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30}
 
 
@@ -67,24 +80,77 @@ class Results:
         wanted = tuple(repr(p) for p in params)
         for combo, value in zip(itertools.product(*param_lists), result or []):
             if tuple(combo) == wanted:
-                return value if isinstance(value, (int, float)) else None
+                return _number(value)
         return None
 
+    def newest_ms(self, prefix: str = "") -> int:
+        """When the newest benchmark named ``prefix...`` was recorded (ms since the epoch; 0: never)."""
+        return max((row[self._started] or 0 for name, row in self.data["results"].items()
+                    if name.startswith(prefix) and len(row) > self._started), default=0)
 
-def newest_results(results_dir: Path, python: Optional[str] = None) -> Path:
+
+def _number(value: Any) -> Optional[float]:
+    """``value`` when it is a measurement; ``None`` for asv's NaN (a skipped benchmark) or a failure."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return None if math.isnan(value) else value
+
+
+def results_files(results_dir: Path) -> List[Path]:
+    """Every asv results file under ``results_dir`` of the machine in ``~/.asv-machine.json`` (of every
+    machine when there is no such file)."""
     machine = None
     machine_file = Path.home() / ".asv-machine.json"
     if machine_file.exists():
         machines = [k for k in json.loads(machine_file.read_text()) if k != "version"]
         machine = machines[0] if machines else None
+    if not results_dir.is_dir():
+        return []
     dirs = [results_dir / machine] if machine else [p for p in results_dir.iterdir() if p.is_dir()]
-    files = [f for d in dirs if d.is_dir() for f in d.glob("*.json") if f.name != "machine.json"]
+    return [f for d in dirs if d.is_dir() for f in d.glob("*.json") if f.name != "machine.json"]
+
+
+def newest_results(results_dir: Path, python: Optional[str] = None) -> Path:
+    """The newest results file (of interpreter ``python``, when given) holding more than ``bench_peers``:
+    a peer environment's file, written last by ``ci/bench-summary``, is not the main one."""
+    files = results_files(results_dir)
     if python is not None:
         files = [f for f in files if json.loads(f.read_text()).get("python") == python]
     if not files:
         raise SystemExit(f"no asv results under {results_dir}"
                          f"{' for ' + python if python else ''}: run ci/bench-summary (or ci/bench) first")
-    return max(files, key=lambda f: f.stat().st_mtime)
+    main = [f for f in files
+            if any(not name.startswith("bench_peers.") for name in json.loads(f.read_text())["results"])]
+    return max(main or files, key=lambda f: f.stat().st_mtime)
+
+
+def _readable(paths: Sequence[Path], since_ms: int) -> List[Results]:
+    """The results files among ``paths`` that this version of asv's format can be read from."""
+    readable = []
+    for path in paths:
+        try:
+            readable.append(Results(path, since_ms))
+        except (OSError, ValueError, KeyError):
+            continue  # not a results file, or an older asv's format: it cannot hold this run's peers
+    return readable
+
+
+def peer_sources(main: Results, candidates: Sequence[Results]) -> Dict[str, Results]:
+    """For each peer of :data:`PEERS`, the one results file its figures and ratios come from: a file in
+    which ``bench_peers`` recorded the reference and that peer side by side (``main`` or one of
+    ``candidates``); of several, one of ``main``'s commit first, then the newest. A peer no file holds is
+    left out (its figures print ``n/a``)."""
+    from .bench_peers import holds_peer
+
+    commit = main.data.get("commit_hash")
+    files = [main] + [c for c in candidates if c.path.resolve() != main.path.resolve()]
+    sources: Dict[str, Results] = {}
+    for peer in PEERS:
+        holding = [f for f in files if holds_peer(f, peer)]
+        if holding:
+            sources[peer] = max(holding, key=lambda f: (f.data.get("commit_hash") == commit,
+                                                        f.newest_ms("bench_peers.")))
+    return sources
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -131,11 +197,13 @@ def _cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
-def _env_versions(python: str) -> str:
-    """Python and numpy versions of the interpreter that produced the results (if it can be run here)."""
+def _env_versions(python: str, *, fallback: bool = True) -> str:
+    """Python and numpy versions of the interpreter that produced the results (if it can be run here; with
+    ``fallback``, else this interpreter's, said so)."""
     code = "import sys, numpy; print('%d.%d.%d' % sys.version_info[:3], numpy.__version__)"
     candidates = [python] if os.path.isabs(python) else []
-    candidates.append(sys.executable)
+    if fallback:
+        candidates.append(sys.executable)
     for exe in candidates:
         try:
             out = subprocess.run([exe, "-c", code], capture_output=True, text=True, timeout=60)
@@ -151,7 +219,11 @@ def _env_versions(python: str) -> str:
 # ---------------------------------------------------------------------------------------------------------
 # The summary
 
-def summary(res: Results) -> str:
+def summary(res: Results, sources: Optional[Mapping[str, Results]] = None) -> str:
+    """The whole summary: sections 1-5 from ``res``; the peers' figures, each from its file in
+    ``sources`` (peer name -> results; default: :func:`peer_sources` of ``res`` alone)."""
+    if sources is None:
+        sources = peer_sources(res, [])
     out: List[str] = []
     params = res.data.get("params", {})
     load = os.getloadavg() if hasattr(os, "getloadavg") else None
@@ -163,7 +235,7 @@ def summary(res: Results) -> str:
     if load:
         out.append(f"  load    : {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} (1/5/15 min, when this summary ran)")
     out.append("  times are asv medians; a ratio > 1 means the first is slower (or bigger)")
-    out.append(targets(res))
+    out.append(targets(res, sources))
 
     # 1. put vs memcpy -------------------------------------------------------------------------------------
     rows = []
@@ -254,7 +326,10 @@ def summary(res: Results) -> str:
     # 6. the reference store vs Ray and Plasma (benchmarks/bench_peers.py renders its own section) ----------
     from .bench_peers import peer_ratios
 
-    out.append(peer_ratios(res, _time, _ratio, _table))
+    envs = {peer: f"{_env_versions(str(src.data.get('python', '')), fallback=False)}, commit "
+                  f"{str(src.data.get('commit_hash', '?'))[:12]}, results {src.path}"
+            for peer, src in sources.items()}
+    out.append(peer_ratios(res, _time, _ratio, _table, sources=sources, envs=envs))
     return "\n".join(out)
 
 
@@ -267,9 +342,14 @@ def _met(ok: Optional[bool]) -> str:
     return "n/a" if ok is None else ("met" if ok else "NOT met")
 
 
-def targets(res: Results) -> str:
-    """Section 0: each target of issue 12 with this run's figure, the target, and the peer's figure (Ray's,
-    from ``bench_peers`` when Ray ran in the same results file)."""
+def targets(res: Results, sources: Optional[Mapping[str, Results]] = None) -> str:
+    """Section 0: each target of issue 12 with this run's figure, the target, and the peers' figures (Ray's
+    and Plasma's, each from its file in ``sources``, default :func:`peer_sources` of ``res`` alone; a
+    reference/peer ratio is taken within one file only)."""
+    from .bench_peers import side_by_side
+
+    if sources is None:
+        sources = peer_sources(res, [])
     rows: List[Sequence[str]] = []
     us = 1e-6
 
@@ -280,12 +360,13 @@ def targets(res: Results) -> str:
         put = res.get("bench_store.StorePut.time_put", size, "warm")
         cpy = _fastest(*(res.get("bench_store.Memcpy.time_copy", size, "warm", how)
                          for how in ("memoryview", "np.copyto")))
-        # Against Ray, the peers' own benchmark: the same harness for both stores (one put per sample).
-        ref = res.get("bench_peers.PeerPut.time_put", "reference", size)
-        ray = res.get("bench_peers.PeerPut.time_put", "ray", size)
+        # Against the peers, their own benchmark: the same harness for every store (one put per sample),
+        # the reference and the peer from the same file (one environment, one run).
+        ratios = [f"ref/{peer} {_ratio(*side_by_side(sources.get(peer), 'bench_peers.PeerPut.time_put', peer, size))}"
+                  for peer in PEERS]
         ok = None if put is None or cpy is None else put <= cpy
         row(f"put {size}, warm: time / single-thread memcpy", _ratio(put, cpy), "<= 1.00", ok,
-            f"ref/ray {_ratio(ref, ray)} (target <= 0.80)" if ray else "")
+            f"{', '.join(ratios)} (target: ref/ray <= 0.80)")
     put = res.get("bench_store.StorePut.time_put", "64MiB", "cold")
     cpy = _fastest(*(res.get("bench_store.Memcpy.time_copy", "64MiB", "cold", how)
                      for how in ("memoryview", "np.copyto")))
@@ -294,9 +375,10 @@ def targets(res: Results) -> str:
     gets = [res.get("bench_store.StoreGet.time_get", size) for size in GET_SIZES]
     firsts = [res.get("bench_store.StoreFirstGet.time_get", size) for size in GET_SIZES]
     worst = max([g for g in gets + firsts if g is not None], default=None)
-    ray_first = res.get("bench_peers.PeerGet.time_get", "ray", "1MiB")
+    peer_gets = [f"{peer} {_time(side_by_side(sources.get(peer), 'bench_peers.PeerGet.time_get', peer, '1MiB')[1])}"
+                 for peer in PEERS]
     row("get, any size, first get included (worst)", _us(worst) + " us", "<= 8 us",
-        None if worst is None else worst <= 8 * us, f"ray get 1MiB {_time(ray_first)}" if ray_first else "")
+        None if worst is None else worst <= 8 * us, f"get 1MiB: {', '.join(peer_gets)}")
     others = [res.get("bench_store.StoreGetOtherProcess.track_get", size) for size in GET_SIZES]
     worst = max([g for g in others if g is not None], default=None)
     row("get in another process (worst size)", _us(worst) + " us", "<= 10 us",
@@ -316,7 +398,8 @@ def targets(res: Results) -> str:
     heap = res.get("bench_store.StoreHeap.track_put", "64MiB")
     row("peak heap of a put over payload (64MiB)", "n/a" if heap is None else f"{heap:.4f}", "~0 (< 0.01)",
         None if heap is None else heap < 0.01)
-    return ("\n0. issue 12's targets, from this run (the peer's column when Ray ran in the same results file)\n"
+    return ("\n0. issue 12's targets, from this run (the peers' column: Ray and Plasma from their own environments' "
+            "runs, each ratio within one results file; section 6 names them)\n"
             + _table(["measure", "this run", "target", "", "peer"], rows))
 
 
@@ -376,6 +459,10 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--results-dir", type=Path, default=ROOT / ".asv" / "results")
     parser.add_argument("--python", help="only results of this interpreter (asv's `python` field: a version, "
                                          "or the executable of a --python=same run)")
+    parser.add_argument("--peer-results", type=Path, action="append", metavar="FILE",
+                        help="a results file to take the peers' figures from (repeatable; default: every "
+                             "results file of the machine under --results-dir, e.g. ci/bench-summary's "
+                             ".venv-bench-ray and .venv-bench-plasma runs)")
     parser.add_argument("--since", type=int, default=0, metavar="EPOCH_MS",
                         help="ignore benchmarks recorded before this time (ms since the epoch)")
     parser.add_argument("--across-pythons", metavar="REGEX", nargs="?", const="bench_leaks",
@@ -387,7 +474,9 @@ def main(argv: Optional[List[str]] = None) -> int:
         print(across_pythons(args.results_dir, args.commit, args.across_pythons))
         return 0
     path = args.results or newest_results(args.results_dir, args.python)
-    print(summary(Results(path, args.since)))
+    res = Results(path, args.since)
+    peer_files = args.peer_results if args.peer_results is not None else results_files(args.results_dir)
+    print(summary(res, peer_sources(res, _readable(peer_files, args.since))))
     return 0
 
 

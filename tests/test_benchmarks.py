@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import json
 import os
 import pkgutil
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any, Iterator, List, Tuple
+from typing import Any, Dict, Iterator, List, Tuple
 
 import pytest
 
@@ -182,3 +183,125 @@ def test_asv_check() -> None:
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "Traceback" not in proc.stdout + proc.stderr, proc.stdout + proc.stderr
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The summary merges the peers' results files: Ray and Plasma run in environments of their own.
+
+_COLUMNS = ["result", "params", "version", "started_at", "duration"]
+_PEER_PARAMS = [["'reference'", "'ray'", "'plasma'"], ["'1KiB'", "'1MiB'", "'64MiB'"]]
+
+
+def _asv_file(directory: Path, name: str, python: str, peers: Dict[str, Dict[str, float]], *,
+              started_ms: int = 1_000, commit: str = "c0ffee" * 6 + "abcd", get_1kib: float = 0.0) -> Path:
+    """A small asv results file (asv 0.6's layout) with ``bench_peers.PeerPut.time_put``: ``peers`` maps a
+    store to its time by size; every other value is NaN, as asv writes a skipped benchmark. ``get_1kib``
+    adds ``bench_store.StoreGet.time_get`` at 1 KiB, as the main run (not a peer env's) records it."""
+    stores = [p.strip("'") for p in _PEER_PARAMS[0]]
+    sizes = [p.strip("'") for p in _PEER_PARAMS[1]]
+    values = [peers.get(store, {}).get(size, float("nan")) for store in stores for size in sizes]
+    data = {
+        "commit_hash": commit, "env_name": name, "date": 0, "python": python, "requirements": {},
+        "env_vars": {}, "params": {"machine": "testbox", "python": python},
+        "result_columns": _COLUMNS, "version": 2,
+        "results": {"bench_peers.PeerPut.time_put": [values, _PEER_PARAMS, "v", started_ms, 1.0]},
+    }
+    if get_1kib:
+        data["results"]["bench_store.StoreGet.time_get"] = [[get_1kib], [["'1KiB'"]], "v", started_ms, 1.0]
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / f"{commit[:8]}-{name}.json"
+    path.write_text(json.dumps(data))  # json writes NaN as asv does
+    return path
+
+
+def _put_row(text: str, size: str) -> List[str]:
+    """Section 6's cells of the put row of ``size``."""
+    section = text[text.index("\n6. "):]
+    return next(line.split() for line in section.splitlines() if line.split()[:2] == ["put", size])
+
+
+@pytest.fixture()
+def peer_files(tmp_path: Path) -> Dict[str, Path]:
+    """A main run without peers, a Ray env run and a Plasma env run, each with its own reference figures
+    (different on purpose: a ratio taken across files would show)."""
+    results = tmp_path / "results" / "testbox"
+    return {
+        "main": _asv_file(results, "existing-py_same", "/no/such/same/python", {"reference": {"1MiB": 1.0}},
+                          get_1kib=7e-6),
+        "ray": _asv_file(results, "existing-py_ray", "/no/such/ray/python",
+                         {"reference": {"1MiB": 2e-3, "64MiB": 40e-3}, "ray": {"1MiB": 4e-3, "64MiB": 50e-3}}),
+        "plasma": _asv_file(results, "existing-py_plasma", "/no/such/plasma/python",
+                            {"reference": {"1MiB": 3e-3, "64MiB": 30e-3}, "plasma": {"1MiB": 1.5e-3}}),
+    }
+
+
+def test_summary_merges_both_peers_each_from_its_own_file(peer_files: Dict[str, Path]) -> None:
+    from benchmarks import summary
+
+    main = summary.Results(peer_files["main"])
+    sources = summary.peer_sources(main, [summary.Results(peer_files[p]) for p in ("ray", "plasma")])
+    assert {peer: res.path for peer, res in sources.items()} == {"ray": peer_files["ray"],
+                                                                  "plasma": peer_files["plasma"]}
+    text = summary.summary(main, sources)
+    # op size | reference (ray env) ray ref/ray | reference (plasma env) plasma ref/plasma
+    assert _put_row(text, "1MiB") == ["put", "1MiB", "2", "ms", "4", "ms", "0.50x", "3", "ms", "1.5", "ms",
+                                      "2.00x"]
+    assert f"ray: Python /no/such/ray/python, commit c0ffeec0ffee, results {peer_files['ray']}" in text
+    assert f"plasma: Python /no/such/plasma/python, commit c0ffeec0ffee, results {peer_files['plasma']}" in text
+    assert "ref/ray 0.80x, ref/plasma n/a" in text  # section 0, 64 MiB: Plasma has no 64 MiB figure
+
+
+def test_summary_never_takes_a_ratio_across_files(peer_files: Dict[str, Path], tmp_path: Path) -> None:
+    """Ray's file lacks the reference at 1 MiB: ref/ray is n/a, not Ray over another file's reference."""
+    from benchmarks import summary
+
+    ray = _asv_file(tmp_path / "other", "existing-py_ray", "/no/such/ray/python",
+                    {"reference": {"64MiB": 40e-3}, "ray": {"1MiB": 4e-3, "64MiB": 50e-3}})
+    main = summary.Results(peer_files["main"])
+    candidates = [summary.Results(ray), summary.Results(peer_files["plasma"])]
+    text = summary.summary(main, summary.peer_sources(main, candidates))
+    row = _put_row(text, "1MiB")
+    assert row[2:7] == ["n/a", "4", "ms", "n/a", "3"], row  # main's 1.0 s and Plasma's 3 ms are not used
+    assert "ref/ray 0.80x, ref/plasma n/a" in text  # section 0, 64 MiB: both sides in Ray's file
+
+
+def test_summary_prints_n_a_for_a_missing_peer(peer_files: Dict[str, Path], tmp_path: Path) -> None:
+    """Only Ray ran: Plasma's columns print n/a, and Ray's environment is named by its Python and numpy."""
+    import numpy
+
+    from benchmarks import summary
+
+    ray = _asv_file(tmp_path / "ray-env", "existing-py_ray", sys.executable,
+                    {"reference": {"1MiB": 2e-3}, "ray": {"1MiB": 4e-3}})
+    main = summary.Results(peer_files["main"])
+    sources = summary.peer_sources(main, [summary.Results(ray)])
+    assert set(sources) == {"ray"}
+    text = summary.summary(main, sources)
+    row = _put_row(text, "1MiB")
+    assert row[6] == "0.50x" and row[7:] == ["n/a", "n/a", "n/a"], row
+    assert f"ray: CPython {'%d.%d.%d' % sys.version_info[:3]}, numpy {numpy.__version__}, commit" in text
+    assert "plasma: n/a: no results file holds plasma beside the reference" in text
+    assert "get 1MiB: ray n/a, plasma n/a" in text  # section 0: no get figures at all
+
+
+def test_summary_main_merges_only_this_runs_peer_files(peer_files: Dict[str, Path], tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch,
+                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    """``--since`` (ci/bench-summary's run mode) drops an older run's Ray file; ``--no-run`` takes the main
+    file and the peers' files from the results directory, not a peer file as the main one."""
+    from benchmarks import summary
+
+    monkeypatch.setenv("HOME", str(tmp_path))  # no ~/.asv-machine.json: every machine directory
+    results_dir = tmp_path / "results"
+    for path, mtime in ((peer_files["main"], 100), (peer_files["ray"], 200), (peer_files["plasma"], 300)):
+        os.utime(path, (mtime, mtime))
+    summary.main(["--results-dir", str(results_dir)])
+    text = capsys.readouterr().out
+    assert f"results: {peer_files['main']}" in text and "7.00 us" in text  # section 0's get
+    assert _put_row(text, "1MiB")[6::5] == ["0.50x", "2.00x"]
+
+    _asv_file(results_dir / "testbox", "existing-py_plasma", "/no/such/plasma/python",
+              {"reference": {"1MiB": 3e-3}, "plasma": {"1MiB": 1.5e-3}}, started_ms=5_000)
+    summary.main(["--results", str(peer_files["main"]), "--results-dir", str(results_dir), "--since", "2000"])
+    row = _put_row(capsys.readouterr().out, "1MiB")
+    assert row[2:] == ["n/a", "n/a", "n/a", "3", "ms", "1.5", "ms", "2.00x"], row
