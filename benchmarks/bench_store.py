@@ -265,6 +265,38 @@ class StoreFirstGet:
         self.store.get(self.object_id)
 
 
+class StoreGetAfterPut:
+    """A ``get`` of an object put long ago, right after a put of another one: :class:`StoreFirstGet`'s
+    conditions for an object that is not new.
+
+    If this costs what the first get does, the first get's extra time is the put's footprint in the CPU's
+    caches (the get's code and data evicted), not anything about a just-put object.
+    """
+
+    params = [sizes("1KiB", "64MiB")]
+    param_names = ["size"]
+    timeout = 300
+    number = 1
+    warmup_time = 0
+    repeat = (10, 40, 10.0)
+
+    def setup(self, size: str) -> None:
+        value = array_of(size)
+        self.store = shared_store(("get-after-put", size), store_capacity(value.nbytes))
+        key = ("get-after-put", size)
+        if key not in _PUT_ONCE:
+            _PUT_ONCE[key] = self.store.put(np.arange(128, dtype=np.float64))
+            self.store.get(_PUT_ONCE[key])
+        self.old = _PUT_ONCE[key]
+        self.new = self.store.put(value)
+
+    def teardown(self, size: str) -> None:
+        self.store.delete(self.new)
+
+    def time_get(self, size: str) -> None:
+        self.store.get(self.old)
+
+
 def _get_in_child(name: str, object_id: Any, rounds: int, conn: Any) -> None:
     """Child process: attach to the store by name, time ``rounds`` gets, send back the median."""
     from reference.store import ObjectStore
