@@ -200,7 +200,10 @@ class Frame:
             return _PLAIN.pack(fmt.magic, n, len(self.inband)) + table
         before = _HEAD_BEFORE_CRC.pack(fmt.magic, FORMAT_VERSION, self.protocol, 0, n)
         after = _HEAD_AFTER_CRC.pack(HEADER_SIZE + ENTRY_SIZE * n, len(self.inband), self.frame_size)
-        crc = _crc32(self.inband, _crc32(table, _crc32(after, _crc32(before))))
+        crc = _crc32(after, _crc32(before))
+        if n:
+            crc = _crc32(table, crc)
+        crc = _crc32(self.inband, crc)
         return b"".join((before, _CRC.pack(crc), after, table))
 
     def write_to(self, buffer: Any, *, copy: Optional[Callable[[memoryview, memoryview], None]] = None) -> int:
@@ -224,6 +227,13 @@ class Frame:
             raise ValueError(
                 f"the buffer holds {target.nbytes} bytes but this frame needs {self.frame_size}"
             )
+        return self.write_into(target, copy=copy)
+
+    def write_into(self, target: memoryview, *, copy: Optional[Callable[[memoryview, memoryview], None]] = None
+                   ) -> int:
+        """:meth:`write_to` without its checks, for a caller whose ``target`` is known to be a writable,
+        C-contiguous, one-dimensional memoryview of unsigned bytes, ``frame_size`` long or longer (the
+        store's own slice of its mapping). Returns ``frame_size``."""
         prefix = self._prefix()
         pos = len(prefix)
         target[:pos] = prefix

@@ -246,7 +246,7 @@ class ObjectStore:
                 e, inc, off = reserve_locked(arena, oid, size, self.name)
                 view = arena.view[off:off + size]
                 try:
-                    so.write_to(view)
+                    so.write_into(view)  # a writable byte slice of the mapping, exactly frame_size long
                 except BaseException:
                     drop_created(arena, oid, e, inc)
                     raise
