@@ -177,8 +177,14 @@ def rss_bytes() -> int:
 
 
 def skip(reason: str) -> "NotImplementedError":
-    """The exception a ``setup`` raises to skip a parameter combination (asv reports it as skipped)."""
-    return NotImplementedError(reason)
+    """The exception that skips a parameter combination, raised by a ``setup`` or by a benchmark's first
+    call (asv reports it as skipped): asv_runner's ``SkipNotImplemented`` where it is installed (the only
+    kind a benchmark body may raise), else a plain ``NotImplementedError``."""
+    try:
+        from asv_runner.benchmarks.mark import SkipNotImplemented
+    except ImportError:
+        return NotImplementedError(reason)
+    return SkipNotImplemented(reason)
 
 
 # ---------------------------------------------------------------------------------------------------------
