@@ -37,6 +37,7 @@ class _Base:
         key = (payload_label, library, protocol)
         state = self._state.get(key)
         if state is None:
+            warnings.filterwarnings("ignore", category=NonContiguousCopyWarning)  # again: pytest resets filters
             state = self._state[key] = self._build(*key)  # codec() raises skip() for a pair that cannot run
         return state
 
