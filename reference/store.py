@@ -16,9 +16,9 @@ Design, and the module that does each part:
 * ``get`` looks the object up and pins it under the lock, then deserializes a read-only slice of the
   mapping: every numpy array in the value is a zero-copy, read-only view of the store. The pin is recorded
   in shared memory against this process (its own row of the pin ledger) and dropped, without the store's
-  lock, when the last view derived from the slice is released (a weakref callback on the slice). A deleted object that is still pinned becomes invisible at
-  once and keeps its bytes until unpinned, so views never change (pinned objects are never evicted;
-  ``reference.reading``).
+  lock, when the last view derived from the slice is released (a weakref callback on the slice). A
+  deleted object that is still pinned becomes invisible at once and keeps its bytes until unpinned, so
+  views never change (pinned objects are never evicted; ``reference.reading``).
 * A waiting ``get`` polls a shared seal counter with sleeps growing from 20 us to 1 ms; a seal anywhere on
   the node wakes it within about a millisecond.
 * When a put does not fit, pins of dead processes and unsealed objects of dead writers are reclaimed, then

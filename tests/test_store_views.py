@@ -135,7 +135,8 @@ def test_a_zombie_left_unpinned_is_reclaimed(store, reclaim):
         big = store.put(np.zeros((store.capacity - (64 << 10)) // 8))  # fits only once the zombie is gone
         store.delete(big)
     assert verify(arena) == []
-    view = None  # its pin was already taken away: dropping it changes nothing
+    del view  # its pin was already taken away: dropping it changes nothing
+    assert verify(arena) == [] and arena.local_pins == 0
 
 
 def test_view_survives_eviction(name):
@@ -322,6 +323,29 @@ def test_index_keeps_a_free_slot_through_put_delete_churn(name):
                 if store.contains(oid):
                     store.delete(oid)
         assert not store.contains(ObjectID.from_random())  # a lookup of a missing id ends
+    finally:
+        store.destroy()
+
+
+def test_deletes_leave_no_needless_tombstones(name):
+    """A delete empties its index slot when the next one is empty (and the tombstones right before it), so
+    put/delete churn does not fill the index with tombstones every missing lookup walks: with the table
+    emptied after each cycle, the slots in use come back to zero; ids stay findable throughout."""
+    from reference.arena import verify
+    from reference.arena.layout import H_IUSED
+
+    store = ObjectStore.create(name, capacity=4 << 20, max_objects=1024)
+    try:
+        arena = store.arena
+        for cycle in range(20):
+            ids = [store.put(i) for i in range(300)]
+            for oid in ids[::2]:
+                store.delete(oid)
+            assert all(store.contains(oid) for oid in ids[1::2])
+            assert verify(arena) == []
+            for oid in ids[1::2]:
+                store.delete(oid)
+            assert arena.get_u32(H_IUSED) == 0, f"cycle {cycle}: tombstones left in an empty index"
     finally:
         store.destroy()
 

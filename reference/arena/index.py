@@ -59,10 +59,22 @@ class Index(Mapping):
         return -1, reuse
 
     def index_remove(self, slot: int) -> None:
-        """Leave a tombstone in ``slot``."""
+        """Leave a tombstone in ``slot``, or, when the next slot is empty, empty ``slot`` and the tombstones
+        right before it: no probe continues past an empty slot, so none needs them. (Without this, put and
+        delete churn fills the index with tombstones that every lookup that misses walks through.)"""
         mm = self.mm
-        _U32.pack_into(mm, self.lay.index + 4 * slot, TOMB)
+        index = self.lay.index
+        mask = self.index_mask
         iused, nlive = _USED_LIVE.unpack_from(mm, H_IUSED)
+        if _U32.unpack_from(mm, index + 4 * ((slot + 1) & mask))[0] == 0:
+            while True:
+                _U32.pack_into(mm, index + 4 * slot, 0)
+                iused -= 1
+                slot = (slot - 1) & mask
+                if _U32.unpack_from(mm, index + 4 * slot)[0] != TOMB:
+                    break
+        else:
+            _U32.pack_into(mm, index + 4 * slot, TOMB)
         _USED_LIVE.pack_into(mm, H_IUSED, iused, nlive - 1)
         if iused * 4 >= self.lay.index_size * 3:
             self._maybe_rebuild_index()
