@@ -181,7 +181,7 @@ def skip(reason: str) -> "NotImplementedError":
     call (asv reports it as skipped): asv_runner's ``SkipNotImplemented`` where it is installed (the only
     kind a benchmark body may raise), else a plain ``NotImplementedError``."""
     try:
-        from asv_runner.benchmarks.mark import SkipNotImplemented
+        from asv_runner.benchmarks.mark import SkipNotImplemented  # type: ignore[import-untyped, import-not-found, unused-ignore]
     except ImportError:
         return NotImplementedError(reason)
     return SkipNotImplemented(reason)
