@@ -283,20 +283,15 @@ class StoreFirstGet:
         self.store.get(self.object_id)
 
 
-class StoreGetAfterPut:
+class StoreGetAfterPut(StoreFirstGet):
     """A ``get`` of an object put long ago, right after a put of another one: :class:`StoreFirstGet`'s
-    conditions for an object that is not new.
+    conditions (one call per sample) for an object that is not new.
 
     If this costs what the first get does, the first get's extra time is the put's footprint in the CPU's
     caches (the get's code and data evicted), not anything about a just-put object.
     """
 
     params = [sizes("1KiB", "64MiB")]
-    param_names = ["size"]
-    timeout = 300
-    number = 1
-    warmup_time = 0
-    repeat = (10, 40, 10.0)
 
     def setup(self, size: str) -> None:
         value = array_of(size)
