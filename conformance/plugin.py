@@ -175,6 +175,7 @@ def apply_clause_settings(function: Any, settings_: Any) -> None:
     suite sets it per clause instead of loading a profile for the whole process. A function that is not a
     Hypothesis test is left alone."""
     if getattr(function, "is_hypothesis_test", False):
+        function = getattr(function, "__func__", function)  # a method of a ConformanceTests subclass
         function._hypothesis_internal_use_settings = settings_
 
 
@@ -192,8 +193,9 @@ def pytest_configure(config: Any) -> None:
 @pytest.fixture
 def conformance_settings(request: Any) -> Any:
     """The Hypothesis ``settings`` of this run's clauses (for a clause that runs Hypothesis itself, such as
-    a state machine)."""
-    return _clause_settings(request.config)
+    a state machine); without the shrink phase for a clause the xfails file lists (:func:`_confirming`)."""
+    found = _clause_settings(request.config)
+    return _confirming(found) if getattr(request.node, _LISTED_XFAIL, False) else found
 
 
 def load_xfails(path: str) -> List[Tuple[int, str]]:
@@ -338,6 +340,33 @@ def pytest_collection_modifyitems(session: Any, config: Any, items: List[Any]) -
                               UserWarning, stacklevel=2)
             for it in hits:
                 it.add_marker(pytest.mark.xfail(reason=f"listed in {xfails_path}:{lineno}", strict=False))
+                setattr(it, _LISTED_XFAIL, True)
+
+
+#: Set on an item that the xfails file lists: its failure is expected, so it is confirmed, not minimized.
+_LISTED_XFAIL = "_conformance_listed_xfail"
+
+
+def _confirming(settings_: Any) -> Any:
+    """``settings_`` without Hypothesis' shrink phase: for a clause the xfails file lists, whose failure is
+    expected, finding it is enough. (Shrinking a stateful run through a slow store, Ray's, took six of a
+    CI run's minutes.) Run without the xfails file to see the smallest failing example."""
+    from hypothesis import Phase, settings
+
+    return settings(settings_, phases=[phase for phase in settings_.phases if phase is not Phase.shrink])
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_call(item: Any) -> Any:
+    function = getattr(item, "obj", None)
+    if not getattr(item, _LISTED_XFAIL, False) or not getattr(function, "is_hypothesis_test", False):
+        yield
+        return
+    apply_clause_settings(function, _confirming(_clause_settings(item.config)))
+    try:
+        yield
+    finally:
+        apply_clause_settings(function, _clause_settings(item.config))
 
 
 def pytest_runtest_setup(item: Any) -> None:
