@@ -62,9 +62,7 @@ class Arena(Space, Repair):
     def __exit__(self, exc_type: Optional[type], *exc: Any) -> None:
         if self.depth == 1:
             try:
-                while self.pending:
-                    e, inc = self.pending.pop()
-                    self.unpin(e, inc)
+                self._unpin_pending()
                 if exc_type is None or issubclass(exc_type, Exception):
                     # Errors we raise leave the table consistent; KeyboardInterrupt and the like may
                     # not, so they leave the mark and the next holder repairs.
@@ -109,9 +107,7 @@ class Arena(Space, Repair):
                     try:
                         if self.pending:  # releases deferred during the pin: they may free (an update)
                             _U32.pack_into(self.mm, H_DIRTY, self.pid)
-                            while self.pending:
-                                e, inc = self.pending.pop()
-                                self.unpin(e, inc)
+                            self._unpin_pending()
                             _U32.pack_into(self.mm, H_DIRTY, 0)
                     finally:
                         fcntl.flock(self.fd, fcntl.LOCK_UN)
@@ -120,6 +116,12 @@ class Arena(Space, Repair):
                 self.owner = 0
         finally:
             rlock.release()
+
+    def _unpin_pending(self) -> None:
+        """Drop the pins whose releases fired inside this thread's table update (under the lock)."""
+        while self.pending:
+            e, inc = self.pending.pop()
+            self.unpin(e, inc)
 
     def _pin_sealed(self, oid: bytes) -> Optional[Tuple[int, int, int, int]]:
         e, _slot = self.lookup(oid)
