@@ -72,7 +72,7 @@ def pytest_unconfigure(config):
     if status is None or not ("pyarrow.plasma" in sys.modules or "ray" in sys.modules):
         return
     if "ray" in sys.modules:
-        from conformance.adapters.ray import shutdown_ray
+        from conformance.adapters.ray_runtime import shutdown_ray
 
         stopper = threading.Thread(target=shutdown_ray, name="shutdown_ray", daemon=True)
         stopper.start()

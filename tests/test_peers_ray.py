@@ -15,7 +15,7 @@ import pytest
 
 ray = pytest.importorskip("ray", reason="Ray is not installed (pip install 'objstore-conformance[ray]')")
 
-from conformance.adapters import ray as ray_adapter  # noqa: E402
+from conformance.adapters import ray_runtime  # noqa: E402
 from conformance.harness import frame_buffer  # noqa: E402
 from conformance.registry import load_implementation  # noqa: E402
 
@@ -23,12 +23,12 @@ from conformance.registry import load_implementation  # noqa: E402
 @pytest.fixture(scope="module")
 def ray_up() -> Iterator[Any]:
     started = not ray.is_initialized() and not os.environ.get("RAY_ADDRESS")
-    module = ray_adapter.ensure_ray()
+    module = ray_runtime.ensure_ray()
     try:
         yield module
     finally:
         if started:
-            ray_adapter.shutdown_ray()
+            ray_runtime.shutdown_ray()
 
 
 @pytest.fixture(scope="module")
