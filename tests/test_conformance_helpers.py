@@ -16,7 +16,7 @@ import pytest
 from hypothesis import given, settings
 from report_checks import assert_valid_report
 
-from conformance import strategies
+from conformance import specimens, strategies
 from conformance.adapters.frames import FrameError, PickleFrame, read_frame
 from conformance.api import DECLARED_ERRORS, ContractError, Frame, Implementation, check_store
 from conformance.compare import Mismatch, assert_same, same
@@ -112,10 +112,10 @@ def test_nestings_list_every_culprit(case):
         elif isinstance(v, dict):
             for x in v.values():
                 walk(x, seen)
-        elif isinstance(v, (strategies.Holder,)):
+        elif isinstance(v, (specimens.Holder,)):
             for x in vars(v).values():
                 walk(x, seen)
-        elif isinstance(v, strategies.SlottedHolder):
+        elif isinstance(v, specimens.SlottedHolder):
             walk(v.first, seen)
             walk(v.second, seen)
 
