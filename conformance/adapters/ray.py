@@ -14,7 +14,9 @@ What runs is Ray's code, unchanged:
 
 Ray runs once per process: the first call starts a local Ray with a bounded object store, no dashboard and
 one CPU (:func:`conformance.adapters.ray_runtime.ensure_ray`), and an exit handler shuts it down. A child
-interpreter of the suite joins the parent's Ray through ``RAY_ADDRESS`` instead of starting its own.
+interpreter of the suite joins the parent's Ray through ``RAY_ADDRESS`` instead of starting its own. The
+Ray this adapter starts listens on 127.0.0.1 only (CVE-2023-48022; :mod:`conformance.adapters.ray_runtime`
+says how).
 
 The store (``--impl ray`` claims ``store``, ``zero_copy``, ``multiprocess``, ``timeouts`` and ``nodes``) is
 Ray's object store behind an id directory: ``ray.put``, ``ray.get`` with its timeout, Ray's reference counting, pinning
