@@ -21,6 +21,7 @@ from __future__ import annotations
 import atexit
 import ipaddress
 import os
+import socket
 from typing import Any
 
 __all__ = ["LOOPBACK_SWITCH", "RAY_OPTIONS", "bind_to_loopback", "ensure_ray", "is_loopback", "shutdown_ray",
@@ -38,6 +39,9 @@ RAY_OPTIONS = {
     "log_to_driver": False,
     "configure_logging": False,
 }
+#: Seconds the GCS at ``RAY_ADDRESS`` has to accept a TCP connection (the kernel accepts for a busy
+#: process; only an unroutable host takes this long) before :func:`ensure_ray` gives up.
+CONNECT_TIMEOUT = 30.0
 
 _started_here = False
 
@@ -71,6 +75,20 @@ def bind_to_loopback() -> bool:
 bind_to_loopback()
 
 
+def _check_reachable(address: str) -> None:
+    """Raise ``RuntimeError`` naming ``address`` when nothing accepts connections there: ``ray.init``
+    itself retries an absent GCS for minutes, so every clause would hang instead of saying why.
+    Addresses that Ray resolves itself (``auto``, ``ray://...``) are left to Ray."""
+    host, sep, port = address.rpartition(":")
+    if "://" in address or not sep or not port.isdigit():
+        return
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=CONNECT_TIMEOUT).close()
+    except OSError as exc:
+        raise RuntimeError(f"no Ray at RAY_ADDRESS={address!r} ({exc}): start the cluster, or unset RAY_ADDRESS "
+                           f"so that the adapter starts a local Ray") from exc
+
+
 def _refuse_network_ray(ray: Any) -> None:
     """Raise before starting a Ray whose servers would listen on the machine's network address."""
     from ray._private import services
@@ -90,13 +108,14 @@ def ensure_ray() -> Any:
     its address in ``RAY_ADDRESS`` so that child interpreters join it.
 
     Raises ``RuntimeError`` instead of starting a Ray that would listen on a network address (see the
-    module docstring)."""
+    module docstring), and when nothing listens at ``RAY_ADDRESS``."""
     global _started_here
     import ray
 
     if ray.is_initialized():
         return ray
     if os.environ.get("RAY_ADDRESS"):
+        _check_reachable(os.environ["RAY_ADDRESS"])
         ray.init(log_to_driver=False, configure_logging=False)
         return ray
     _refuse_network_ray(ray)
