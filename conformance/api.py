@@ -26,13 +26,14 @@ from __future__ import annotations
 
 import inspect
 import typing
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import (
     Any,
     Callable,
     Dict,
     FrozenSet,
     Iterable,
+    Mapping,
     Optional,
     Protocol,
     Sequence,
@@ -311,6 +312,10 @@ class Implementation:
     timeout_error: ExceptionTypes = ()
     not_found_error: ExceptionTypes = ()
     description: str = ""
+    #: Clause id -> why: the clauses whose check the adapter's own code meets rather than the system under
+    #: test (an id directory refusing existing ids, say: ``conformance.kit.ID_DIRECTORY_CLAUSES``). They run
+    #: as any other; the report marks their cells "adapter-tested" with the reason.
+    adapter_tested: Mapping[str, str] = field(default_factory=dict, hash=False)
 
     def __post_init__(self) -> None:
         unknown = set(self.capabilities) - set(CAPABILITIES)
@@ -335,6 +340,10 @@ class Implementation:
                 raise TypeError(f"implementation {self.name!r}: {label!r} must be a tuple of exception "
                                 f"types, got {value!r}")
         self._check_declared_errors()
+        if not isinstance(self.adapter_tested, Mapping) or not all(
+                isinstance(k, str) and isinstance(v, str) for k, v in self.adapter_tested.items()):
+            raise TypeError(f"implementation {self.name!r}: 'adapter_tested' must map clause ids to the reason "
+                            f"each is adapter-tested (str -> str), got {self.adapter_tested!r}")
 
     def _check_declared_errors(self) -> None:
         for label, (capability, raised_by) in DECLARED_ERRORS.items():
