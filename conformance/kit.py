@@ -89,7 +89,14 @@ class PickleFrame(Frame):
     __slots__ = ()
 
     def __init__(self, inband: Any, buffers: Sequence[Any] = ()) -> None:
-        super().__init__(bytes(inband), [byte_view(b) for b in buffers], format=FORMAT)
+        super().__init__(bytes(inband), [_flat(b) for b in buffers], format=FORMAT)
+
+
+def _flat(buffer: Any) -> memoryview:
+    """``buffer`` as a flat byte view; an empty one of any shape (say, Dask's frame of an array of shape
+    (0, 0)) as ``b""``, since a memoryview with a zero in its shape cannot be cast."""
+    view = buffer.raw() if isinstance(buffer, pickle.PickleBuffer) else memoryview(buffer)
+    return memoryview(b"") if view.nbytes == 0 else byte_view(view)
 
 
 def read_frame(frame: Any) -> Tuple[memoryview, List[memoryview]]:
@@ -125,7 +132,7 @@ class PickleLikeSerializer:
             inband = self._dumps(obj, protocol=protocol, buffer_callback=buffers.append)
         else:
             inband = self._dumps(obj, protocol=protocol)
-        return PickleFrame(inband, [b.raw() if isinstance(b, pickle.PickleBuffer) else b for b in buffers])
+        return PickleFrame(inband, buffers)
 
     def deserialize(self, frame: Any) -> Any:
         inband, buffers = read_frame(frame)

@@ -195,3 +195,11 @@ def test_id_directory_clauses_are_clause_ids():
     from conformance.clauses import all_clauses
 
     assert set(kit.ID_DIRECTORY_CLAUSES) <= set(all_clauses())
+
+
+def test_frame_helper_takes_an_empty_buffer_of_any_shape():
+    # Dask's serialize gives an array of shape (0, 0) as a 2-d memoryview, which cannot be cast to bytes.
+    empty = memoryview(np.zeros((0, 0), dtype=bool))
+    frame = kit.PickleFrame(b"x", [empty, pickle.PickleBuffer(np.zeros((0, 3)))])
+    inband, buffers = kit.read_frame(_frame_bytes(frame))
+    assert bytes(inband) == b"x" and [b.nbytes for b in buffers] == [0, 0]
