@@ -185,7 +185,8 @@ def ray_implementation() -> Implementation:
     # Not numpy_byte_order: a non-contiguous big-endian array travels in-band and numpy's own unpickling
     # turns it native (checked by hand: the clause draws protocols Ray does not claim and skips).
     caps = {"numpy", "recursive", "by_value_functions", "dynamic_classes", "read_only", "custom_serializers",
-            "inspect", "store", "multiprocess", "timeouts", "nodes", "zero_copy"}
+            "inspect", "store", "multiprocess", "timeouts", "nodes", "zero_copy", "store_zero_copy",
+            "store_read_only"}
     return Implementation(
         name="ray",
         serializer=RaySerializer(),
