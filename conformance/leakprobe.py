@@ -8,8 +8,9 @@ and pickle5 0.0.10). Serializers built on such a Pickler (cloudpickle's, Ray's o
 every value they serialized whenever the GC did not run, and all of them when it was disabled.
 
 :func:`count_alive` is the probe. The suite's clauses ``serializer.leaks.*`` and ``store.leaks.objects``
-run it over an implementation's serialize/deserialize and put/get/delete; run as a file, it checks a
-Pickler subclass with a ``reducer_override`` of the pickle module at hand::
+run it over an implementation's serialize/deserialize and put/get/delete (``store.leaks.rss`` measures
+:func:`private_memory`); run as a file, it checks a Pickler subclass with a ``reducer_override`` of the
+pickle module at hand::
 
     python conformance/leakprobe.py              # CPython >= 3.8: stdlib pickle
     python3.7 conformance/leakprobe.py           # CPython 3.7: the pickle5 backport, which must be installed
@@ -33,7 +34,8 @@ import sys
 import weakref
 from typing import Any, Callable, List, NamedTuple, NoReturn, Optional, Sequence
 
-__all__ = ["ALLOWANCE", "Count", "Probe", "Sentinel", "count_alive", "main", "private_memory", "probe_value", "tracked_parts"]
+__all__ = ["ALLOWANCE", "Count", "Probe", "Sentinel", "count_alive", "main", "private_memory", "probe_value",
+           "tracked_parts"]
 
 #: Tracked objects that may stay alive without counting as a leak: a serializer may keep what its last call
 #: or two touched (a cached frame, a reused memo). A leak keeps every call's objects: N of N.
@@ -220,7 +222,7 @@ def _reducer_override_round_trip(module: Any, *, out_of_band: bool) -> Callable[
     normal reduction), as cloudpickle's does, then ``module.loads``; at protocol 5, with ``out_of_band``,
     buffers go through ``buffer_callback``."""
 
-    class OverridingPickler(module.Pickler):  # type: ignore[name-defined, misc]
+    class OverridingPickler(module.Pickler):
         def reducer_override(self, obj: Any) -> Any:
             return NotImplemented
 
@@ -234,6 +236,27 @@ def _reducer_override_round_trip(module: Any, *, out_of_band: bool) -> Callable[
     return round_trip
 
 
+def _version(module: Any) -> str:
+    """The version of the checked pickle module's distribution ("stdlib" for pickle), to label the output."""
+    found = getattr(module, "__version__", None)
+    if found:
+        return str(found)
+    if module.__name__ == "pickle":
+        return "stdlib"
+    try:
+        from importlib import metadata  # CPython >= 3.8
+    except ImportError:
+        metadata = None  # type: ignore[assignment]
+    try:
+        if metadata is not None:
+            return str(metadata.version(module.__name__))
+        import pkg_resources  # type: ignore[import-not-found, import-untyped, unused-ignore]  # in 3.7's venvs
+
+        return str(pkg_resources.get_distribution(module.__name__).version)
+    except Exception:  # noqa: BLE001 - the version only labels the output
+        return "?"
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--calls", type=int, default=1000, help="round trips per probe (1000)")
@@ -244,21 +267,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parser.parse_args(argv)
     module = _pickle_module(args.pickle_module)
     Blob.pickle_buffer = module.PickleBuffer
-    version = getattr(module, "__version__", None)
-    if version is None and module.__name__ == "pickle5":
-        try:
-            from importlib.metadata import version as dist_version  # CPython >= 3.8
-        except ImportError:
-            dist_version = None
-        if dist_version is not None:
-            version = dist_version("pickle5")
-    if version is None:
-        try:
-            import pkg_resources  # type: ignore[import-untyped, unused-ignore]  # CPython 3.7's venvs have it
-
-            version = pkg_resources.get_distribution(module.__name__).version
-        except Exception:  # noqa: BLE001 - the version only labels the output
-            version = "stdlib" if module.__name__ == "pickle" else "?"
+    version = _version(module)
     probes = {
         "inband": count_alive(_reducer_override_round_trip(module, out_of_band=False), calls=args.calls),
         "out_of_band": count_alive(_reducer_override_round_trip(module, out_of_band=True), calls=args.calls,

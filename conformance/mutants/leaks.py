@@ -9,7 +9,13 @@ import cloudpickle
 
 from conformance.api import Implementation
 from conformance.mutants import mutant
-from conformance.mutants.base import MutantSerializer, StoreWrapper, pickler_dumps, serializer_mutant, shared_memory_mutant
+from conformance.mutants.base import (
+    MutantSerializer,
+    StoreWrapper,
+    pickler_dumps,
+    serializer_mutant,
+    shared_memory_mutant,
+)
 
 
 class _CyclicPickler(cloudpickle.Pickler):
