@@ -92,6 +92,15 @@ def pytest_addoption(parser: Any) -> None:
     group.addoption("--conformance-database", default=None, metavar="DIR",
                     help="keep Hypothesis' example database in DIR, so that a failure found once is replayed "
                          "first on the next run (default: Hypothesis' own, .hypothesis/ in the current folder)")
+    group.addoption("--no-shrink", action="store_true", default=False,
+                    help="run Hypothesis without its shrink phase: a failure is reported as found, not minimized "
+                         "(for a first run of a new implementation)")
+    group.addoption("--derandomize", action="store_true", default=False,
+                    help="the same examples on every run of the same code (Hypothesis derandomize=True, no example "
+                         "database): a deterministic gate; objstore-conformance report --strict-xfail uses it")
+    group.addoption("--explore", action="store_true", default=False,
+                    help="random examples even where Hypothesis would derandomize (its default when $CI is set), "
+                         "with the example database: the exploring run beside a derandomized gate")
     group.addoption("--clause", action="append", default=[], metavar="ID",
                     help="run only this clause (repeatable; a trailing '*' matches a prefix)")
     group.addoption("--ray-address", default=None, metavar="ADDRESS",
@@ -104,12 +113,16 @@ def _impl_name(config: Any) -> Optional[str]:
 
 
 def clause_settings(name: Optional[str] = None, *, max_examples: Optional[int] = None,
-                    hypothesis_profile: Optional[str] = None, database: Optional[str] = None) -> Any:
+                    hypothesis_profile: Optional[str] = None, database: Optional[str] = None,
+                    shrink: bool = True, derandomize: Optional[bool] = None) -> Any:
     """Returns the Hypothesis ``settings`` object the suite applies to each of its clauses: profile ``name``
     (``ci``/``nightly``; default ``$CONFORMANCE_PROFILE`` or ``ci``), or the Hypothesis profile
     ``hypothesis_profile`` as the base, with ``max_examples`` on top, and the example database in the folder
     ``database`` when given. No deadline (stores and children vary in speed), failure blobs printed,
-    slow-generation health checks off.
+    slow-generation health checks off. ``shrink=False`` leaves out Hypothesis' shrink phase (failures as
+    found). ``derandomize=True`` draws the same examples on every run of the same code and uses no example
+    database (``database`` is ignored: Hypothesis' rule); ``False`` draws random ones even where Hypothesis
+    would derandomize (its default when ``$CI`` is set); ``None`` keeps Hypothesis' default.
 
     Nothing process-wide changes: the plugin applies this object to the clauses' tests only (see
     :func:`apply_clause_settings`), so a user's own tests keep their own profile. Raises ``ValueError`` for
@@ -131,11 +144,17 @@ def clause_settings(name: Optional[str] = None, *, max_examples: Optional[int] =
         if max_examples < 1:
             raise ValueError(f"--max-examples must be a positive integer, got {max_examples}")
         overrides["max_examples"] = max_examples
-    if database:
-        from hypothesis.database import DirectoryBasedExampleDatabase
+    if derandomize:
+        overrides.update(derandomize=True, database=None)
+    else:
+        if derandomize is not None:
+            overrides["derandomize"] = False
+        if database:
+            from hypothesis.database import DirectoryBasedExampleDatabase
 
-        overrides["database"] = DirectoryBasedExampleDatabase(database)
-    return settings(base, **overrides)
+            overrides["database"] = DirectoryBasedExampleDatabase(database)
+    found = settings(base, **overrides)
+    return found if shrink else _confirming(found)
 
 
 def load_profile(name: Optional[str] = None, *, max_examples: Optional[int] = None,
@@ -158,10 +177,16 @@ def _clause_settings(config: Any) -> Any:
     found = getattr(config, _SETTINGS_KEY, None)
     if found is None:
         try:
+            if config.getoption("derandomize") and config.getoption("explore"):
+                raise ValueError("--derandomize and --explore exclude each other: choose the same examples every "
+                                 "run (a gate) or random ones (exploring)")
             found = clause_settings(config.getoption("conformance_profile"),
                                     max_examples=config.getoption("max_examples"),
                                     hypothesis_profile=config.getoption("hypothesis_profile", None),
-                                    database=config.getoption("conformance_database"))
+                                    database=config.getoption("conformance_database"),
+                                    shrink=not config.getoption("no_shrink"),
+                                    derandomize=True if config.getoption("derandomize") else
+                                    False if config.getoption("explore") else None)
         except ValueError as exc:
             raise pytest.UsageError(str(exc)) from None
         setattr(config, _SETTINGS_KEY, found)
@@ -399,5 +424,9 @@ def pytest_report_header(config: Any) -> Optional[List[str]]:
     name = _impl_name(config)
     if not name:
         return None
+    modes = [m for m, on in (("derandomized", config.getoption("derandomize")),
+                             ("exploring", config.getoption("explore")), ("no shrink", config.getoption("no_shrink")))
+             if on]
     return [f"conformance: implementation {name!r}, profile "
-            f"{config.getoption('conformance_profile') or os.environ.get('CONFORMANCE_PROFILE') or 'ci'}"]
+            f"{config.getoption('conformance_profile') or os.environ.get('CONFORMANCE_PROFILE') or 'ci'}"
+            + "".join(f", {m}" for m in modes)]
