@@ -13,13 +13,13 @@ import textwrap
 import pytest
 from hypothesis import Phase
 
-from conformance.plugin import clause_settings
+from conformance.settings import clause_settings
 
 #: A Hypothesis test under the suite's clause settings (chosen by argv[1]) that prints what it drew.
 DRAWS = textwrap.dedent('''
     import json, sys
     from hypothesis import given, strategies as st
-    from conformance.plugin import clause_settings
+    from conformance.settings import clause_settings
 
     mode = sys.argv[1]
     drawn = []
