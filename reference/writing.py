@@ -13,8 +13,9 @@ from __future__ import annotations
 import os
 from typing import Tuple
 
-from reference.arena import ALIGN, CREATED, SEALED, Arena, pid_alive
+from reference.arena import ALIGN, CREATED, SEALED, Arena
 from reference.errors import ObjectExistsError, ObjectNotSealedError, ObjectStoreFullError
+from reference.liveness import pid_alive
 from reference.objectid import ObjectID
 
 __all__ = ["drop_created", "reserve", "reserve_locked", "seal_created", "take_creating"]

@@ -16,7 +16,6 @@ mapping, so any process that maps it sees the same store and no server is involv
 One module per job, each adding its operations to the one before (an :class:`Arena` has them all):
 
     layout      constants, header fields, the record format (:class:`Record`), :class:`Layout`
-    liveness    :func:`pid_alive`: is a recorded pid still the process that was recorded
     mapping     the mapping, its views, header access, per-process state
     index       the id -> record hash          allocator   first fit over the sorted free list
     records     take, seal, remove, free        pins        pins, client slots, reclaiming the dead's
@@ -40,9 +39,9 @@ from reference.arena.layout import (
     initialize,
     read_layout,
 )
-from reference.arena.liveness import pid_alive
 from reference.arena.lock import Arena
 from reference.arena.space import Usage
+from reference.liveness import pid_alive
 
 __all__ = [
     "ALIGN",
