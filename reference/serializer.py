@@ -104,27 +104,30 @@ class SerializedObject(Frame):
 # pickler consults no hook (reducer_override, dispatch table) for these exact types, so cloudpickle adds
 # nothing to them but the cost of building a Pickler (a third of a small put). Containers qualify when every
 # item is an atom; longer ones are not scanned (the scan would cost more than it saves).
+# The test is by the identity of the type, as the pickler's own is: ``type(x) in {int, ...}`` would hash
+# and compare ``type(x)`` through its metaclass, which may be unhashable (a raw TypeError, issue 21) or claim
+# to equal ``int`` (an instance then pickled by stdlib pickle). The ids of these builtin types never change.
 _dumps = pickle.dumps  # bound at import: the stress fuzzer replaces this module's ``pickle``
-_ATOMS = frozenset({type(None), bool, int, float, str, bytes})
+_ATOM_IDS = frozenset(map(id, (type(None), bool, int, float, str, bytes)))
 _SCAN_LIMIT = 64
 
 
 def _stdlib_equivalent(obj: Any) -> bool:
     t = type(obj)
-    if t in _ATOMS:
+    if id(t) in _ATOM_IDS:
         return True
     if t is dict:
         if len(obj) > _SCAN_LIMIT:
             return False
         for k, v in obj.items():
-            if type(k) not in _ATOMS or type(v) not in _ATOMS:
+            if id(type(k)) not in _ATOM_IDS or id(type(v)) not in _ATOM_IDS:
                 return False
         return True
     if t is tuple or t is list:
         if len(obj) > _SCAN_LIMIT:
             return False
         for v in obj:
-            if type(v) not in _ATOMS:
+            if id(type(v)) not in _ATOM_IDS:
                 return False
         return True
     return False
