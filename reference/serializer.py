@@ -26,7 +26,7 @@ from typing import Any, Callable, List, Optional, Sequence, Tuple, Type
 import numpy as np
 
 from reference.culprits import find_failures
-from reference.errors import DeserializationError, SerializationError
+from reference.errors import DeserializationError, SerializationError, error_of_both
 from reference.frame import (
     ALIGNMENT,
     FORMAT_VERSION,
@@ -190,10 +190,11 @@ class Serializer:
             self._custom = custom  # copy-on-write: picklers in flight keep the table they started with
 
     def deregister_serializer(self, cls: type) -> None:
-        """Remove the custom serializer of ``cls``; ``KeyError`` if none is registered."""
+        """Remove the custom serializer of ``cls``. A class with none registered is left as it is, as Ray's
+        ``deregister_serializer`` does (no error)."""
         with self._lock:
             if cls not in self._custom:
-                raise KeyError(f"no custom serializer is registered for {cls!r}")
+                return
             custom = dict(self._custom)
             del custom[cls]
             self._custom = custom
@@ -261,7 +262,7 @@ class Serializer:
             failures = []
         reason = f"{type(exc).__name__}: {exc}"
         if not failures:
-            return SerializationError(f"cannot serialize {_describe(obj)}: {reason}")
+            return error_of_both(SerializationError, exc, f"cannot serialize {_describe(obj)}: {reason}")
         lines = [f"cannot serialize {_describe(obj)}: {len(failures)} unserializable "
                  f"object{'s' if len(failures) != 1 else ''} inside it:"]
         for failure in failures[:10]:
@@ -269,7 +270,7 @@ class Serializer:
         if len(failures) > 10:
             lines.append(f"  ... and {len(failures) - 10} more; "
                          f"reference.inspect_serializability(value) lists them all")
-        return SerializationError("\n".join(lines), culprits=tuple(failures))
+        return error_of_both(SerializationError, exc, "\n".join(lines), tuple(failures))
 
     def dumps(self, obj: Any, *, protocol: Optional[int] = None) -> bytes:
         """Serialize ``obj`` into one frame, returned as ``bytes``. See :meth:`serialize`."""
@@ -320,11 +321,10 @@ def deserialize(frame: Any) -> Any:
     try:
         return pickle.loads(inband, buffers=buffers)
     except RecursionError as exc:
-        raise DeserializationError("the in-band pickle nests too deeply to load") from exc
+        raise error_of_both(DeserializationError, exc, "the in-band pickle nests too deeply to load") from exc
     except Exception as exc:  # noqa: BLE001 - any failure of a corrupt pickle becomes one typed error
-        raise DeserializationError(
-            f"the in-band pickle failed to load: {type(exc).__name__}: {exc}"
-        ) from exc
+        raise error_of_both(DeserializationError, exc,
+                            f"the in-band pickle failed to load: {type(exc).__name__}: {exc}") from exc
 
 
 _default = Serializer()

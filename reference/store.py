@@ -76,7 +76,8 @@ class ObjectInfo(NamedTuple):
 
 
 class StoreStats(NamedTuple):
-    """Usage of a store, from :meth:`ObjectStore.stats`. Byte counts include 64-byte alignment padding."""
+    """Usage of a store, from :meth:`ObjectStore.stats`. Byte counts include 64-byte alignment padding;
+    ``capacity`` is the one the store was created with, and ``free_bytes`` is ``capacity - used_bytes``."""
 
     capacity: int
     used_bytes: int
@@ -146,6 +147,11 @@ class ObjectStore:
                      max_clients: int = DEFAULT_MAX_CLIENTS, prefault: bool = False,
                      serializer: Optional[Serializer] = None) -> ObjectStore:
         """Create the store ``name`` with room for ``capacity`` bytes of objects, and return a handle.
+
+        An object takes its frame's size rounded up to a multiple of 64 bytes (64 at least), so the
+        store never holds more than ``capacity`` bytes and, when ``capacity`` is not a multiple of 64, its
+        last ``capacity % 64`` bytes stay unused. :attr:`capacity` and :meth:`stats` report ``capacity``
+        as given, as Plasma's ``store_capacity()`` does.
 
         ``max_objects`` bounds the number of objects held at once (the table's size; 96 bytes each);
         ``max_clients`` the number of processes attached at once (dead ones are reclaimed).
@@ -218,7 +224,7 @@ class ObjectStore:
 
     @property
     def capacity(self) -> int:
-        """Bytes available to objects."""
+        """The capacity the store was created with, in bytes (see :meth:`create`)."""
         return self._a().lay.capacity
 
     @property

@@ -73,10 +73,10 @@ def reserve_locked(arena: Arena, oid: ObjectID, size: int, store: str) -> Tuple[
 def _make_room(arena: Arena, oid: ObjectID, size: int, n: int, store: str) -> int:
     """Under the lock: an offset of ``n`` free bytes after reclaiming the dead's and evicting, or raise."""
     cap = arena.lay.capacity
-    if n > cap:
+    if n > arena.lay.data_size:
         raise ObjectStoreFullError(
-            f"object {oid} of {size} bytes is larger than store {store!r} (capacity {cap} "
-            f"bytes): create the store with a larger capacity"
+            f"object {oid} of {size} bytes ({n} with its alignment padding) is larger than store {store!r} "
+            f"(capacity {cap} bytes): create the store with a larger capacity"
         )
     arena.reclaim_dead()
     if arena.free_records():

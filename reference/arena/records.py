@@ -135,7 +135,7 @@ class Records(Index, Allocator):
         order = np.argsort(offs, kind="stable")
         offs, lens = offs[order], lens[order]
         starts = np.concatenate(([lay.data], offs + lens))
-        ends = np.concatenate((offs, [lay.data + lay.capacity]))
+        ends = np.concatenate((offs, [lay.data + lay.data_size]))
         gaps = np.flatnonzero(ends > starts)
         self.set_free_blocks(starts[gaps], (ends - starts)[gaps])
         _U64.pack_into(self.mm, H_USED, int(lens.sum()))

@@ -60,7 +60,7 @@ class Space(Pins):
         ends = offs + ent["alloc"][fixed][order].astype(np.int64)
         lay = self.lay
         starts = np.concatenate(([lay.data], ends))
-        stops = np.concatenate((offs, [lay.data + lay.capacity]))
+        stops = np.concatenate((offs, [lay.data + lay.data_size]))
         return int((stops - starts).max())
 
     def evict_until(self, n: int, need_record: bool) -> Tuple[int, int]:
@@ -72,9 +72,9 @@ class Space(Pins):
         cand = np.flatnonzero((ent["state"] == SEALED) & ~self.pinned_mask(len(ent)))
         sizes = ent["alloc"][cand]
         evictable = int(sizes.sum())
-        if self.lay.capacity - self.get_u64(H_USED) + evictable < n or self.largest_gap_without_evictable() < n:
+        if self.lay.data_size - self.get_u64(H_USED) + evictable < n or self.largest_gap_without_evictable() < n:
             return -1, 0
-        batch = min(self.lay.capacity // 10, evictable)
+        batch = min(self.lay.data_size // 10, evictable)
         order = np.argsort(ent["lru"][cand], kind="stable")
         victims, sizes = cand[order], sizes[order]
         evicted = 0
