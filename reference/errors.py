@@ -3,7 +3,7 @@
 One base, :class:`ObjectStoreError`, so a caller can catch everything that is ours in one clause. The
 serializer's errors are also the stdlib's pickle errors (and the builtin ``TypeError``/``ValueError`` that
 the pickle module itself raises for the same faults), so code written against ``pickle`` keeps working.
-The store's errors (added beside these) subclass the base too.
+The store's errors, below them, subclass the base too.
 """
 
 from __future__ import annotations

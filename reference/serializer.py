@@ -225,8 +225,9 @@ class Serializer:
     def serialize(self, obj: Any, *, protocol: Optional[int] = None) -> SerializedObject:
         """Serialize ``obj``: the in-band pickle plus, at protocol 5, its out-of-band buffers.
 
-        Raises :class:`SerializationError` (also a ``pickle.PicklingError`` and a ``TypeError``) when ``obj``
-        cannot be pickled: the pickler raised one of :data:`UNSERIALIZABLE_ERRORS`. Its message names the
+        Raises :class:`SerializationError` (also a ``pickle.PicklingError``, a ``TypeError`` and an instance of
+        the type the pickler raised, see :func:`reference.errors.error_of_both`) when ``obj`` cannot be
+        pickled: the pickler raised one of :data:`UNSERIALIZABLE_ERRORS`. Its message names the
         type of each unserializable object inside ``obj`` and its path from the top
         (``value['model'].cache._lock``), and the pickler's exception is its cause. Any other exception
         raised while pickling propagates unchanged, so code that catches it keeps catching it: a
@@ -283,7 +284,9 @@ class Serializer:
         Every out-of-band buffer is a zero-copy view of ``frame``: a read-only frame gives read-only numpy
         arrays. Bytes past the frame's recorded size are ignored. Raises :class:`DeserializationError` for a
         frame that is corrupt, truncated, foreign or of an unsupported version, or whose pickle fails to
-        load; the pickle's own exception is chained. Deserializing runs code: load only trusted frames.
+        load; the pickle's own exception is chained, and the error is also an instance of its type (an
+        ``ImportError`` of a missing module is still caught by ``except ImportError``). Deserializing runs
+        code: load only trusted frames.
         """
         return deserialize(frame)
 
