@@ -10,6 +10,7 @@ from typing import List, Tuple
 
 import numpy as np
 
+from reference.arena.arena import Arena
 from reference.arena.layout import (
     ALIGN,
     CLIENT_DTYPE,
@@ -22,7 +23,6 @@ from reference.arena.layout import (
     TOMB,
     ZOMBIE,
 )
-from reference.arena.lock import Arena
 
 __all__ = ["verify"]
 

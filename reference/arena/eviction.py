@@ -1,6 +1,20 @@
-"""Making room and accounting for it: LRU eviction of sealed, unpinned objects, and :class:`Usage`.
+"""Eviction: which objects make room for a put that does not fit, and taking them out.
 
-Eviction runs when an allocation fails. It evicts least recently used objects first, at least a tenth of
+The policy is least recently used, over sealed objects that no process pins. Plasma's eviction policy
+has four verbs; here is where each happens:
+
+    object created      :meth:`reference.arena.records.Records.seal` stamps the record's LRU tick
+    object used         a pin (:meth:`reference.arena.pins.Pins.pin`, and the fused get path of
+                        :meth:`reference.arena.lock.Locking.pin_sealed`) stamps it again and excludes the
+                        object from eviction while the pin lasts
+    object released     dropping the last pin makes it evictable again; the policy keeps nothing else
+    choose to evict     :meth:`Eviction.eviction_order`: the evictable records, least recently used first
+
+The stamps are written inline by those hot paths (a put or get pays no call for the policy); this module
+reads them. :meth:`Eviction.evict_for` is the one entry point: it is called, under the lock, when an
+allocation fails after the dead's pins and objects were reclaimed.
+
+Eviction It evicts least recently used objects first, at least a tenth of
 the capacity at a time (as Plasma does: one scan of the table then serves many puts), and evicts nothing
 when even evicting every evictable object could not make room: pinned, unsealed and deleted-but-pinned
 objects stay where they are, so what counts is the largest contiguous gap between them, not the sum of
@@ -14,40 +28,21 @@ of one index probe and one free-list merge per object (65,536 small objects: 2-3
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple, Tuple
+from typing import Any, Tuple
 
 import numpy as np
 
-from reference.arena.layout import CREATED, FREE, H_EVICT, H_NFREE, H_NLIVE, H_USED, SEALED, ZOMBIE
+from reference.arena.layout import CREATED, FREE, H_EVICT, H_NLIVE, H_USED, SEALED
 from reference.arena.pins import Pins
 
-__all__ = ["Space", "Usage"]
+__all__ = ["Eviction"]
 
 #: A batch of fewer objects than this is evicted one at a time.
 BULK_MIN = 64
 
 
-class Usage(NamedTuple):
-    """Counts and bytes by state, from :meth:`Space.usage` (bytes include alignment padding)."""
-
-    capacity: int
-    used: int            # allocated bytes, every state
-    sealed: int          # sealed objects
-    unsealed: int        # objects being created
-    zombies: int         # deleted objects still pinned
-    sealed_bytes: int
-    unsealed_bytes: int
-    pinned: int          # pinned objects (sealed or deleted)
-    pinned_bytes: int
-    largest_free: int    # the largest free block
-    free_blocks: int
-    evictions: int       # since the store was created
-    free_records: int
-    max_objects: int
-
-
-class Space(Pins):
-    """Eviction and usage (call inside ``with arena:``)."""
+class Eviction(Pins):
+    """Making room by evicting (call inside ``with arena:``)."""
 
     def largest_gap_without_evictable(self) -> int:
         """The largest contiguous block that would be free if every sealed, unpinned object were evicted."""
@@ -63,20 +58,25 @@ class Space(Pins):
         stops = np.concatenate((offs, [lay.data + lay.data_size]))
         return int((stops - starts).max())
 
-    def evict_until(self, n: int, need_record: bool) -> Tuple[int, int]:
-        """Evict sealed, unpinned objects, least recently used first, until ``n`` bytes fit (and a record
-        is free if ``need_record``), and at least a tenth of the capacity has been evicted. Evicts nothing
-        when even evicting everything evictable could not make room. Returns (offset or -1, bytes evicted).
-        """
+    def eviction_order(self) -> Tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
+        """The policy: every sealed, unpinned record, least recently used (sealed or pinned) first, and the
+        bytes each holds (its allocation)."""
         ent = self.used_entries()
         cand = np.flatnonzero((ent["state"] == SEALED) & ~self.pinned_mask(len(ent)))
-        sizes = ent["alloc"][cand]
+        order = np.argsort(ent["lru"][cand], kind="stable")
+        return cand[order], ent["alloc"][cand][order]
+
+    def evict_for(self, n: int) -> int:
+        """Evict in :meth:`eviction_order` until ``n`` bytes and a record are free, and at least a tenth of
+        the capacity has been evicted; returns the offset of ``n`` bytes allocated, or -1.
+
+        Evicts nothing (and returns -1) when even evicting everything evictable could not make room.
+        """
+        victims, sizes = self.eviction_order()
         evictable = int(sizes.sum())
         if self.lay.data_size - self.get_u64(H_USED) + evictable < n or self.largest_gap_without_evictable() < n:
-            return -1, 0
+            return -1
         batch = min(self.lay.data_size // 10, evictable)
-        order = np.argsort(ent["lru"][cand], kind="stable")
-        victims, sizes = cand[order], sizes[order]
         evicted = 0
         off = -1
         k = min(len(victims), int(np.searchsorted(np.cumsum(sizes), batch)) + 1)  # the batch, LRU first
@@ -84,7 +84,7 @@ class Space(Pins):
             self.evict_bulk(victims[:k])
             evicted = int(sizes[:k].sum())
             victims, sizes = victims[k:], sizes[k:]
-            if not need_record or self.free_records() > 0:
+            if self.free_records() > 0:
                 off = self.alloc(n)
         for e, size in zip(victims.tolist(), sizes.tolist()):
             if off >= 0 and evicted >= batch:
@@ -94,9 +94,9 @@ class Space(Pins):
                 continue
             evicted += size
             self.remove(e, slot, evicted=True)
-            if off < 0 and (not need_record or self.free_records() > 0):
+            if off < 0 and self.free_records() > 0:
                 off = self.alloc(n)
-        return off, evicted
+        return off
 
     def evict_bulk(self, records: np.ndarray[Any, Any]) -> None:
         """Evict the sealed, unpinned ``records`` at once: free them, then rebuild the free list, the free
@@ -106,27 +106,3 @@ class Space(Pins):
         live = np.flatnonzero((state == CREATED) | (state == SEALED)).tolist()
         self.set_u64(H_EVICT, self.get_u64(H_EVICT) + len(records))
         self.rebuild_derived(state, [(e, self.entry(e).object_id) for e in live])
-
-    def usage(self) -> Usage:
-        """Counts and bytes by state, for statistics and for the store-full message."""
-        ent = self.used_entries()
-        state = ent["state"]
-        alloc = ent["alloc"]
-        pinned = (state == ZOMBIE) | ((state == SEALED) & self.pinned_mask(len(ent)))
-        k = self.get_u32(H_NFREE)
-        return Usage(
-            capacity=self.lay.capacity,
-            used=self.get_u64(H_USED),
-            sealed=int((state == SEALED).sum()),
-            unsealed=int((state == CREATED).sum()),
-            zombies=int((state == ZOMBIE).sum()),
-            sealed_bytes=int(alloc[state == SEALED].sum()),
-            unsealed_bytes=int(alloc[state == CREATED].sum()),
-            pinned=int(pinned.sum()),
-            pinned_bytes=int(alloc[pinned].sum()),
-            largest_free=int(self.free_len[:k].max()) if k else 0,
-            free_blocks=k,
-            evictions=self.get_u64(H_EVICT),
-            free_records=self.free_records(),
-            max_objects=self.lay.max_objects,
-        )
