@@ -106,28 +106,34 @@ class SerializedObject(Frame):
 # item is an atom; longer ones are not scanned (the scan would cost more than it saves).
 # The test is by the identity of the type, as the pickler's own is: ``type(x) in {int, ...}`` would hash
 # and compare ``type(x)`` through its metaclass, which may be unhashable (a raw TypeError, issue 21) or claim
-# to equal ``int`` (an instance then pickled by stdlib pickle). The ids of these builtin types never change.
+# to equal ``int`` (an instance then pickled by stdlib pickle). It is spelled out, ``is`` by ``is``, most
+# frequent first: a call per item (``id(type(x)) in ids``) would cost more than the rest of the scan.
 _dumps = pickle.dumps  # bound at import: the stress fuzzer replaces this module's ``pickle``
-_ATOM_IDS = frozenset(map(id, (type(None), bool, int, float, str, bytes)))
+_NoneType = type(None)
 _SCAN_LIMIT = 64
 
 
 def _stdlib_equivalent(obj: Any) -> bool:
     t = type(obj)
-    if id(t) in _ATOM_IDS:
+    if t is int or t is str or t is float or t is bytes or t is bool or t is _NoneType:
         return True
     if t is dict:
         if len(obj) > _SCAN_LIMIT:
             return False
         for k, v in obj.items():
-            if id(type(k)) not in _ATOM_IDS or id(type(v)) not in _ATOM_IDS:
+            t = type(k)
+            if not (t is str or t is int or t is bytes or t is float or t is bool or t is _NoneType):
+                return False
+            t = type(v)
+            if not (t is int or t is str or t is float or t is bytes or t is bool or t is _NoneType):
                 return False
         return True
     if t is tuple or t is list:
         if len(obj) > _SCAN_LIMIT:
             return False
         for v in obj:
-            if id(type(v)) not in _ATOM_IDS:
+            t = type(v)
+            if not (t is int or t is str or t is float or t is bytes or t is bool or t is _NoneType):
                 return False
         return True
     return False
