@@ -229,8 +229,9 @@ class ObjectStore:
         :class:`ObjectStoreFullError` if it does not fit after evicting what can be evicted,
         :class:`reference.errors.SerializationError` if ``value`` cannot be serialized.
         """
+        arena = self._checked_arena()
         oid = ObjectID.from_random() if object_id is None else as_object_id(object_id)
-        writing.put_frame(self._checked_arena(), oid, self.serializer.serialize(value), self.name)
+        writing.put_frame(arena, oid, self.serializer.serialize(value), self.name)
         return oid
 
     def create_object(self, object_id: ObjectIDLike, size: int) -> memoryview:
