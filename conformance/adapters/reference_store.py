@@ -54,7 +54,8 @@ class ReferenceStore:
 class ReferenceStoreFactory:
     """Creates reference stores with unique names, attaches by name, destroys; nodes are ``reference.node``."""
 
-    capabilities = frozenset({"store", "raw_buffers", "multiprocess", "eviction", "timeouts", "nodes"})
+    capabilities = frozenset({"store", "store_zero_copy", "store_read_only", "raw_buffers", "multiprocess",
+                              "eviction", "timeouts", "nodes"})
 
     def __init__(self) -> None:
         from reference.store import ObjectStore
