@@ -355,6 +355,24 @@ def test_report_counts_a_run_killed_for_time_as_broken(tmp_path, monkeypatch):
     assert Report([result], ["serializer.native.roundtrip"], {}, 1.0, {}).failed
 
 
+def test_report_counts_a_run_that_ends_before_its_session_as_broken(tmp_path, monkeypatch):
+    """A pytest process that exits with status 1 in the middle of its session (pytest-timeout's thread method
+    does, for a test that outlives the timeout) has run only some tests: the run broke down, and the clauses
+    it never reached fail the gate instead of passing as "not run"."""
+    result, _ = _run_factory(tmp_path, monkeypatch, "\n".join([
+        "import dataclasses, os",
+        "class Exits:",
+        "    def serialize(self, obj, *, protocol):",
+        "        os._exit(1)  # what pytest-timeout does to a test that outlives it",
+        "    def deserialize(self, frame):",
+        "        return None",
+        "return dataclasses.replace(load_implementation('pickle5'), serializer=Exits())"]), timeout=300)
+    assert result.clauses["serializer.native.roundtrip"].status == "not run"
+    assert result.exitstatus is None and result.broken, (result.exitstatus, result.note)
+    assert "exited with status 1 before its session finished" in result.note
+    assert Report([result], ["serializer.native.roundtrip"], {}, 1.0, {}).failed
+
+
 def test_check_implementation_loads_in_a_child_interpreter():
     assert check_implementation("reference") is None
     assert "nope" in (check_implementation("nope") or "")
