@@ -5,6 +5,7 @@ eviction policy of their own to that store, which has none."""
 from __future__ import annotations
 
 import hashlib
+import threading
 from typing import Any, Callable, Dict, List, Optional
 
 from conformance.api import Implementation
@@ -157,6 +158,37 @@ class _EagerNode(_Node):
 def nodes_eager_push() -> Implementation:
     """put copies the object to every node at once."""
     return shared_memory_mutant("nodes_eager_push", wrap_node=_EagerNode)
+
+
+#: Seconds after a put at which the lazy node copies the object to its peers.
+_LAZY_DELAY = 1.0
+
+
+class _LazyPushNode(_Node):
+    def put(self, value: Any, object_id: Optional[bytes] = None) -> bytes:
+        oid = super().put(value, object_id)
+        timer = threading.Timer(_LAZY_DELAY, self._push, (oid,))
+        timer.daemon = True
+        timer.start()
+        return oid
+
+    def _push(self, oid: bytes) -> None:
+        try:
+            data = self.inner.get_buffer(oid, timeout=0)
+            for i in self.peers():
+                peer = self.cluster.inner.node(i)
+                buf = peer.create(oid, len(data))
+                buf[:len(data)] = data
+                del buf
+                peer.seal(oid)
+        except Exception:  # noqa: BLE001 - the cluster may be closed by then
+            pass
+
+
+@mutant("nodes_lazy_push", "store.nodes.pull_on_demand")
+def nodes_lazy_push() -> Implementation:
+    """put copies the object to every node in the background, a second later."""
+    return shared_memory_mutant("nodes_lazy_push", wrap_node=_LazyPushNode)
 
 
 class _NoLocalCopyNode(_Node):
