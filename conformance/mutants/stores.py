@@ -4,6 +4,7 @@ operation."""
 
 from __future__ import annotations
 
+import copy
 import ctypes
 import os
 import time
@@ -282,3 +283,21 @@ class _ProcessLocal(StoreWrapper):
 def store_process_local() -> Implementation:
     """Keeps its objects in the writer's memory: another process sees an empty store."""
     return shared_memory_mutant("store_process_local", _ProcessLocal)
+
+
+class _SplitsValues(StoreWrapper):
+    def put(self, value: Any, object_id: Optional[bytes] = None) -> bytes:
+        # An envelope around each item, as a store with its own container format writes one: what the
+        # items share with each other (or with the container) is copied apart.
+        if type(value) in (list, tuple):
+            value = type(value)(copy.deepcopy(item) for item in value)
+        elif type(value) is dict:
+            value = {key: copy.deepcopy(item) for key, item in value.items()}
+        return super().put(value, object_id)
+
+
+@mutant("store_splits_values", "store.put_get.identity")
+def store_splits_values() -> Implementation:
+    """put stores each item of a list, tuple or dict apart: references the items share come back as
+    copies."""
+    return shared_memory_mutant("store_splits_values", _SplitsValues)
