@@ -66,11 +66,12 @@ def bounded(call: Callable[[], T], what: Union[str, Callable[[], str]], seconds:
     worker = threading.Thread(target=run, name="conformance-watchdog", daemon=True)
     worker.start()
     if not done.wait(seconds):
-        raise CallHung(f"{what if isinstance(what, str) else what()} did not return within {seconds:.0f} s: the call hangs (the bound is generous: "
+        call_text = what if isinstance(what, str) else what()
+        raise CallHung(f"{call_text} did not return within {seconds:.0f} s: the call hangs (the bound is generous: "
                        f"a timeout's own length plus {SLACK:.0f} s, or {BOUND:.0f} s for a call without one)")
     ok, value = outcome[0]
     if ok:
-        return value  # type: ignore[no-any-return]
+        return value
     raise value
 
 
@@ -140,7 +141,7 @@ class WatchedCluster:
         if index not in self._nodes:
             self._nodes[index] = WatchedStore(bounded(lambda: self.inner.node(index), f"cluster.node({index})",
                                                       BOUND))
-        return self._nodes[index]  # type: ignore[no-any-return]
+        return self._nodes[index]
 
     def is_local(self, index: int, object_id: bytes) -> bool:
         return bool(bounded(lambda: self.inner.is_local(index, object_id),

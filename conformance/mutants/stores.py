@@ -200,7 +200,7 @@ class _BackoffUncapped(StoreWrapper):
         return self._wait(super().get, object_id, timeout)
 
     def get_buffer(self, object_id: bytes, *, timeout: Optional[float] = None) -> memoryview:
-        return self._wait(super().get_buffer, object_id, timeout)  # type: ignore[no-any-return]
+        return self._wait(super().get_buffer, object_id, timeout)
 
 
 @mutant("store_backoff_uncapped", "store.timeouts.wait_for_put")
