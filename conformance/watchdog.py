@@ -21,9 +21,11 @@ daemon: it is left behind, and ends with the process.
 from __future__ import annotations
 
 import threading
+import time
 from typing import Any, Callable, List, Optional, TypeVar, Union
 
-__all__ = ["BOUND", "SLACK", "CallHung", "WatchedCluster", "WatchedStore", "bounded", "describe_call"]
+__all__ = ["BOUND", "SLACK", "CallHung", "WatchedCluster", "WatchedStore", "bounded", "describe_call",
+           "last_call_seconds"]
 
 #: Seconds a call with its own timeout may run beyond it.
 SLACK = 10.0
@@ -57,7 +59,7 @@ def bounded(call: Callable[[], T], what: Union[str, Callable[[], str]], seconds:
 
     def run() -> None:
         try:
-            outcome.append((True, call()))
+            outcome.append((True, _timed(call)))
         except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread as it is
             outcome.append((False, exc))
         finally:
@@ -73,6 +75,24 @@ def bounded(call: Callable[[], T], what: Union[str, Callable[[], str]], seconds:
     if ok:
         return value
     raise value
+
+
+#: Seconds the last bounded call took in its own thread (what it cost, without the hand-over between
+#: threads, which a busy machine can stretch): :func:`last_call_seconds`.
+_LAST_SECONDS = [0.0]
+
+
+def _timed(call: Callable[[], T]) -> T:
+    start = time.monotonic()
+    try:
+        return call()
+    finally:
+        _LAST_SECONDS[0] = time.monotonic() - start
+
+
+def last_call_seconds() -> float:
+    """Seconds the last bounded call to return (or raise) took, measured in the thread that ran it."""
+    return _LAST_SECONDS[0]
 
 
 def _bound_for(operation: str, kwargs: dict) -> float:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import threading
+import time
 from typing import Any, Callable, Dict, List, Optional
 
 from conformance.api import Implementation
@@ -273,7 +274,7 @@ def nodes_eager_push() -> Implementation:
 
 
 #: Seconds after a put at which the lazy node copies the object to its peers.
-_LAZY_DELAY = 1.0
+_LAZY_DELAY = 0.5
 
 
 class _LazyPushNode(_Node):
@@ -285,21 +286,25 @@ class _LazyPushNode(_Node):
         return oid
 
     def _push(self, oid: bytes) -> None:
-        try:
-            data = self.inner.get_buffer(oid, timeout=0)
-            for i in self.peers():
-                peer = self.cluster.inner.node(i)
-                buf = peer.create(oid, len(data))
-                buf[:len(data)] = data
-                del buf
-                peer.seal(oid)
-        except Exception:  # noqa: BLE001 - the cluster may be closed by then
-            pass
+        for _attempt in range(20):  # a client shared with the caller's thread may be busy: try again
+            try:
+                data = self.inner.get_buffer(oid, timeout=0)
+                for i in self.peers():
+                    if self.cluster.inner.is_local(i, oid):
+                        continue
+                    peer = self.cluster.inner.node(i)
+                    buf = peer.create(oid, len(data))
+                    buf[:len(data)] = data
+                    del buf
+                    peer.seal(oid)
+                return
+            except Exception:  # noqa: BLE001 - the cluster may be closed by then
+                time.sleep(0.05)
 
 
 @mutant("nodes_lazy_push", "store.nodes.pull_on_demand")
 def nodes_lazy_push() -> Implementation:
-    """put copies the object to every node in the background, a second later."""
+    """put copies the object to every node in the background, half a second later."""
     return shared_memory_mutant("nodes_lazy_push", wrap_node=_LazyPushNode)
 
 
