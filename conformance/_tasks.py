@@ -1,4 +1,5 @@
-"""What a child interpreter does for a clause (see :mod:`conformance.child`): one function per task,
+"""What a child interpreter does for a clause (see :mod:`conformance.child`; the child's entry point,
+:mod:`conformance._child_main`, looks the task up here): one function per task,
 ``task(impl, payload) -> plain data``."""
 
 from __future__ import annotations
@@ -7,6 +8,7 @@ import time
 import traceback
 from typing import Any, Dict, Tuple
 
+from conformance.child import signal
 from conformance.watchdog import WatchedStore
 
 
@@ -82,8 +84,6 @@ def store_put_on_cue(impl: Any, payload: Any) -> int:
     import os
     import pickle
 
-    from conformance.child import signal
-
     name, cues = payload
     store = _attach(impl, name)
     try:
@@ -112,8 +112,6 @@ def store_hold(impl: Any, payload: Any) -> Dict[str, Any]:
     (``min`` and ``max`` of the array) and drop it."""
     import os
 
-    from conformance.child import signal
-
     name, oid, release = payload
     store = _attach(impl, name)
     try:
@@ -133,7 +131,5 @@ def store_create_and_hang(impl: Any, payload: Any) -> None:
     store = _attach(impl, name)
     buf = store.create(oid, size)
     buf[:size] = b"\x07" * size
-    from conformance.child import signal
-
     signal(b"created")
     time.sleep(600)  # the parent kills it
