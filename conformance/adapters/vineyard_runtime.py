@@ -166,8 +166,21 @@ def stop_all() -> None:
 
 
 def _wait_for_socket(proc: "subprocess.Popen[bytes]", path: str, what: str, log: str) -> None:
+    """Wait until a client can connect to the daemon at ``path`` and ask it something: vineyardd binds its
+    socket before its metadata service is ready, and resets connections until it is."""
+    import vineyard
+
     deadline = time.monotonic() + START_TIMEOUT
-    while not os.path.exists(path):
+    while True:
+        if os.path.exists(path):
+            try:
+                client = vineyard.connect(path)
+            except (RuntimeError, OSError):  # vineyard._C.VineyardException is a RuntimeError
+                pass
+            else:
+                client.instance_id  # noqa: B018 - one round trip: the daemon serves
+                client.close()
+                return
         if proc.poll() is not None or time.monotonic() > deadline:
             _stop(proc)
             raise RuntimeError(f"{what} did not start on {path} (exit status {proc.returncode}); its log is {log}")
