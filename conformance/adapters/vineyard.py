@@ -18,20 +18,21 @@ contract            Vineyard (``vineyard.connect(socket)``, its IPC client)
 ``delete``          ``client.delete(object, deep=True)`` and ``client.drop_name``
 ==================  =====================================================================================
 
-**Ids.** Vineyard chooses its own object ids, so the contract's 20-byte ids live in an id directory:
-Vineyard's own names (``put_name`` / ``get_name`` / ``drop_name`` / ``list_names``), one name
-``objstore/<id hex>`` per sealed object, kept by the daemon and so shared by every client of the store, in
-any process (and, in a cluster, by every node, through etcd). Names can only point at persisted objects, and
-a blob cannot be persisted alone: hence the small metadata object around each blob. ``put_name`` replaces
-an existing name silently, so the directory itself refuses an id that exists, and an unsealed object has no
-name yet: the clauses ``store.immutability.exists``, ``store.visibility.unsealed`` and
-``store.multiprocess.unsealed_invisible`` therefore check this adapter's directory more than Vineyard.
+**Ids.** Vineyard chooses its own object ids, so the contract's 20-byte ids live in the adapter kit's id
+directory (:class:`conformance.kit.IdDirectory`), a folder beside the store's socket (``ids/``) that
+every process of the machine shares: ``create`` reserves the id, ``seal`` publishes the Vineyard id of a
+small metadata object (type ``objstore::Frame``) holding the blob as member ``buffer``, ``abort`` releases
+it. Vineyard's own names (``put_name``) cannot serve: they replace an existing name silently, and point
+only at persisted objects. The clauses ``store.immutability.exists``, ``store.visibility.unsealed`` and
+``store.multiprocess.unsealed_invisible`` therefore check the directory rather than Vineyard, and the
+report marks them (``Implementation.adapter_tested``).
 
 **Stores and nodes.** A store is one ``vineyardd`` (:mod:`conformance.adapters.vineyard_runtime`: local
 metadata, no RPC, a UNIX socket under the run's folder); its name is the socket path, which another process
 passes to ``attach``. A cluster (capability ``nodes``) is ``n`` vineyardd sharing an etcd, in a network
 namespace of their own; ``get`` on a node that does not hold the object asks Vineyard to migrate it
-(``client.migrate``, daemon-to-daemon RPC) and names the local copy ``objstore/<id hex>@<instance>``.
+(``client.migrate``, daemon-to-daemon RPC) and records the local copy in that node's own directory
+(``copies/``); the cluster's ids are one directory shared by its nodes.
 
 **Not claimed**: ``eviction`` (a full Vineyard refuses the allocation, or spills to disk when a spill path
 is set; it never evicts objects for a create).
@@ -40,15 +41,17 @@ is set; it never evicts objects for a create).
 from __future__ import annotations
 
 import os
+import struct
 import time
 from typing import Any, Dict, Iterable, List, Optional
 
 from conformance.adapters.reference import ReferenceSerializer
 from conformance.adapters.vineyard_runtime import LocalCluster, Vineyardd, start_cluster, start_vineyardd
 from conformance.api import OBJECT_ID_SIZE, Implementation
+from conformance.kit import ID_DIRECTORY_CLAUSES, IdDirectory
 
 __all__ = ["FRAME_TYPENAME", "NONE_TIMEOUT", "ObjectIdExistsError", "ObjectIdNotFoundError", "VineyardCluster",
-           "VineyardNames", "VineyardStore", "VineyardStoreError", "VineyardStoreFactory", "connect",
+           "VineyardStore", "VineyardStoreError", "VineyardStoreFactory", "connect",
            "vineyard_implementation"]
 
 #: The type name of the metadata object around each frame's blob.
@@ -56,8 +59,6 @@ FRAME_TYPENAME = "objstore::Frame"
 #: Seconds a get with ``timeout=None`` ("as long as it takes") waits before it raises ``TimeoutError``: a
 #: suite must fail, not hang, on an object that never comes.
 NONE_TIMEOUT = 60.0
-#: Seconds between two looks in the directory while a get waits for a put.
-POLL = 0.005
 
 
 class VineyardStoreError(Exception):
@@ -96,53 +97,29 @@ def _check_id(object_id: Any) -> bytes:
     return bytes(object_id)
 
 
-class VineyardNames:
-    """The id directory of one store: contract ids to Vineyard object ids, as Vineyard names.
+def _native(vineyard_id: Any) -> bytes:
+    """A Vineyard object id as the directory's bytes."""
+    return struct.pack("<Q", int(vineyard_id))
 
-    ``objstore/<hex>`` names the sealed object; ``objstore/<hex>@<instance>`` a copy migrated to the node
-    of that instance id (clusters only).
-    """
 
-    PREFIX = "objstore/"
+def _from_native(raw: bytes) -> Any:
+    return _vineyard().ObjectID(struct.unpack("<Q", raw)[0])
 
-    def __init__(self, client: Any) -> None:
-        self._client = client
-        self._missing = _vineyard().ObjectNotExistsException
 
-    def _name(self, object_id: bytes, instance: Optional[int] = None) -> str:
-        return f"{self.PREFIX}{object_id.hex()}" + ("" if instance is None else f"@{instance}")
-
-    def lookup(self, object_id: bytes, instance: Optional[int] = None) -> Optional[Any]:
-        """The Vineyard id named for ``object_id`` (or its copy on ``instance``), or None."""
-        try:
-            return self._client.get_name(self._name(object_id, instance))
-        except self._missing:
-            return None
-
-    def bind(self, object_id: bytes, vineyard_id: Any, instance: Optional[int] = None) -> None:
-        """Name ``vineyard_id`` (a persisted object) for ``object_id``; :class:`ObjectIdExistsError` if named."""
-        if instance is None and self.lookup(object_id) is not None:
-            raise ObjectIdExistsError(f"object {object_id.hex()} is already in this Vineyard store; ids are "
-                                      f"immutable: use a new id (or object_id=None for a fresh one)")
-        self._client.put_name(vineyard_id, self._name(object_id, instance))
-
-    def unbind(self, object_id: bytes, instance: Optional[int] = None) -> None:
-        self._client.drop_name(self._name(object_id, instance))
-
-    def ids(self) -> List[bytes]:
-        """Every id with a sealed object (copies on other nodes not counted twice)."""
-        names = self._client.list_names(f"{self.PREFIX}*", limit=1 << 20)
-        return [bytes.fromhex(n[len(self.PREFIX):]) for n in names if "@" not in n]
+def directory_of(socket: str) -> str:
+    """The id directory of the store whose vineyardd listens at ``socket``: ``ids/`` beside it."""
+    return os.path.join(os.path.dirname(socket), "ids")
 
 
 class VineyardStore:
     """One client of a Vineyard store (the contract's ``Store``, with raw buffers); ``name`` is its socket."""
 
-    def __init__(self, name: str, *, serializer: Optional[ReferenceSerializer] = None) -> None:
+    def __init__(self, name: str, *, serializer: Optional[ReferenceSerializer] = None,
+                 directory: Optional[str] = None) -> None:
         self._vineyard = _vineyard()
         self.name = name
         self.client = connect(name)
-        self.names = VineyardNames(self.client)
+        self.ids = IdDirectory(directory or directory_of(name))
         self._serializer = serializer or ReferenceSerializer()
         self._creating: Dict[bytes, Any] = {}
 
@@ -150,10 +127,14 @@ class VineyardStore:
 
     def create(self, object_id: bytes, size: int) -> memoryview:
         oid = _check_id(object_id)
-        if oid in self._creating or self.names.lookup(oid) is not None:
+        if not self.ids.reserve(oid):
             raise ObjectIdExistsError(f"object {oid.hex()} already exists in Vineyard store {self.name!r} (sealed "
                                       f"or being created); use a new id")
-        builder = self.client.create_blob(size) if size > 0 else self.client.create_empty_blob()
+        try:
+            builder = self.client.create_blob(size) if size > 0 else self.client.create_empty_blob()
+        except BaseException:
+            self.ids.release(oid)
+            raise
         self._creating[oid] = builder
         return memoryview(builder).cast("B") if size > 0 else memoryview(b"")
 
@@ -168,27 +149,30 @@ class VineyardStore:
         meta["nbytes"] = int(blob.size)
         meta.add_member("buffer", blob)
         meta = self.client.create_metadata(meta)
-        self.client.persist(meta.id)
-        self.names.bind(oid, meta.id)
+        self._persist(meta.id)
+        self.ids.publish(oid, _native(meta.id))
+
+    def _persist(self, vineyard_id: Any) -> None:
+        """Nothing on one node (local metadata); clusters persist, so that other nodes see the object."""
 
     def abort(self, object_id: bytes) -> None:
         oid = _check_id(object_id)
         builder = self._creating.pop(oid, None)
         if builder is None:
             raise ObjectIdNotFoundError(f"object {oid.hex()} is not being created by this client: nothing to abort")
-        if hasattr(builder, "abort"):
-            builder.abort(self.client.ipc_client)
+        try:
+            if hasattr(builder, "abort"):
+                builder.abort(self.client.ipc_client)
+        finally:
+            self.ids.release(oid)
 
     def _resolve(self, oid: bytes, timeout: Optional[float]) -> Any:
-        deadline = time.monotonic() + (NONE_TIMEOUT if timeout is None else max(0.0, timeout))
-        while True:
-            found = self.names.lookup(oid)
-            if found is not None:
-                return found
-            if time.monotonic() >= deadline:
-                raise TimeoutError(f"object {oid.hex()} was not sealed in Vineyard store {self.name!r} within "
-                                   f"{NONE_TIMEOUT if timeout is None else timeout}s (get timeout)")
-            time.sleep(POLL)
+        wait = NONE_TIMEOUT if timeout is None else max(0.0, timeout)
+        found = self.ids.wait(oid, wait)
+        if found is None:
+            raise TimeoutError(f"object {oid.hex()} was not sealed in Vineyard store {self.name!r} within "
+                               f"{wait}s (get timeout)")
+        return _from_native(found)
 
     def _local_frame(self, oid: bytes, frame_id: Any) -> Any:
         """The id of a frame object of this node (clusters: :class:`VineyardClusterStore` migrates)."""
@@ -217,19 +201,18 @@ class VineyardStore:
         return oid
 
     def contains(self, object_id: bytes) -> bool:
-        return self.names.lookup(_check_id(object_id)) is not None
+        return self.ids.lookup(_check_id(object_id)) is not None
 
     def delete(self, object_id: bytes) -> None:
         oid = _check_id(object_id)
-        frame_id = self.names.lookup(oid)
-        if frame_id is None:
+        found = self.ids.remove(oid)
+        if found is None:
             raise ObjectIdNotFoundError(f"object {oid.hex()} is not in Vineyard store {self.name!r}: nothing to "
                                         f"delete (contains() says whether an id is there)")
-        self.names.unbind(oid)
-        self.client.delete(frame_id, deep=True)
+        self.client.delete(_from_native(found), deep=True)
 
     def list(self) -> Iterable[bytes]:
-        return self.names.ids()
+        return self.ids.ids()
 
     def close(self) -> None:
         self._creating.clear()
@@ -239,18 +222,29 @@ class VineyardStore:
 
 
 class VineyardClusterStore(VineyardStore):
-    """A node's client in a cluster: frames are persisted (global), and a get migrates a remote one here."""
+    """A node's client in a cluster: frames are persisted (global, through etcd), and a get of one sealed on
+    another node migrates it here and records the copy in this node's ``copies`` directory."""
+
+    def __init__(self, name: str, *, directory: str, copies: str) -> None:
+        super().__init__(name, directory=directory)
+        self.copies = IdDirectory(copies)
+
+    def _persist(self, vineyard_id: Any) -> None:
+        self.client.persist(vineyard_id)
+
+    def holds(self, oid: bytes, frame_id: Any) -> Optional[Any]:
+        """The id of this node's copy of the frame ``frame_id`` (sealed here, or migrated here), or None."""
+        if self.client.get_meta(frame_id, sync_remote=True).instance_id == self.client.instance_id:
+            return frame_id
+        copy = self.copies.lookup(oid)
+        return None if copy is None else _from_native(copy)
 
     def _local_frame(self, oid: bytes, frame_id: Any) -> Any:
-        instance = self.client.instance_id
-        if self.client.get_meta(frame_id, sync_remote=True).instance_id == instance:
-            return frame_id
-        copy = self.names.lookup(oid, instance)
-        if copy is None:
-            copy = self.client.migrate(frame_id)  # Vineyard pulls the blob from the node that holds it
-            self.client.persist(copy)
-            self.names.bind(oid, copy, instance)
-        return copy
+        local = self.holds(oid, frame_id)
+        if local is None:
+            local = self.client.migrate(frame_id)  # Vineyard pulls the blob from the node that holds it
+            self.copies.publish(oid, _native(local))
+        return local
 
 
 class VineyardStoreFactory:
@@ -264,6 +258,7 @@ class VineyardStoreFactory:
         daemon = start_vineyardd(capacity)
         self._daemons[daemon.socket] = daemon
         try:
+            os.makedirs(directory_of(daemon.socket))
             return self.store_class(daemon.socket)  # type: ignore[no-any-return]
         except BaseException:
             self._daemons.pop(daemon.socket, None)
@@ -290,26 +285,27 @@ class VineyardCluster:
 
     def __init__(self, cluster: LocalCluster) -> None:
         self.cluster = cluster
+        shared = os.path.join(cluster.folder, "ids")
+        os.makedirs(shared, exist_ok=True)
         try:
-            self._stores = [VineyardClusterStore(sock) for sock in cluster.sockets]
+            self._stores = []
+            for sock in cluster.sockets:
+                copies = os.path.join(os.path.dirname(sock), "copies")
+                os.makedirs(copies, exist_ok=True)
+                self._stores.append(VineyardClusterStore(sock, directory=shared, copies=copies))
         except BaseException:
             cluster.stop()
             raise
 
-    def node(self, index: int) -> VineyardStore:
+    def node(self, index: int) -> VineyardClusterStore:
         return self._stores[index]
 
     def is_local(self, index: int, object_id: bytes) -> bool:
         """True when node ``index``'s daemon holds the object: it was sealed there, or migrated there."""
         store = self._stores[index]
         oid = _check_id(object_id)
-        frame_id = store.names.lookup(oid)
-        if frame_id is None:
-            return False
-        instance = store.client.instance_id
-        if store.client.get_meta(frame_id, sync_remote=True).instance_id == instance:
-            return True
-        return store.names.lookup(oid, instance) is not None
+        found = store.ids.lookup(oid)
+        return found is not None and store.holds(oid, _from_native(found)) is not None
 
     def close(self) -> None:
         for store in self._stores:
@@ -331,7 +327,8 @@ def vineyard_implementation() -> Implementation:
     # The serializer capabilities are the reference serializer's, which Vineyard stores: claimed because the
     # values in the store have them. register_serializer and inspect are the reference's API, not Vineyard's.
     caps = {"numpy", "numpy_byte_order", "recursive", "by_value_functions", "dynamic_classes", "out_of_band",
-            "zero_copy", "read_only", "store", "raw_buffers", "multiprocess", "timeouts", "nodes"}
+            "zero_copy", "read_only", "store", "store_zero_copy", "store_read_only", "raw_buffers", "multiprocess",
+            "timeouts", "nodes"}
     return Implementation(
         name="vineyard",
         serializer=ReferenceSerializer(),
@@ -344,5 +341,6 @@ def vineyard_implementation() -> Implementation:
         store_full_error=(vineyard.NotEnoughMemoryException,),
         timeout_error=(TimeoutError,),
         not_found_error=(ObjectIdNotFoundError,),
+        adapter_tested=dict(ID_DIRECTORY_CLAUSES),
         description=f"Vineyard {vineyard.__version__} blobs holding reference pickle-5 frames",
     )

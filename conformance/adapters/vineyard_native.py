@@ -12,10 +12,11 @@ resolvers (a numpy array becomes a ``vineyard::Tensor``, a str a ``vineyard::Sca
   (and ``deserialize``) call :func:`fetch`, which returns ``client.get(object_id)``. The serializer rows thus
   check ``put`` followed by ``get`` on Vineyard's own types; the objects live until the process exits.
 * **The store** is a ``vineyardd`` per store, as for ``vineyard``, with ``client.put`` / ``client.get``
-  behind the same id directory of Vineyard names (:class:`conformance.adapters.vineyard.VineyardNames`).
+  behind the same id directory (the adapter kit's :class:`conformance.kit.IdDirectory`, beside the socket).
 
-Not claimed: ``raw_buffers`` (put and get are whole values), ``out_of_band`` (no pickle stream to take
-buffers out of), functions and classes by value (Vineyard pickles them by reference), ``eviction``, and
+Not claimed: ``raw_buffers`` (put and get are whole values), ``out_of_band``, ``zero_copy`` and
+``read_only`` of the serializer (its frame is a reference, not the value's bytes; the store's zero copy,
+``store_zero_copy`` and ``store_read_only``, is claimed), functions and classes by value (Vineyard pickles them by reference), ``eviction``, and
 ``nodes`` (see ``vineyard`` for Vineyard's migration between nodes).
 """
 
@@ -26,18 +27,19 @@ import pickle
 import threading
 from typing import Any, Dict, Optional
 
-from conformance.adapters.pickling import PICKLE_DUMP_ERRORS, PICKLE_LOAD_ERRORS, PicklerSerializer
 from conformance.adapters.vineyard import (
     ObjectIdExistsError,
     ObjectIdNotFoundError,
     VineyardStore,
     VineyardStoreFactory,
     _check_id,
+    _native,
     _vineyard,
     connect,
 )
 from conformance.adapters.vineyard_runtime import Vineyardd, start_vineyardd
 from conformance.api import OBJECT_ID_SIZE, Implementation
+from conformance.kit import ID_DIRECTORY_CLAUSES, PICKLE_DUMP_ERRORS, PICKLE_LOAD_ERRORS, PickleLikeSerializer
 
 __all__ = ["BLOB_TYPENAME", "SERIALIZER_STORE_SIZE", "VineyardNativeStore", "VineyardReference", "fetch",
            "vineyard_native_implementation"]
@@ -95,9 +97,18 @@ class VineyardNativeStore(VineyardStore):
 
     def put(self, value: Any, object_id: Optional[bytes] = None) -> bytes:
         oid = os.urandom(OBJECT_ID_SIZE) if object_id is None else _check_id(object_id)
-        if self.names.lookup(oid) is not None:
+        if not self.ids.reserve(oid):
             raise ObjectIdExistsError(f"object {oid.hex()} is already in Vineyard store {self.name!r}; ids are "
                                       f"immutable: use a new id")
+        try:
+            vineyard_id = self._put(value)
+        except BaseException:
+            self.ids.release(oid)
+            raise
+        self.ids.publish(oid, _native(vineyard_id))
+        return oid
+
+    def _put(self, value: Any) -> Any:
         vineyard_id = self.client.put(value)
         if self.client.get_meta(vineyard_id).typename == "vineyard::Blob":
             # put of bytes gives a bare blob, and a blob cannot be persisted, hence named: wrap it.
@@ -105,9 +116,7 @@ class VineyardNativeStore(VineyardStore):
             meta["typename"] = BLOB_TYPENAME
             meta.add_member("value", self.client.get_object(vineyard_id))
             vineyard_id = self.client.create_metadata(meta).id
-        self.client.persist(vineyard_id)
-        self.names.bind(oid, vineyard_id)
-        return oid
+        return vineyard_id
 
     def get(self, object_id: bytes, *, timeout: Optional[float] = None) -> Any:
         vineyard_id = self._resolve(_check_id(object_id), timeout)
@@ -137,11 +146,11 @@ def vineyard_native_implementation() -> Implementation:
 
     Raises ``ImportError`` naming the fix when Vineyard is not installed."""
     vineyard = _vineyard()
-    caps = {"numpy", "numpy_byte_order", "recursive", "zero_copy", "read_only", "store", "multiprocess",
+    caps = {"numpy", "numpy_byte_order", "recursive", "store", "store_zero_copy", "store_read_only", "multiprocess",
             "timeouts"}
     return Implementation(
         name="vineyard-native",
-        serializer=PicklerSerializer(_dumps, out_of_band=False),
+        serializer=PickleLikeSerializer(_dumps, out_of_band=False),
         protocols=(5,),
         capabilities=frozenset(caps),
         store_factory=VineyardStoreFactory(store_class=VineyardNativeStore),
@@ -151,5 +160,6 @@ def vineyard_native_implementation() -> Implementation:
         store_full_error=(vineyard.NotEnoughMemoryException,),
         timeout_error=(TimeoutError,),
         not_found_error=(ObjectIdNotFoundError,),
+        adapter_tested={"store.immutability.exists": ID_DIRECTORY_CLAUSES["store.immutability.exists"]},
         description=f"Vineyard {vineyard.__version__}'s own client.put / client.get",
     )
