@@ -42,8 +42,7 @@ from __future__ import annotations
 
 import os
 import struct
-import time
-from typing import Any, Dict, Iterable, List, Optional
+from typing import Any, Dict, Iterable, Optional
 
 from conformance.adapters.reference import ReferenceSerializer
 from conformance.adapters.vineyard_runtime import LocalCluster, Vineyardd, start_cluster, start_vineyardd
@@ -259,14 +258,14 @@ class VineyardStoreFactory:
         self._daemons[daemon.socket] = daemon
         try:
             os.makedirs(directory_of(daemon.socket))
-            return self.store_class(daemon.socket)  # type: ignore[no-any-return]
+            return self.store_class(daemon.socket)
         except BaseException:
             self._daemons.pop(daemon.socket, None)
             daemon.stop()
             raise
 
     def attach(self, name: str) -> VineyardStore:
-        return self.store_class(name)  # type: ignore[no-any-return]
+        return self.store_class(name)
 
     def destroy(self, store: VineyardStore) -> None:
         try:

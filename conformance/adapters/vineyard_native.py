@@ -14,10 +14,10 @@ resolvers (a numpy array becomes a ``vineyard::Tensor``, a str a ``vineyard::Sca
 * **The store** is a ``vineyardd`` per store, as for ``vineyard``, with ``client.put`` / ``client.get``
   behind the same id directory (the adapter kit's :class:`conformance.kit.IdDirectory`, beside the socket).
 
-Not claimed: ``raw_buffers`` (put and get are whole values), ``out_of_band``, ``zero_copy`` and
+Not claimed: ``raw_buffers`` (put and get are whole values); ``out_of_band``, ``zero_copy`` and
 ``read_only`` of the serializer (its frame is a reference, not the value's bytes; the store's zero copy,
-``store_zero_copy`` and ``store_read_only``, is claimed), functions and classes by value (Vineyard pickles them by reference), ``eviction``, and
-``nodes`` (see ``vineyard`` for Vineyard's migration between nodes).
+``store_zero_copy`` and ``store_read_only``, is claimed); functions and classes by value (Vineyard pickles
+them by reference); ``eviction``; and ``nodes`` (see ``vineyard`` for Vineyard's migration between nodes).
 """
 
 from __future__ import annotations

@@ -299,9 +299,9 @@ def _wait_for_port(proc: "subprocess.Popen[bytes]", port: int, what: str) -> Non
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=1.0):
                 return
-        except OSError:
+        except OSError as exc:
             if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"{what} did not listen on 127.0.0.1:{port} (exit status {proc.poll()})")
+                raise RuntimeError(f"{what} did not listen on 127.0.0.1:{port} (exit status {proc.poll()})") from exc
             time.sleep(0.05)
 
 
