@@ -135,8 +135,8 @@ time.sleep(600)
 
 @pytest.mark.parametrize("how", ["exit", "SIGTERM", "SIGKILL"])
 def test_nothing_outlives_the_process_that_started_it(how: str) -> None:
-    """Interpreter exit runs the exit handler; SIGTERM becomes SystemExit; after SIGKILL the kernel kills
-    the daemons (PR_SET_PDEATHSIG)."""
+    """Interpreter exit runs the exit handler; SIGTERM stops the daemons and still ends the process; after
+    SIGKILL the kernel kills the daemons (PR_SET_PDEATHSIG)."""
     proc = subprocess.Popen([sys.executable, "-c", _STARTER, how], stdout=subprocess.PIPE, text=True)
     assert proc.stdout is not None
     pids = [int(p) for p in proc.stdout.readline().split()]
@@ -144,6 +144,8 @@ def test_nothing_outlives_the_process_that_started_it(how: str) -> None:
     if how != "exit":
         os.kill(proc.pid, getattr(signal, how))
     proc.wait(timeout=60)
+    if how != "exit":  # the signal still ends the process (the SIGTERM handler re-raises it)
+        assert proc.returncode == -getattr(signal, how), f"the starter ended with {proc.returncode} after {how}"
     deadline = time.monotonic() + 30
     while any(_alive(p) for p in pids) and time.monotonic() < deadline:
         time.sleep(0.1)

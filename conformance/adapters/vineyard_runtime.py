@@ -18,8 +18,8 @@ logs under the run's folder, and is gone when the run ends:
   ``{envtmpdir}/vineyard``), else a temporary folder removed at exit. Each store or cluster gets a
   sub-folder.
 * **Gone when the run ends**: every daemon is killed when its store or cluster is destroyed, at interpreter
-  exit (``atexit``), on SIGTERM (turned into ``SystemExit`` when no other handler is set, so the exit
-  handlers run), and, if this process is SIGKILLed, by the kernel: each daemon asks for SIGKILL when its
+  exit (``atexit``), on SIGTERM (when no other handler is set: the daemons are stopped, then the process
+  dies of the signal as it would have), and, if this process is SIGKILLed, by the kernel: each daemon asks for SIGKILL when its
   parent dies (``PR_SET_PDEATHSIG``).
 
 ``python -m conformance.adapters.vineyard_runtime cluster DIR N SIZE`` is the cluster's supervisor, run
@@ -130,7 +130,15 @@ def _enter_private_network() -> None:
 
 
 def _on_sigterm(signum: int, frame: Any) -> None:
-    raise SystemExit(128 + signum)
+    """SIGTERM: stop the daemons, then die of SIGTERM as if no handler were set (raising SystemExit instead
+    would let pytest report it as a test's failure and go on)."""
+    stop_all()
+    signal.signal(signum, signal.SIG_DFL)
+    os.kill(os.getpid(), signum)
+
+
+def _supervisor_sigterm(signum: int, frame: Any) -> None:
+    raise SystemExit(128 + signum)  # the supervisor's finally stops etcd and the daemons
 
 
 def _track(proc: "subprocess.Popen[bytes]") -> None:
@@ -315,7 +323,7 @@ def _supervise(folder: str, n: int, size: str, vineyardd: str, etcd: str) -> int
         procs.append(proc)
         return proc
 
-    signal.signal(signal.SIGTERM, _on_sigterm)
+    signal.signal(signal.SIGTERM, _supervisor_sigterm)
     try:
         _loopback_up()
         client, peer = f"http://127.0.0.1:{ETCD_CLIENT_PORT}", f"http://127.0.0.1:{ETCD_PEER_PORT}"
