@@ -19,8 +19,8 @@ logs under the run's folder, and is gone when the run ends:
   sub-folder.
 * **Gone when the run ends**: every daemon is killed when its store or cluster is destroyed, at interpreter
   exit (``atexit``), on SIGTERM (when no other handler is set: the daemons are stopped, then the process
-  dies of the signal as it would have), and, if this process is SIGKILLed, by the kernel: each daemon asks for SIGKILL when its
-  parent dies (``PR_SET_PDEATHSIG``).
+  dies of the signal as it would have), and, if this process is SIGKILLed, by the kernel: each daemon asks
+  for SIGKILL when its parent dies (``PR_SET_PDEATHSIG``).
 
 ``python -m conformance.adapters.vineyard_runtime cluster DIR N SIZE`` is the cluster's supervisor, run
 inside the namespace (see :func:`start_cluster`); nobody else needs to call it.
