@@ -26,7 +26,7 @@ try:
     shared = [1]
     got = client.get(client.put([shared, shared]))
     assert got[0] is got[1], f"put [shared, shared], got {got!r}: two copies (and tuples) instead of one list"
-    cyclic = []
+    cyclic: list = []
     cyclic.append(cyclic)
     try:
         client.put(cyclic)
