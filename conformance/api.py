@@ -205,9 +205,9 @@ class Store(Protocol):
     ``delete`` of a missing object raises the declared ``not_found_error``; ``get`` of one waits (see
     :meth:`get`) and raises the declared ``timeout_error``.
 
-    These are the operations of capability ``store`` (``name`` is an attribute, not an operation). A store
-    whose implementation claims ``raw_buffers`` also meets :class:`SupportsRawBuffers` (create, seal, abort,
-    get_buffer).
+    These are the operations of capability ``store`` (``name``, an attribute, is checked on each store the
+    suite makes, since a class need not show it). A store whose implementation claims ``raw_buffers`` also
+    meets :class:`SupportsRawBuffers` (create, seal, abort, get_buffer).
     """
 
     #: What another process passes to ``StoreFactory.attach`` to reach this same store.

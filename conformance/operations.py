@@ -14,7 +14,7 @@ import typing
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
 __all__ = ["Operation", "annotated_return", "missing_operation", "operation_problem", "operations",
-           "protocol_members"]
+           "protocol_attributes", "protocol_members"]
 
 
 class Operation(typing.NamedTuple):
@@ -40,6 +40,17 @@ def protocol_members(protocol: type) -> Tuple[str, ...]:
             continue
         names += [name for name, value in vars(cls).items()
                   if not name.startswith("_") and inspect.isfunction(value) and name not in names]
+    return tuple(names)
+
+
+def protocol_attributes(protocol: type) -> Tuple[str, ...]:
+    """The public data members ``protocol`` declares (its annotations, and those of the Protocols it extends):
+    what an instance has, which a class need not show."""
+    names: List[str] = []
+    for cls in reversed(protocol.__mro__):
+        if _is_protocol(cls) and cls is not typing.Protocol:
+            names += [name for name in vars(cls).get("__annotations__", {})
+                      if not name.startswith("_") and name not in names]
     return tuple(names)
 
 
@@ -89,11 +100,16 @@ def operation_problem(target: Any, operation: Operation) -> Optional[str]:
 
 
 def missing_operation(target: Any, protocol: type) -> Optional[str]:
-    """What ``target`` lacks of ``protocol`` (the first problem of :func:`operation_problem`), or None."""
+    """What ``target`` lacks of ``protocol`` (the first problem of :func:`operation_problem`, or, for an
+    instance, a data member it does not have), or None."""
     for operation in operations(protocol):
         problem = operation_problem(target, operation)
         if problem is not None:
             return problem
+    if not isinstance(target, type):
+        for name in protocol_attributes(protocol):
+            if not hasattr(target, name):
+                return f"has no {name} attribute"
     return None
 
 

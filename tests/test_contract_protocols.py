@@ -48,6 +48,8 @@ def _fake(owner: str, *, without: Optional[str] = None, store_class: Any = None)
 
         create.__annotations__ = {"return": store_class}  # what the build-time check reads
         methods["create"] = create
+    if owner == "store":
+        methods["name"] = "fake"  # Store's one data member
     methods.pop(without, None)
     return type(f"Fake_{owner}", (), methods)
 
@@ -139,6 +141,13 @@ def test_a_store_typed_against_Store_without_delete_is_refused_at_build_time():
                                             r"\(TypedStore\) has no delete\(object_id\) method"):
         Implementation(name="typed", serializer=PlainSerializer(), capabilities=frozenset({"store"}),
                        store_factory=TypedFactory(), **ERRORS)
+
+
+def test_a_store_without_a_name_is_refused_when_the_suite_makes_one():
+    """``Store.name`` is an attribute, which only an instance shows: check_store, not the build, asks for it."""
+    impl = _build(annotate=False)
+    with pytest.raises(ContractError, match=r"claims 'store' but its store \(Fake_store\) has no name attribute"):
+        check_store(impl, _fake("store", without="name")())
 
 
 def test_a_serializer_without_deserialize_is_refused_whatever_it_claims():
