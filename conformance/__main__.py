@@ -3,11 +3,14 @@
     objstore-conformance report [--impl NAME ...] [--out DIR] [--max-examples N] [--profile ci|nightly]
                                 [--xfails NAME=PATH ...] [--junitxml PATH] [--strict-xfail] [-n N]
     objstore-conformance list
+    objstore-conformance bench --impl NAME [--quick] [--dir DIR] [--bench REGEX]
+                               [--compare BASE [--threshold FACTOR]]
 
 ``report`` exits with 0 when every claimed clause passes, 1 when one fails (or errors, or a run breaks
 down, or, with ``--strict-xfail``, a known failure passes), and 2 without running anything when an
 implementation cannot be loaded or built, an option is wrong or an xfails file names no clause; a usage
-error is one line on stderr naming the problem and the fix.
+error is one line on stderr naming the problem and the fix. ``bench`` runs the asv suite for implementations
+beside the reference and the limits; its exit status is :mod:`conformance.bench.command`'s.
 """
 
 from __future__ import annotations
@@ -46,6 +49,12 @@ def _parser() -> argparse.ArgumentParser:
                      help="run each implementation's suite in N processes (pytest-xdist's -n; 'auto': one per "
                           "core)")
     sub.add_parser("list", help="list the available implementations, mutants and clauses")
+    from conformance.bench.command import add_arguments
+
+    bench = sub.add_parser("bench", help="benchmark implementations with asv beside the reference and the limits",
+                           epilog="exit status: 0 done (no regression); 1 --compare found a benchmark slower than "
+                                  "--threshold; 2 a usage error (nothing ran); 3 asv failed")
+    add_arguments(bench)
     return parser
 
 
@@ -62,6 +71,10 @@ def main(argv: Optional[List[str]] = None) -> int:
             needs = f" [needs {', '.join(info.requires)}]" if info.requires else ""
             print(f"  {cid}  ({info.location}){needs}: {info.summary}")
         return 0
+    if args.command == "bench":
+        from conformance.bench.command import main as bench_main
+
+        return bench_main(args)
     if args.command != "report":
         _parser().print_help()
         return 2
