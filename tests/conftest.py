@@ -12,7 +12,12 @@ import pytest
 from _names import unique_name
 from hypothesis import HealthCheck, settings
 
+from conformance.adapters.ray import bind_to_loopback
 from reference.storefile import store_path
+
+# Every Ray a test starts (or joins on this machine) listens on 127.0.0.1 only: Ray reads its switch when
+# `ray` is first imported, which a test module may do before it imports the adapter.
+bind_to_loopback()
 
 settings.register_profile("ci", max_examples=40, deadline=None,
                           suppress_health_check=[HealthCheck.too_slow])

@@ -82,6 +82,34 @@ def test_register_serializer_is_rays(impl: Any) -> None:
         impl.serializer.deregister_serializer(Point)
 
 
+def test_local_ray_listens_on_loopback_only(ray_up: Any) -> None:
+    """Every server of the Ray the adapter started (GCS, raylet, workers, agents) listens on 127.0.0.1 only."""
+    from _listeners import listening, not_loopback, process_tree
+
+    if not ray_adapter.started_here():
+        pytest.skip("this session joined a Ray through RAY_ADDRESS; the adapter started none")
+    ray_up.get(ray_up.put(1))  # a worker is up
+    pids = process_tree([os.getpid()])
+    assert listening(pids), "found no listening socket of Ray's processes: the check would be vacuous"
+    assert not not_loopback(pids), f"Ray listens on the network: {not_loopback(pids)}"
+
+
+def test_refuses_to_start_ray_on_the_network(monkeypatch: Any) -> None:
+    """With Ray's loopback switch off, ensure_ray raises before starting anything."""
+    from ray._private import services
+
+    monkeypatch.setattr(services, "get_node_ip_address", lambda address=None: "192.0.2.1")
+    with pytest.raises(RuntimeError, match="CVE-2023-48022"):
+        ray_adapter._refuse_network_ray(ray)
+
+
+@pytest.mark.parametrize("address, loopback", [
+    ("127.0.0.1:6379", True), ("localhost:6379", True), ("127.0.0.1", True), ("[::1]:6379", True),
+    ("10.0.0.2:6379", False), ("ray-head:6379", False), ("192.0.2.1", False)])
+def test_is_loopback(address: str, loopback: bool) -> None:
+    assert ray_adapter.is_loopback(address) is loopback
+
+
 # What conformance/xfails/ray.txt records, with plain ray.put / ray.get.
 
 def test_known_bytearray_comes_back_as_bytes(ray_up: Any) -> None:

@@ -16,6 +16,15 @@ Ray runs once per process: the first call starts a local Ray with a bounded obje
 one CPU (:func:`ensure_ray`), and an exit handler shuts it down. A child interpreter of the suite joins the
 parent's Ray through ``RAY_ADDRESS`` instead of starting its own.
 
+The Ray this adapter starts listens on 127.0.0.1 only: an unauthenticated Ray API on a network is remote
+code execution (CVE-2023-48022). Ray binds its servers (GCS, raylets, workers, object manager) to the node's
+IP address, which on Linux is the machine's network address unless Ray's own switch
+``RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0`` makes it the loopback address. Ray reads the switch when ``ray`` is
+first imported, so importing this module sets it (:func:`bind_to_loopback`) unless ``RAY_ADDRESS`` names a
+cluster on another address; the same holds for a cluster on 127.0.0.1 that a driver or a child of the suite
+joins (with the switch unset, Ray resolves 127.0.0.1 to the machine's address and looks for its raylet
+there). :func:`ensure_ray` refuses to start a Ray that would not be on loopback.
+
 The store (``--impl ray`` claims ``store``, ``zero_copy``, ``multiprocess``, ``timeouts`` and ``nodes``) is
 Ray's object store behind an id directory: ``ray.put``, ``ray.get`` with its timeout, Ray's reference counting, pinning
 and spilling, and, for nodes, Ray's pull on demand between raylets. :mod:`conformance.adapters.ray_store`
@@ -38,6 +47,7 @@ from __future__ import annotations
 
 import atexit
 import io
+import ipaddress
 import os
 import pickle
 from typing import Any, Callable, Sequence, Set, Tuple
@@ -45,8 +55,12 @@ from typing import Any, Callable, Sequence, Set, Tuple
 from conformance.api import Implementation
 from reference.frame import Frame, FrameError, FrameFormat, byte_view, read_frame
 
-__all__ = ["RAY_OPTIONS", "RayFrame", "RayInspectFailure", "RaySerializer", "ensure_ray", "ray_implementation",
-           "read_ray_frame", "shutdown_ray", "started_here"]
+__all__ = ["LOOPBACK_SWITCH", "RAY_OPTIONS", "RayFrame", "RayInspectFailure", "RaySerializer", "bind_to_loopback",
+           "ensure_ray", "is_loopback", "ray_implementation", "read_ray_frame", "shutdown_ray", "started_here"]
+
+#: Ray's switch (read once, when ``ray`` is imported): "0" makes the node's IP address, and so every server
+#: Ray starts, 127.0.0.1 on Linux.
+LOOPBACK_SWITCH = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"
 
 #: ``ray.init`` options for the Ray this adapter starts: small, quiet, and gone when the process exits.
 RAY_OPTIONS = {
@@ -65,10 +79,55 @@ FORMAT = FrameFormat(b"RAYF", checked=False)
 _started_here = False
 
 
+def is_loopback(address: str) -> bool:
+    """True when ``address`` (``host``, ``host:port`` or ``[host]:port``) is on the loopback interface."""
+    host = address.strip()
+    if host.startswith("["):
+        host = host[1:].split("]", 1)[0]
+    elif host.count(":") == 1:
+        host = host.split(":", 1)[0]
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def bind_to_loopback() -> bool:
+    """Set :data:`LOOPBACK_SWITCH` to "0" (unless the caller set it) when the Ray to run or join is on this
+    machine's loopback: ``RAY_ADDRESS`` unset (a local Ray is started), or naming 127.0.0.1/localhost.
+    Returns whether the switch is now "0". Takes effect for a ``ray`` imported after the call (children
+    inherit it); :func:`ensure_ray` checks what the imported one does."""
+    address = os.environ.get("RAY_ADDRESS", "")
+    if not address or is_loopback(address):
+        os.environ.setdefault(LOOPBACK_SWITCH, "0")
+    return os.environ.get(LOOPBACK_SWITCH) == "0"
+
+
+bind_to_loopback()
+
+
+def _refuse_network_ray(ray: Any) -> None:
+    """Raise before starting a Ray whose servers would listen on the machine's network address."""
+    from ray._private import services
+
+    address = services.get_node_ip_address()
+    if not is_loopback(address):
+        raise RuntimeError(
+            f"refusing to start a local Ray on {address}: it would listen on the network, and an "
+            f"unauthenticated Ray API there is remote code execution (CVE-2023-48022). Ray binds to "
+            f"127.0.0.1 only when {LOOPBACK_SWITCH}=0 is set before 'ray' is first imported: set it in "
+            f"the environment, or import conformance.adapters.ray before ray")
+
+
 def ensure_ray() -> Any:
     """The ``ray`` module, connected: joins ``RAY_ADDRESS`` when set, else starts a local Ray with
-    :data:`RAY_OPTIONS` (once per process; :func:`shutdown_ray` at exit) and exports its address in
-    ``RAY_ADDRESS`` so that child interpreters join it."""
+    :data:`RAY_OPTIONS`, on 127.0.0.1 only (once per process; :func:`shutdown_ray` at exit), and exports
+    its address in ``RAY_ADDRESS`` so that child interpreters join it.
+
+    Raises ``RuntimeError`` instead of starting a Ray that would listen on a network address (see the
+    module docstring)."""
     global _started_here
     import ray
 
@@ -77,6 +136,7 @@ def ensure_ray() -> Any:
     if os.environ.get("RAY_ADDRESS"):
         ray.init(log_to_driver=False, configure_logging=False)
         return ray
+    _refuse_network_ray(ray)
     context = ray.init(**RAY_OPTIONS)
     _started_here = True
     os.environ["RAY_ADDRESS"] = context.address_info["address"]
