@@ -2,6 +2,7 @@
 
     objstore-conformance report [--impl NAME ...] [--out DIR] [--max-examples N] [--profile ci|nightly]
                                 [--xfails NAME=PATH ...] [--junitxml PATH] [--strict-xfail] [-n N]
+                                [--bench DIR]
     objstore-conformance list
     objstore-conformance bench --impl NAME [--quick] [--dir DIR] [--bench REGEX]
                                [--compare BASE [--threshold FACTOR]]
@@ -48,6 +49,9 @@ def _parser() -> argparse.ArgumentParser:
     rep.add_argument("-n", "--numprocesses", default=None, metavar="N",
                      help="run each implementation's suite in N processes (pytest-xdist's -n; 'auto': one per "
                           "core)")
+    rep.add_argument("--bench", default=None, metavar="DIR",
+                     help="add the figures of `objstore-conformance bench` recorded in DIR (its --dir) as the "
+                          "performance section; default: .objstore-bench when it holds a run")
     sub.add_parser("list", help="list the available implementations, mutants and clauses")
     from conformance.bench.command import add_arguments
 
@@ -115,9 +119,23 @@ def main(argv: Optional[List[str]] = None) -> int:
         if problems:
             more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
             return usage(problems[0] + more)
+    from pathlib import Path
+
+    from conformance.bench.asvrun import INDEX
+    from conformance.report.performance import load as load_performance
+
+    bench_dir = Path(args.bench if args.bench is not None else ".objstore-bench")
+    if args.bench is not None and not (bench_dir / INDEX).exists():
+        return usage(f"--bench {args.bench}: no {INDEX} there; run `objstore-conformance bench --impl NAME "
+                     f"--dir {args.bench}` first")
+    try:
+        perf = load_performance(bench_dir)
+    except ValueError as exc:
+        return usage(str(exc))
     report = run_report(specs, max_examples=args.max_examples, profile=args.profile, jobs=args.jobs,
                         xfails=xfails, database_root=args.out, strict_xfail=args.strict_xfail,
                         pytest_args=pytest_args)
+    report.performance = perf
     print(report.terminal(colour=sys.stdout.isatty()))
     paths = report.write(args.out, junitxml=args.junitxml)
     print("\nwritten: " + ", ".join(str(p) for p in paths))

@@ -24,7 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Dict, List, Optional
 
-__all__ = ["AsvError", "Run", "SUITE_DIR", "machine_name", "project_root", "run_asv", "write_config"]
+__all__ = ["AsvError", "INDEX", "Run", "SUITE_DIR", "head_commit", "machine_name", "project_root", "record_skips",
+           "recorded_runs", "recorded_skips", "run_asv", "write_config"]
 
 #: The shipped asv benchmark suite.
 SUITE_DIR = Path(__file__).resolve().parent / "objstore_bench_suite"
@@ -108,9 +109,11 @@ def _asv(args: List[str], *, env: Dict[str, str], echo: Callable[[str], None]) -
 
 def run_asv(spec: str, *, workdir: Path, root: Path, quick: bool, bench_regex: Optional[str] = None,
             commit: Optional[str] = None, echo: Callable[[str], None] = print,
-            extra_pythonpath: Optional[List[str]] = None) -> Run:
+            extra_pythonpath: Optional[List[str]] = None, host: Optional[str] = None, index: bool = True) -> Run:
     """Run the suite for ``spec`` (beside the reference and the limits) with asv; returns where asv recorded
-    it. Raises :class:`AsvError` when asv is not installed or fails, or there is no commit to record under."""
+    it, and (``index``) names it in the work folder's index as ``spec``'s latest run, the one the report
+    shows. ``host``: the machine name's first part (default: this host's name). Raises :class:`AsvError`
+    when asv is not installed or fails, or there is no commit to record under."""
     try:
         import asv  # noqa: F401
     except ImportError:
@@ -121,7 +124,7 @@ def run_asv(spec: str, *, workdir: Path, root: Path, quick: bool, bench_regex: O
         raise AsvError(f"{root} is not a git checkout with a commit: asv records results under a commit; run "
                        f"it in your project's clone (git init && git commit first, for a new project)")
     conf = write_config(workdir, root)
-    machine = machine_name(spec, quick=quick)
+    machine = machine_name(spec, quick=quick, host=host)
     env = dict(os.environ)
     env["OBJSTORE_BENCH_IMPL"] = spec
     env["OBJSTORE_BENCH_QUICK"] = "1" if quick else "0"
@@ -142,7 +145,8 @@ def run_asv(spec: str, *, workdir: Path, root: Path, quick: bool, bench_regex: O
     if status != 0 or results is None:
         raise AsvError(f"asv run for {spec!r} failed (exit status {status}; see its output above)")
     run = Run(spec=spec, machine=machine, commit=commit, results=results, quick=quick)
-    _record(workdir, run)
+    if index:
+        _record(workdir, run)
     return run
 
 
@@ -156,8 +160,23 @@ def _record(workdir: Path, run: Run) -> None:
     path = workdir / INDEX
     index = json.loads(path.read_text()) if path.exists() else {}
     index[run.spec] = {"machine": run.machine, "commit": run.commit, "results": str(run.results),
-                       "quick": run.quick}
+                       "quick": run.quick, "skipped": index.get(run.spec, {}).get("skipped", [])}
     path.write_text(json.dumps(index, indent=2, sort_keys=True) + "\n")
+
+
+def record_skips(workdir: Path, spec: str, skips: List[Dict[str, str]]) -> None:
+    """Keep, beside ``spec``'s run in the index, what it skipped and why (``{"what", "reason"}`` each)."""
+    path = workdir / INDEX
+    index = json.loads(path.read_text()) if path.exists() else {}
+    index.setdefault(spec, {})["skipped"] = skips
+    path.write_text(json.dumps(index, indent=2, sort_keys=True) + "\n")
+
+
+def recorded_skips(workdir: Path) -> Dict[str, List[Dict[str, str]]]:
+    """Implementation -> what its latest run skipped, from the index (empty when there is none)."""
+    path = workdir / INDEX
+    index = json.loads(path.read_text()) if path.exists() else {}
+    return {spec: list(e.get("skipped", [])) for spec, e in index.items()}
 
 
 def recorded_runs(workdir: Path) -> List[Run]:
@@ -167,4 +186,4 @@ def recorded_runs(workdir: Path) -> List[Run]:
         return []
     index = json.loads(path.read_text())
     return [Run(spec=spec, machine=e["machine"], commit=e["commit"], results=Path(e["results"]), quick=e["quick"])
-            for spec, e in index.items() if Path(e["results"]).exists()]
+            for spec, e in index.items() if "results" in e and Path(e["results"]).exists()]

@@ -49,13 +49,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--threshold", default=DEFAULT_THRESHOLD, metavar="FACTOR",
                         help=f"the slowdown --compare fails on: a factor (1.25) or a percentage (25%%); default "
                              f"{DEFAULT_THRESHOLD}")
+    parser.add_argument("--host", default=None, metavar="NAME",
+                        help="the first part of asv's machine name (default: this host's name); a fixed name lets "
+                             "CI runners, whose host names change, reuse the results they keep")
     parser.add_argument("--no-normalize", action="store_true",
                         help="with --compare, compare raw medians instead of medians relative to the reference "
                              "measured beside them in each run")
 
 
-def plan_lines(spec: str, quick: bool) -> List[str]:
-    """What ``spec`` skips and why, one line each (printed before the run, asv records the same skips)."""
+def plan_skips(spec: str, quick: bool) -> List[Tuple[str, str]]:
+    """What ``spec`` skips and why, ``(what, reason)`` each (asv records the same skips)."""
     from conformance.bench.objstore_bench_suite.common import PROTOCOLS, parameters
     from conformance.bench.targets import implementation
 
@@ -67,7 +70,7 @@ def plan_lines(spec: str, quick: bool) -> List[str]:
     for name in STORE_BENCHMARKS:
         values = params["values"] if name in ("Put", "Get") else params["arrays"]
         combos += [(name, {"payload": v}) for v in values]
-    return [f"  skipped {what}: {reason}" for what, reason in skipped(implementation(spec), combos)]
+    return skipped(implementation(spec), combos)
 
 
 def _resolve_base(base: str, run: asvrun.Run, args: argparse.Namespace, root: Path,
@@ -95,7 +98,7 @@ def _resolve_base(base: str, run: asvrun.Run, args: argparse.Namespace, root: Pa
         # BASE's sources first on the path: the adapter and the code it drives as they were at BASE.
         extra = [str(tree / "src"), str(tree)]
         base_run = asvrun.run_asv(run.spec, workdir=workdir, root=root, quick=run.quick, bench_regex=args.bench,
-                                  commit=commit, echo=echo, extra_pythonpath=extra)
+                                  commit=commit, echo=echo, extra_pythonpath=extra, host=args.host, index=False)
         return Results(base_run.results)
     finally:
         subprocess.run(["git", "worktree", "remove", "--force", str(tree)], cwd=root, capture_output=True,
@@ -137,19 +140,21 @@ def main(args: argparse.Namespace, echo: Callable[[str], None] = print) -> int:
     for spec in args.impl:
         echo(f"objstore-conformance bench: {spec} beside the reference and the limits"
              f"{' (quick)' if args.quick else ''}; asv output follows")
-        for line in plan_lines(spec, args.quick):
-            echo(line)
+        skips = plan_skips(spec, args.quick)
+        for what, reason in skips:
+            echo(f"  will skip {what}: {reason}")
         try:
             run = asvrun.run_asv(spec, workdir=workdir, root=root, quick=args.quick, bench_regex=args.bench,
-                                 echo=echo)
+                                 echo=echo, host=args.host)
         except asvrun.AsvError as exc:
             echo(f"objstore-conformance bench: {exc}")
             return EXIT_ASV
         res = Results(run.results)
         echo(f"\n{spec}: ratios to the reference and to the limits, from {run.results}")
         echo(format_table(rows(res, spec), spec))
-        for line in plan_lines(spec, args.quick):
-            echo(line)
+        asvrun.record_skips(workdir, spec, [{"what": w, "reason": r} for w, r in skips])
+        for what, reason in skips:
+            echo(f"  skipped {what}: {reason}")
         echo(f"history: asv compare --config {workdir / 'asv.conf.json'} --machine {run.machine} A B; "
              f"report: objstore-conformance report --bench {os.path.relpath(workdir)}")
         if args.compare:

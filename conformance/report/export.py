@@ -13,6 +13,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
+from conformance.report.performance import to_json as performance_json
 from conformance.report.results import SYMBOLS, Report
 
 __all__ = ["SCHEMA_PATH", "SCHEMA_VERSION", "junit_xml", "load_schema", "to_json", "write"]
@@ -41,6 +42,7 @@ def to_json(report: Report) -> Dict[str, Any]:
             "seconds": i.seconds, "exitstatus": i.exitstatus, "note": i.note, "log": i.log,
             "results": {c: asdict(report.cell(i, c)) for c in report.clause_ids},
         } for i in report.impls],
+        "performance": performance_json(report.performance),
     }
 
 
