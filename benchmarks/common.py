@@ -10,18 +10,15 @@ from __future__ import annotations
 
 import atexit
 import os
-from collections import OrderedDict
 from typing import Any, Callable, Dict, List, Tuple
-
-import numpy as np
 
 from conformance.bench.payloads import (  # noqa: F401 - re-exported: the benchmark modules import them here
     BY_VALUE_ONLY,
-    KiB,
-    MiB,
     PAYLOADS,
     QUICK,
     SEED,
+    KiB,
+    MiB,
     array_of,
     cached,
     float64_array,

@@ -114,11 +114,11 @@ def run_asv(spec: str, *, workdir: Path, root: Path, quick: bool, bench_regex: O
     it, and (``index``) names it in the work folder's index as ``spec``'s latest run, the one the report
     shows. ``host``: the machine name's first part (default: this host's name). Raises :class:`AsvError`
     when asv is not installed or fails, or there is no commit to record under."""
-    try:
-        import asv  # noqa: F401
-    except ImportError:
+    import importlib.util
+
+    if importlib.util.find_spec("asv") is None:
         raise AsvError("objstore-conformance bench runs asv, which is not installed here: "
-                       "pip install 'objstore-conformance[bench]'") from None
+                       "pip install 'objstore-conformance[bench]'")
     commit = commit or head_commit(root)
     if commit is None:
         raise AsvError(f"{root} is not a git checkout with a commit: asv records results under a commit; run "

@@ -37,6 +37,11 @@ def _number(value: Any) -> Optional[float]:
     return None if math.isnan(value) else float(value)
 
 
+def _at(values: Any, i: int) -> Any:
+    """``values[i]`` of a column, or ``None`` when the column is absent or short."""
+    return values[i] if isinstance(values, list) and i < len(values) else None
+
+
 @dataclass(frozen=True)
 class Entry:
     """One measured combination: benchmark, parameter values, median and quartiles (``None`` when asv did
@@ -104,15 +109,12 @@ class Results:
             if not lists:
                 per = {c: [v] for c, v in per.items()}
             for i, combo in enumerate(combos):
-                def at(column: str) -> Any:
-                    values = per[column]
-                    return values[i] if isinstance(values, list) and i < len(values) else None
-
-                value = _number(at("result"))
+                value = _number(_at(per["result"], i))
                 if value is None:
                     continue
-                samples = at("samples")
-                yield Entry(bench, tuple(combo), value, _number(at("stats_q_25")), _number(at("stats_q_75")),
+                samples = _at(per["samples"], i)
+                yield Entry(bench, tuple(combo), value, _number(_at(per["stats_q_25"], i)),
+                            _number(_at(per["stats_q_75"], i)),
                             tuple(s for s in samples if _number(s) is not None) if isinstance(samples, list) else ())
 
     def entry(self, name: str, *params: str) -> Optional[Entry]:

@@ -161,8 +161,9 @@ class PutMemory:
     def setup(self, impl: str, value: str) -> None:
         check_claims(impl, "PutMemory", payload=value)
         self.value = store_value(value)
-        self.factory: Any = implementation(impl).store_factory
-        self.store = self.factory.create(capacity=capacity_for(value))
+        factory: Any = implementation(impl).store_factory
+        self.factory = factory
+        self.store = factory.create(capacity=capacity_for(value))
 
     def teardown(self, impl: str, value: str) -> None:
         if getattr(self, "store", None) is not None:
