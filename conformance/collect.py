@@ -65,8 +65,8 @@ def pytest_collection_finish(session: Any) -> None:
         from conformance.plugin import _IMPL_KEY
 
         impl = getattr(session.config, _IMPL_KEY, None)
-        about = ({"description": impl.description, "capabilities": sorted(impl.capabilities)}
-                 if impl is not None else {})
+        about = ({"description": impl.description, "capabilities": sorted(impl.capabilities),
+                  "adapter_tested": dict(impl.adapter_tested)} if impl is not None else {})
         _writer.write({"event": "collected", "implementation": about, "tests": [
             {"nodeid": it.nodeid, "clause": _clause(it)} for it in session.items]})
 
@@ -87,7 +87,8 @@ def pytest_xdist_node_collection_finished(node: Any, ids: List[str]) -> None:
     if name:
         try:
             impl = load_implementation(name)
-            about = {"description": impl.description, "capabilities": sorted(impl.capabilities)}
+            about = {"description": impl.description, "capabilities": sorted(impl.capabilities),
+                     "adapter_tested": dict(impl.adapter_tested)}
         except ImplementationError:
             pass  # the workers report it
     _writer.write({"event": "collected", "implementation": about,

@@ -103,13 +103,6 @@ def test_refuses_to_start_ray_on_the_network(monkeypatch: Any) -> None:
         ray_adapter._refuse_network_ray(ray)
 
 
-@pytest.mark.parametrize("address, loopback", [
-    ("127.0.0.1:6379", True), ("localhost:6379", True), ("127.0.0.1", True), ("[::1]:6379", True),
-    ("10.0.0.2:6379", False), ("ray-head:6379", False), ("192.0.2.1", False)])
-def test_is_loopback(address: str, loopback: bool) -> None:
-    assert ray_adapter.is_loopback(address) is loopback
-
-
 # What conformance/xfails/ray.txt records, with plain ray.put / ray.get.
 
 def test_known_bytearray_comes_back_as_bytes(ray_up: Any) -> None:

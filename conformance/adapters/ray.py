@@ -50,6 +50,7 @@ import io
 import ipaddress
 import os
 import pickle
+import socket
 from typing import Any, Callable, Sequence, Set, Tuple
 
 from conformance.api import Implementation
@@ -70,6 +71,9 @@ RAY_OPTIONS = {
     "log_to_driver": False,
     "configure_logging": False,
 }
+#: Seconds the GCS at ``RAY_ADDRESS`` has to accept a TCP connection (the kernel accepts for a busy
+#: process; only an unroutable host takes this long) before :func:`ensure_ray` gives up.
+CONNECT_TIMEOUT = 30.0
 #: Seconds a ``ray.get`` of the adapter may wait (the object is local: it never should).
 GET_TIMEOUT = 60.0
 
@@ -108,6 +112,20 @@ def bind_to_loopback() -> bool:
 bind_to_loopback()
 
 
+def _check_reachable(address: str) -> None:
+    """Raise ``RuntimeError`` naming ``address`` when nothing accepts connections there: ``ray.init``
+    itself retries an absent GCS for minutes, so every clause would hang instead of saying why.
+    Addresses that Ray resolves itself (``auto``, ``ray://...``) are left to Ray."""
+    host, sep, port = address.rpartition(":")
+    if "://" in address or not sep or not port.isdigit():
+        return
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=CONNECT_TIMEOUT).close()
+    except OSError as exc:
+        raise RuntimeError(f"no Ray at RAY_ADDRESS={address!r} ({exc}): start the cluster, or unset RAY_ADDRESS "
+                           f"so that the adapter starts a local Ray") from exc
+
+
 def _refuse_network_ray(ray: Any) -> None:
     """Raise before starting a Ray whose servers would listen on the machine's network address."""
     from ray._private import services
@@ -127,13 +145,14 @@ def ensure_ray() -> Any:
     its address in ``RAY_ADDRESS`` so that child interpreters join it.
 
     Raises ``RuntimeError`` instead of starting a Ray that would listen on a network address (see the
-    module docstring)."""
+    module docstring), and when nothing listens at ``RAY_ADDRESS``."""
     global _started_here
     import ray
 
     if ray.is_initialized():
         return ray
     if os.environ.get("RAY_ADDRESS"):
+        _check_reachable(os.environ["RAY_ADDRESS"])
         ray.init(log_to_driver=False, configure_logging=False)
         return ray
     _refuse_network_ray(ray)
@@ -294,7 +313,8 @@ def ray_implementation() -> Implementation:
     # Not numpy_byte_order: a non-contiguous big-endian array travels in-band and numpy's own unpickling
     # turns it native (checked by hand: the clause draws protocols Ray does not claim and skips).
     caps = {"numpy", "recursive", "by_value_functions", "dynamic_classes", "read_only", "custom_serializers",
-            "inspect", "store", "multiprocess", "timeouts", "nodes", "zero_copy"}
+            "inspect", "store", "multiprocess", "timeouts", "nodes", "zero_copy", "store_zero_copy",
+            "store_read_only"}
     return Implementation(
         name="ray",
         serializer=RaySerializer(),

@@ -67,7 +67,7 @@ class ReferenceStoreFactory:
             from reference.store import ObjectStore
         except ImportError:
             return None
-        caps = {"store", "raw_buffers", "multiprocess", "eviction", "timeouts"}
+        caps = {"store", "store_zero_copy", "store_read_only", "raw_buffers", "multiprocess", "eviction", "timeouts"}
         if _node_class() is not None:
             caps.add("nodes")
         return cls(ObjectStore, {

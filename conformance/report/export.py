@@ -40,6 +40,7 @@ def to_json(report: Report) -> Dict[str, Any]:
         "implementations": [{
             "name": i.name, "description": i.description, "capabilities": i.capabilities,
             "seconds": i.seconds, "exitstatus": i.exitstatus, "note": i.note, "log": i.log,
+            "adapter_tested": dict(i.adapter_tested),
             "results": {c: asdict(report.cell(i, c)) for c in report.clause_ids},
         } for i in report.impls],
         "performance": performance_json(report.performance),

@@ -7,14 +7,17 @@ import html
 import json
 
 from conformance.report.performance import html_section, markdown_section
-from conformance.report.results import SYMBOLS, Report
+from conformance.report.results import ADAPTER_MARK, SYMBOLS, Report
 
-__all__ = ["LEGEND", "html_page", "markdown", "terminal"]
+__all__ = ["ADAPTER_LEGEND", "LEGEND", "html_page", "markdown", "terminal"]
 
 #: What each symbol of the matrix means.
 LEGEND = ("pass: conforms; FAIL: a claimed clause fails; -: not claimed; xfail: expected failure (xfails file); "
           "XPASS: an expected failure that this run did not hit (fails the gate under --strict-xfail); "
           "?: not run")
+#: What the mark of an adapter-tested cell means (shown when a report has one).
+ADAPTER_LEGEND = (f"{ADAPTER_MARK}: adapter-tested: the adapter's own code (an id directory, say), not the system "
+                  f"under test, meets the clause (see the notes)")
 
 
 def terminal(self: Report, *, colour: bool = False) -> str:
@@ -29,11 +32,15 @@ def terminal(self: Report, *, colour: bool = False) -> str:
         cells = []
         for impl, w in zip(self.impls, cols):
             status = self.cell(impl, cid).status
-            text = SYMBOLS[status].ljust(w)
+            text = self.symbol(impl, cid).ljust(w)
             cells.append(f"{paint.get(status, '')}{text}{reset if status in paint else ''}")
         lines.append(cid.ljust(width) + "  " + "  ".join(cells))
     lines.append("")
     lines.append(LEGEND)
+    marked = self.adapter_tested()
+    if marked:
+        lines.append(ADAPTER_LEGEND)
+        lines.extend(f"  {ADAPTER_MARK} {impl.name} / {cid}: {why}" for impl, cid, why in marked)
     for impl, cid, cell in self.failures():
         lines.append("")
         lines.append(f"{SYMBOLS[cell.status]} {impl.name} / {cid}: {cell.message}")
@@ -64,7 +71,8 @@ def markdown(self: Report) -> str:
         cells = []
         for impl in self.impls:
             status = self.cell(impl, cid).status
-            cells.append(f"**{SYMBOLS[status]}**" if status in ("fail", "error") else SYMBOLS[status])
+            symbol = self.symbol(impl, cid).replace(ADAPTER_MARK, "\\" + ADAPTER_MARK)
+            cells.append(f"**{symbol}**" if status in ("fail", "error") else symbol)
         rows.append(f"| `{cid}` | " + " | ".join(cells) + " |")
     out = ["# Conformance report", "",
            f"Settings: {json.dumps(self.settings)}; run time {self.seconds}s.", "", *rows, "",
@@ -78,6 +86,11 @@ def markdown(self: Report) -> str:
             out += [f"### `{impl.name}` / `{cid}`", "", cell.message, ""]
             if cell.example or cell.reproduce:
                 out += ["```", *(cell.example.splitlines() + cell.reproduce.splitlines()), "```", ""]
+    marked = self.adapter_tested()
+    if marked:
+        out += ["## Adapter-tested cells", "",
+                f"A cell marked `{ADAPTER_MARK}` is met by the adapter's own code, not by the system under test:", "",
+                *(f"- `{impl.name}` / `{cid}`: {why}" for impl, cid, why in marked), ""]
     notes = [f"- `{i.name}`: {i.note}" for i in self.impls if i.note]
     if notes:
         out += ["## Notes on the runs", "", *notes, ""]
@@ -101,8 +114,10 @@ def html_page(self: Report) -> str:
         for impl in self.impls:
             cell = self.cell(impl, cid)
             tip = cell.message or cell.reason
+            if cid in impl.adapter_tested:
+                tip = f"adapter-tested: {impl.adapter_tested[cid]}" + (f"; {tip}" if tip else "")
             cells.append(f'<td style="background:{colours[cell.status]}" title="{e(tip)}">'
-                         f"{e(SYMBOLS[cell.status])}</td>")
+                         f"{e(self.symbol(impl, cid))}</td>")
         rows.append(f'<tr><th class="c" title="{e(self.summaries.get(cid, ""))}"><code>{e(cid)}</code>'
                     f"</th>{''.join(cells)}</tr>")
     details = []
@@ -129,7 +144,9 @@ Verdict: <b>{e(self.verdict)}</b>.</p>
 <table><tr><th>clause</th>{head}</tr>
 {chr(10).join(rows)}
 </table>
-<p>{e(LEGEND)}. Hover a clause for what it checks.</p>
+<p>{e(LEGEND)}{"; " + e(ADAPTER_LEGEND) if self.adapter_tested() else ""}. Hover a clause for what it checks.</p>
+{"".join(f"<p>{e(ADAPTER_MARK)} <b>{e(i.name)}</b> / <code>{e(c)}</code>: {e(why)}</p>"
+         for i, c, why in self.adapter_tested())}
 <h2>Failures</h2>
 {"".join(details) or "<p>None.</p>"}
 {"".join(f"<p><b>{e(i.name)}</b>: {e(i.note)}</p>" for i in self.impls if i.note)}

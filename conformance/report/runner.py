@@ -169,7 +169,8 @@ def run_implementation(spec: str, *, max_examples: Optional[int] = None, profile
     cells = {c: _combine(rs) for c, rs in by_clause.items()}
     return ImplResult(spec, cells, round(time.monotonic() - start, 1), exitstatus,
                       log_text[-4000:] if (exitstatus not in (0, 1) or not cells) else "",
-                      about.get("description", ""), list(about.get("capabilities", [])), note)
+                      about.get("description", ""), list(about.get("capabilities", [])), note,
+                      dict(about.get("adapter_tested") or {}))
 
 
 def check_implementation(spec: str, *, timeout: float = LOAD_TIMEOUT) -> Optional[str]:
