@@ -185,6 +185,29 @@ def test_gate_compares_only_what_both_runs_hold(tmp_path: Path) -> None:
     assert [c.benchmark for c in changes] == ["bench_serializer.Dumps.time_dumps"]  # the one both hold
 
 
+def _versus_run(path: Path, put_ratio: float, put_median: float) -> Path:
+    """A run with the interleaved ratio of a put (``bench_versus``) and its median (``bench_store.Put``)."""
+    return _write_results(path, {
+        "bench_versus.VersusReference.track_ratio": ([["reference", SPEC], ["put:1MiB", "get:1MiB"]],
+                                                     {(SPEC, "put:1MiB"): put_ratio, (SPEC, "get:1MiB"): 1.0}),
+        "bench_store.Put.time_put": ([["reference", SPEC], ["1MiB"]],
+                                     {("reference", "1MiB"): 100e-6, (SPEC, "1MiB"): put_median}),
+    })
+
+
+def test_gate_reads_the_interleaved_ratios_when_both_runs_hold_them(tmp_path: Path) -> None:
+    """The interleaved ratio decides: 1.05 -> 1.35 (1.29x) regresses whatever the medians say; 1.05 -> 1.10
+    (1.05x) does not, though the put's median moved 1.5x (noise a second apart, on a busy machine)."""
+    base = Results(_versus_run(tmp_path / "base.json", 1.05, 100e-6))
+    slowed = compare(base, Results(_versus_run(tmp_path / "slow.json", 1.35, 100e-6)), SPEC, threshold=1.10)
+    assert slowed.failed and [(c.benchmark.split(".")[1], c.params) for c in slowed.regressions] == [
+        ("VersusReference", ["put:1MiB"])]
+    noisy = compare(base, Results(_versus_run(tmp_path / "noisy.json", 1.10, 150e-6)), SPEC, threshold=1.10)
+    assert not noisy.failed
+    info = [c for c in noisy.changes if not c.gated]
+    assert info and "information: the interleaved ratios decide" in info[0].describe()
+
+
 # ---------------------------------------------------------------------------------------------------------
 # The command's usage errors: one line, exit status 2, nothing run.
 

@@ -23,8 +23,13 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.append(str(ROOT))  # benchmarks/ is not part of the installed distribution
 
+# The shipped suite (objstore-conformance bench) is checked here too, with one implementation beside the
+# reference: its modules read the variable when they are imported.
+os.environ.setdefault("OBJSTORE_BENCH_IMPL", "shared_memory")
+
 import benchmarks  # noqa: E402
 from benchmarks import bench_leaks  # noqa: E402
+from conformance.bench import objstore_bench_suite  # noqa: E402
 from benchmarks.common import MiB, size_bytes  # noqa: E402
 
 BENCHMARK_PREFIXES = ("time_", "peakmem_", "track_", "mem_", "timeraw_")
@@ -44,8 +49,11 @@ def _too_big(value: Any) -> bool:
 
 
 def _modules() -> List[Any]:
-    names = [m.name for m in pkgutil.iter_modules(benchmarks.__path__) if m.name.startswith("bench_")]
-    return [importlib.import_module(f"benchmarks.{name}") for name in sorted(names)]
+    modules = []
+    for package in (benchmarks, objstore_bench_suite):
+        names = [m.name for m in pkgutil.iter_modules(package.__path__) if m.name.startswith("bench_")]
+        modules += [importlib.import_module(f"{package.__name__}.{name}") for name in sorted(names)]
+    return modules
 
 
 def _benchmarks() -> Iterator[Tuple[str, type, str]]:
@@ -55,7 +63,8 @@ def _benchmarks() -> Iterator[Tuple[str, type, str]]:
                 continue
             for attr in sorted(dir(cls)):
                 if attr.startswith(BENCHMARK_PREFIXES):
-                    yield f"{module.__name__.split('.')[-1]}.{cls_name}.{attr}", cls, attr
+                    suite = "shipped." if module.__name__.startswith("conformance.") else ""
+                    yield f"{suite}{module.__name__.split('.')[-1]}.{cls_name}.{attr}", cls, attr
 
 
 def _param_sets(cls: type) -> List[Tuple[Any, ...]]:

@@ -27,7 +27,10 @@ BENCHMARKS = {
     "bench_store.GetOtherProcess.track_get": "s", "bench_store.PutMemory.track_heap": "payload",
     "bench_store.PutMemory.track_rss": "payload",
     "bench_serializer.Dumps.time_dumps": "s", "bench_serializer.Loads.time_loads": "s",
+    "bench_versus.VersusReference.track_ratio": "ratio",
 }
+#: The interleaved ratio to the reference (``bench_versus``): what the ``--compare`` gate reads.
+VERSUS = "bench_versus.VersusReference.track_ratio"
 MEMCPY = "bench_limits.Memcpy.time_copy"
 PICKLE_BOUND = {"bench_serializer.Dumps.time_dumps": "bench_limits.PickleBound.time_dumps",
                 "bench_serializer.Loads.time_loads": "bench_limits.PickleBound.time_loads"}
@@ -82,6 +85,9 @@ def rows(res: Results, spec: str) -> List[Row]:
             if not e.params or e.params[0] != spec:
                 continue
             params = list(e.params[1:])
+            if unit == "ratio":  # already the implementation over the reference, timed in alternation
+                out.append(Row(benchmark, params, unit, e.value, None, e.value, None, None, None))
+                continue
             reference = res.get(benchmark, REFERENCE, *params)
             limit_name, limit = _limit(res, benchmark, params)
             out.append(Row(benchmark, params, unit, e.value, reference, _ratio(e.value, reference), limit_name,
@@ -93,6 +99,8 @@ def format_value(value: Optional[float], unit: str) -> str:
     """A time in s/ms/us/ns, or a plain number for another unit; ``n/a`` for ``None``."""
     if value is None:
         return "n/a"
+    if unit == "ratio":
+        return f"{value:.2f}x"
     if unit != "s":
         return f"{value:.3g}"
     for name, factor in (("s", 1.0), ("ms", 1e-3), ("us", 1e-6)):
@@ -108,9 +116,12 @@ def _x(ratio: Optional[float]) -> str:
 def short_name(benchmark: str) -> str:
     """``bench_store.Put.time_put`` -> ``store put``."""
     _module, cls, method = benchmark.split(".")
-    area = "store" if "store" in _module else "serializer"
+    area = "store" if "store" in _module else "serializer"  # (bench_versus: named below)
     what = {"time_put": "put", "time_get": "get", "track_get": "get", "track_heap": "heap/payload",
-            "track_rss": "RSS/payload", "time_dumps": "dumps", "time_loads": "loads"}[method]
+            "track_rss": "RSS/payload", "time_dumps": "dumps", "time_loads": "loads",
+            "track_ratio": "ratio"}[method]
+    if cls == "VersusReference":
+        return "interleaved vs reference"
     prefix = {"FirstGet": "first ", "GetOtherProcess": "other-process ", "PutMemory": "put "}.get(cls, "")
     return f"{area} {prefix}{what}"
 

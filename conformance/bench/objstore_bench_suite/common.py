@@ -10,6 +10,8 @@ from conformance.bench.targets import implementation, specs
 
 #: The implementations of this run, the reference first (an asv parameter of every class that takes one).
 IMPLS: List[str] = specs()
+#: Whether this is a quick run (``OBJSTORE_BENCH_QUICK``).
+QUICK_MODE = QUICK
 #: Every protocol a serializer may claim and be timed at.
 PROTOCOLS = ["3", "4", "5"]
 
