@@ -29,8 +29,8 @@ os.environ.setdefault("OBJSTORE_BENCH_IMPL", "shared_memory")
 
 import benchmarks  # noqa: E402
 from benchmarks import bench_leaks  # noqa: E402
-from conformance.bench import objstore_bench_suite  # noqa: E402
 from benchmarks.common import MiB, size_bytes  # noqa: E402
+from conformance.bench import objstore_bench_suite  # noqa: E402
 
 BENCHMARK_PREFIXES = ("time_", "peakmem_", "track_", "mem_", "timeraw_")
 #: Parameter values above this size are left out here (asv runs them; a test need not).
