@@ -137,7 +137,9 @@ def run_asv(spec: str, *, workdir: Path, root: Path, quick: bool, bench_regex: O
     if status != 0:
         raise AsvError(f"`asv machine --machine {machine}` failed (exit status {status})")
     args = ["run", "--config", str(conf), "--python=same", "--set-commit-hash", commit, "--machine", machine,
-            "--show-stderr", "--record-samples"]
+            "--show-stderr", "--record-samples",
+            # One process imports the suite (and, through it, the adapters); each benchmark forks from it.
+            "--launch-method", "forkserver"]
     if bench_regex:
         args += ["--bench", bench_regex]
     status = _asv(args, env=env, echo=echo)

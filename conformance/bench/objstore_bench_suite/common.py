@@ -10,6 +10,20 @@ from conformance.bench.targets import implementation, specs
 
 #: The implementations of this run, the reference first (an asv parameter of every class that takes one).
 IMPLS: List[str] = specs()
+
+
+def _preload() -> None:
+    """Load every implementation now, at import: asv forks each benchmark process from one that imported the
+    suite, so the adapters (and what they import) are loaded once, not once per parameter combination. One
+    that fails to load is left for its benchmarks to report (asv records them as failed, with the error)."""
+    for spec in IMPLS:
+        try:
+            implementation(spec)
+        except Exception:  # noqa: BLE001 - reported by each benchmark that needs it
+            pass
+
+
+_preload()
 #: Whether this is a quick run (``OBJSTORE_BENCH_QUICK``).
 QUICK_MODE = QUICK
 #: Every protocol a serializer may claim and be timed at.
