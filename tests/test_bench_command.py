@@ -285,3 +285,11 @@ def test_report_without_benchmarks_has_no_performance(tmp_path: Path) -> None:
     data = _report(None).to_json()
     assert data["performance"] is None and "Performance" not in _report(None).markdown()
     assert_valid_report(data)
+
+
+def test_report_bench_without_a_run_is_a_usage_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from conformance.__main__ import main
+
+    assert main(["report", "--impl", "reference", "--bench", str(tmp_path), "--out", str(tmp_path / "out")]) == 2
+    assert "no bench-index.json there; run `objstore-conformance bench" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()  # nothing ran
