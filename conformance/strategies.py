@@ -2,43 +2,36 @@
 
 Each returns a ``SearchStrategy``; options are keyword-only and checked up front. Examples shrink towards
 small, flat values (``None``, ``0``, empty containers, 0-d arrays of ``bool``), so a failure is reported
-on the simplest value that shows it.
+on the simplest value that shows it. The importable classes some of them draw instances of are in
+:mod:`conformance.specimens`.
 """
 
 from __future__ import annotations
 
-import enum
 import functools
 import operator
 import threading
-from typing import Any, Dict, List, Sequence, Tuple, Type
+from typing import Any, List, Sequence, Tuple, Type
 
 from hypothesis import strategies as st
 from hypothesis.strategies import SearchStrategy
 
+from conformance.specimens import (
+    BUILTIN_SUBCLASSES,
+    HOSTILE_CLASSES,
+    Access,
+    Colour,
+    Holder,
+    Level,
+    MutatesWhilePickled,
+    RaisesOnReduce,
+    ReduceError,
+    SlottedHolder,
+)
+
 __all__ = [
-    "Access",
-    "BUILTIN_SUBCLASSES",
-    "BytesSubclass",
-    "Colour",
     "DTYPE_KINDS",
-    "DictSubclass",
-    "HOSTILE_CLASSES",
-    "Holder",
-    "IntSubclass",
-    "Level",
-    "ListSubclass",
-    "MutatesWhilePickled",
     "PLAIN_KINDS",
-    "RaisesOnReduce",
-    "RaisingGetattr",
-    "RecursingGetattr",
-    "RecursingGetattribute",
-    "ReduceError",
-    "SetSubclass",
-    "SlottedHolder",
-    "StrSubclass",
-    "TupleSubclass",
     "array_dtypes",
     "builtin_subclass_values",
     "deep_values",
@@ -235,29 +228,6 @@ def numpy_arrays(*, max_side: int = 5, kinds: Sequence[str] = DTYPE_KINDS) -> Se
     return _arrays(max_side, tuple(kinds))
 
 
-class Holder:
-    """A plain, importable class with attributes: the object nesting in :func:`unserializable_nestings`."""
-
-    def __init__(self, **attrs: Any) -> None:
-        self.__dict__.update(attrs)
-
-    def __repr__(self) -> str:
-        return f"Holder({', '.join(f'{k}={v!r}' for k, v in self.__dict__.items())})"
-
-
-class SlottedHolder:
-    """An importable class with ``__slots__``, for culprits held in a slot."""
-
-    __slots__ = ("first", "second")
-
-    def __init__(self, first: Any = None, second: Any = None) -> None:
-        self.first = first
-        self.second = second
-
-    def __repr__(self) -> str:
-        return f"SlottedHolder({self.first!r}, {self.second!r})"
-
-
 def _culprits() -> SearchStrategy[Any]:
     def gen() -> Any:
         yield 1
@@ -307,61 +277,6 @@ def unserializable_nestings(*, max_culprits: int = 3) -> SearchStrategy[Tuple[An
 
 # -- objects that make an error path work hard -------------------------------------------------------------
 
-class RaisingGetattr:
-    """Holds ``held`` (drawn unserializable); reading any attribute it lacks raises ``RuntimeError``.
-
-    An error path that describes the value it refuses (``getattr(value, "__qualname__", None)``) meets the
-    ``RuntimeError``, not an ``AttributeError`` a default would absorb.
-    """
-
-    def __init__(self, held: Any) -> None:
-        self.held = held
-
-    def __getstate__(self) -> Any:
-        return self.__dict__
-
-    def __getattr__(self, name: str) -> Any:
-        raise RuntimeError(f"RaisingGetattr has no attribute {name!r} and says so loudly")
-
-    def __repr__(self) -> str:
-        return f"RaisingGetattr({self.__dict__['held']!r})"
-
-
-class RecursingGetattr:
-    """Holds ``held``; reading any attribute it lacks recurses without end (``RecursionError``)."""
-
-    def __init__(self, held: Any) -> None:
-        self.held = held
-
-    def __getstate__(self) -> Any:
-        return self.__dict__
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._target, name)  # _target is never set: __getattr__ again, for ever
-
-    def __repr__(self) -> str:
-        return f"RecursingGetattr({self.__dict__['held']!r})"
-
-
-class RecursingGetattribute:
-    """Holds ``held``; its ``__getattribute__`` recurses without end on ``__qualname__`` and ``__name__``."""
-
-    def __init__(self, held: Any) -> None:
-        self.held = held
-
-    def __getattribute__(self, name: str) -> Any:
-        if name in ("__qualname__", "__name__"):
-            return getattr(self, name)
-        return object.__getattribute__(self, name)
-
-    def __repr__(self) -> str:
-        return f"RecursingGetattribute({object.__getattribute__(self, 'held')!r})"
-
-
-#: The classes :func:`hostile_objects` draws from.
-HOSTILE_CLASSES: Tuple[type, ...] = (RaisingGetattr, RecursingGetattr, RecursingGetattribute)
-
-
 @st.composite
 def _hostile(draw: Any, max_culprits: int) -> Tuple[Any, List[Any]]:
     held, culprits = draw(_nestings(max_culprits))
@@ -379,38 +294,6 @@ def hostile_objects(*, max_culprits: int = 2) -> SearchStrategy[Tuple[Any, List[
     """
     _check_positive("max_culprits", max_culprits)
     return _hostile(max_culprits)
-
-
-class ReduceError(Exception):
-    """An error of a value's own, raised while it is pickled: not a way of refusing a value."""
-
-
-class RaisesOnReduce:
-    """Raises :class:`ReduceError` from ``__reduce__`` (say, a resource that fails while being saved)."""
-
-    def __init__(self, message: str = "the value's own failure") -> None:
-        self.message = message
-
-    def __reduce__(self) -> Any:
-        raise ReduceError(self.message)
-
-    def __repr__(self) -> str:
-        return f"RaisesOnReduce({self.message!r})"
-
-
-class MutatesWhilePickled:
-    """Adds a key to the dict ``target`` when pickled: a dict holding it changes size while pickled, and
-    pickle raises ``RuntimeError`` (what another thread changing a value being serialized does)."""
-
-    def __init__(self, target: Dict[Any, Any]) -> None:
-        self.target = target
-
-    def __reduce__(self) -> Any:
-        self.target[f"added-{len(self.target)}"] = 0
-        return int, (0,)
-
-    def __repr__(self) -> str:
-        return "MutatesWhilePickled(<the dict that holds it>)"
 
 
 @st.composite
@@ -448,110 +331,6 @@ def failing_values() -> SearchStrategy[Tuple[Any, Type[BaseException]]]:
 
 
 # -- builtin subclasses, enums, deep nesting, every kind in every container -------------------------------
-
-def _same_items(a: Any, b: Any) -> bool:
-    from conformance.compare import same
-
-    return same(a, b, check_identity=False)
-
-
-class _ExactSubclass:
-    """Equality of a builtin subclass instance: the same subclass, the same builtin value compared exactly
-    (:func:`conformance.compare.same`: ``nan`` matches ``nan``, ``-0.0`` is not ``0.0``), the same
-    instance attributes."""
-
-    _base: type = object
-
-    def __eq__(self, other: object) -> bool:
-        return (type(other) is type(self) and _same_items(self._base(self), self._base(other))
-                and _same_items(getattr(self, "__dict__", {}), getattr(other, "__dict__", {})))
-
-    def __ne__(self, other: object) -> bool:
-        return not self == other
-
-    def __repr__(self) -> str:
-        extra = getattr(self, "__dict__", {})
-        return f"{type(self).__name__}({self._base(self)!r}{', ' + repr(extra) if extra else ''})"
-
-
-class IntSubclass(_ExactSubclass, int):
-    """A subclass of ``int`` (hashable, with an instance ``__dict__``)."""
-
-    _base = int
-    __hash__ = int.__hash__
-
-
-class StrSubclass(_ExactSubclass, str):
-    """A subclass of ``str``."""
-
-    _base = str
-    __hash__ = str.__hash__
-
-
-class BytesSubclass(_ExactSubclass, bytes):
-    """A subclass of ``bytes``."""
-
-    _base = bytes
-    __hash__ = bytes.__hash__
-
-
-class TupleSubclass(_ExactSubclass, tuple):
-    """A subclass of ``tuple``."""
-
-    _base = tuple
-    __hash__ = tuple.__hash__
-
-
-class ListSubclass(_ExactSubclass, list):
-    """A subclass of ``list``."""
-
-    _base = list
-    __hash__ = None
-
-
-class DictSubclass(_ExactSubclass, dict):
-    """A subclass of ``dict``."""
-
-    _base = dict
-    __hash__ = None
-
-
-class SetSubclass(_ExactSubclass, set):
-    """A subclass of ``set``."""
-
-    _base = set
-    __hash__ = None
-
-
-#: The builtin subclasses :func:`builtin_subclass_values` draws, by the builtin they subclass.
-BUILTIN_SUBCLASSES: Dict[type, type] = {int: IntSubclass, str: StrSubclass, bytes: BytesSubclass,
-                                        tuple: TupleSubclass, list: ListSubclass, dict: DictSubclass,
-                                        set: SetSubclass}
-
-
-class Colour(enum.Enum):
-    """An enum whose values are of several kinds: a tuple, a str, a float and a frozenset."""
-
-    RED = (255, 0, 0)
-    GREEN = "green"
-    BLUE = 0.5
-    ALPHA = frozenset({1, 2})
-
-
-class Level(enum.IntEnum):
-    """An ``IntEnum`` (its members are ints too)."""
-
-    LOW = -1
-    HIGH = 2 ** 70
-
-
-class Access(enum.Flag):
-    """A ``Flag``: combinations of members are values too."""
-
-    READ = 1
-    WRITE = 2
-    EXEC = 4
-
 
 def enum_values() -> SearchStrategy[Any]:
     """Returns a strategy for generating members of importable enums with custom values

@@ -82,7 +82,7 @@ def test_serializer_errors_hostile_attributes(impl, case):
     message, never raises the value's own errors instead."""
     value, culprits = case
     protocol = max(impl.protocols)
-    reproduce(impl, "from conformance.strategies import *  # the hostile classes, Holder, SlottedHolder",
+    reproduce(impl, "from conformance.specimens import *  # the hostile classes, Holder, SlottedHolder",
               "import threading", f"value = {value!r}", f"impl.serializer.serialize(value, protocol={protocol})")
     _assert_refused(impl, value, culprits, protocol,
                     f", for a {type(value).__name__} whose attribute access raises")
@@ -101,7 +101,7 @@ def test_serializer_errors_original_type(impl, case):
     serialization error; anything else says something about the value's own state, not its picklability."""
     value, expected = case
     protocol = max(impl.protocols)
-    reproduce(impl, "from conformance.strategies import *  # RaisesOnReduce, MutatesWhilePickled, Holder",
+    reproduce(impl, "from conformance.specimens import *  # RaisesOnReduce, MutatesWhilePickled, Holder",
               f"value = {value!r}  # (a MutatesWhilePickled sits in the dict that holds it)",
               f"impl.serializer.serialize(value, protocol={protocol})  # must raise {expected.__name__}")
     try:

@@ -12,7 +12,7 @@ import pytest
 from _names import unique_name
 from hypothesis import HealthCheck, settings
 
-from conformance.adapters.ray import bind_to_loopback
+from conformance.adapters.ray_runtime import bind_to_loopback
 from reference.storefile import store_path
 
 # Every Ray a test starts (or joins on this machine) listens on 127.0.0.1 only: Ray reads its switch when
@@ -77,7 +77,7 @@ def pytest_unconfigure(config):
     if status is None or not ("pyarrow.plasma" in sys.modules or "ray" in sys.modules):
         return
     if "ray" in sys.modules:
-        from conformance.adapters.ray import shutdown_ray
+        from conformance.adapters.ray_runtime import shutdown_ray
 
         stopper = threading.Thread(target=shutdown_ray, name="shutdown_ray", daemon=True)
         stopper.start()

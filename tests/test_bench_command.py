@@ -24,6 +24,8 @@ from conformance.bench.ratios import format_table, rows
 from conformance.bench.results import Results, decode_param
 from conformance.registry import load_implementation
 from conformance.report import performance
+from conformance.report.export import to_json, write
+from conformance.report.render import html_page, markdown
 from conformance.report.results import ClauseResult, ImplResult, Report
 
 SPEC = "shared_memory"
@@ -255,7 +257,7 @@ def _report(perf: Optional[performance.Performance]) -> Report:
 def test_report_holds_a_table_per_implementation_with_its_ratios(tmp_path: Path) -> None:
     perf = performance.load(_bench_dir(tmp_path))
     assert perf is not None
-    paths = _report(perf).write(str(tmp_path / "out"))
+    paths = write(_report(perf), str(tmp_path / "out"))
     data = assert_valid_report(tmp_path / "out" / "report.json")
     (impl,) = data["performance"]["implementations"]
     put = next(r for r in impl["rows"] if r["benchmark"] == "bench_store.Put.time_put" and r["params"] == ["1MiB"])
@@ -267,7 +269,7 @@ def test_report_holds_a_table_per_implementation_with_its_ratios(tmp_path: Path)
 
 
 def test_report_charts_are_inline_svg_that_load_nothing(tmp_path: Path) -> None:
-    page = _report(performance.load(_bench_dir(tmp_path))).html()
+    page = html_page(_report(performance.load(_bench_dir(tmp_path))))
     assert page.count("<svg") == 2 and "vs the reference" in page and "vs the limits" in page
     without_namespace = page.replace('xmlns="http://www.w3.org/2000/svg"', "")
     assert "http" not in without_namespace and "<script" not in page and "src=" not in page
@@ -282,8 +284,8 @@ def test_chart_bars_lie_on_each_side_of_1x() -> None:
 
 def test_report_without_benchmarks_has_no_performance(tmp_path: Path) -> None:
     assert performance.load(tmp_path / "nothing-here") is None
-    data = _report(None).to_json()
-    assert data["performance"] is None and "Performance" not in _report(None).markdown()
+    data = to_json(_report(None))
+    assert data["performance"] is None and "Performance" not in markdown(_report(None))
     assert_valid_report(data)
 
 

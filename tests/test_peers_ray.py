@@ -15,7 +15,7 @@ import pytest
 
 ray = pytest.importorskip("ray", reason="Ray is not installed (pip install 'objstore-conformance[ray]')")
 
-from conformance.adapters import ray as ray_adapter  # noqa: E402
+from conformance.adapters import ray_runtime  # noqa: E402
 from conformance.harness import frame_buffer  # noqa: E402
 from conformance.registry import load_implementation  # noqa: E402
 
@@ -23,12 +23,12 @@ from conformance.registry import load_implementation  # noqa: E402
 @pytest.fixture(scope="module")
 def ray_up() -> Iterator[Any]:
     started = not ray.is_initialized() and not os.environ.get("RAY_ADDRESS")
-    module = ray_adapter.ensure_ray()
+    module = ray_runtime.ensure_ray()
     try:
         yield module
     finally:
         if started:
-            ray_adapter.shutdown_ray()
+            ray_runtime.shutdown_ray()
 
 
 @pytest.fixture(scope="module")
@@ -86,7 +86,7 @@ def test_local_ray_listens_on_loopback_only(ray_up: Any) -> None:
     """Every server of the Ray the adapter started (GCS, raylet, workers, agents) listens on 127.0.0.1 only."""
     from _listeners import listening, not_loopback, process_tree
 
-    if not ray_adapter.started_here():
+    if not ray_runtime.started_here():
         pytest.skip("this session joined a Ray through RAY_ADDRESS; the adapter started none")
     ray_up.get(ray_up.put(1))  # a worker is up
     pids = process_tree([os.getpid()])
@@ -100,7 +100,7 @@ def test_refuses_to_start_ray_on_the_network(monkeypatch: Any) -> None:
 
     monkeypatch.setattr(services, "get_node_ip_address", lambda address=None: "192.0.2.1")
     with pytest.raises(RuntimeError, match="CVE-2023-48022"):
-        ray_adapter._refuse_network_ray(ray)
+        ray_runtime._refuse_network_ray(ray)
 
 
 # What conformance/xfails/ray.txt records, with plain ray.put / ray.get.

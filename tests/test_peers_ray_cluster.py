@@ -88,7 +88,7 @@ def test_cluster_listens_on_loopback_only(cluster: Any) -> None:
 
     from _listeners import listening, not_loopback, process_tree
 
-    from conformance.adapters.ray import is_loopback
+    from conformance.adapters.ray_runtime import is_loopback
 
     assert is_loopback(cluster.address), cluster.address
     pids = process_tree([os.getpid()])

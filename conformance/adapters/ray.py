@@ -13,17 +13,10 @@ What runs is Ray's code, unchanged:
   are ``ray.util``'s.
 
 Ray runs once per process: the first call starts a local Ray with a bounded object store, no dashboard and
-one CPU (:func:`ensure_ray`), and an exit handler shuts it down. A child interpreter of the suite joins the
-parent's Ray through ``RAY_ADDRESS`` instead of starting its own.
-
-The Ray this adapter starts listens on 127.0.0.1 only: an unauthenticated Ray API on a network is remote
-code execution (CVE-2023-48022). Ray binds its servers (GCS, raylets, workers, object manager) to the node's
-IP address, which on Linux is the machine's network address unless Ray's own switch
-``RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0`` makes it the loopback address. Ray reads the switch when ``ray`` is
-first imported, so importing this module sets it (:func:`bind_to_loopback`) unless ``RAY_ADDRESS`` names a
-cluster on another address; the same holds for a cluster on 127.0.0.1 that a driver or a child of the suite
-joins (with the switch unset, Ray resolves 127.0.0.1 to the machine's address and looks for its raylet
-there). :func:`ensure_ray` refuses to start a Ray that would not be on loopback.
+one CPU (:func:`conformance.adapters.ray_runtime.ensure_ray`), and an exit handler shuts it down. A child
+interpreter of the suite joins the parent's Ray through ``RAY_ADDRESS`` instead of starting its own. The
+Ray this adapter starts listens on 127.0.0.1 only (CVE-2023-48022; :mod:`conformance.adapters.ray_runtime`
+says how).
 
 The store (``--impl ray`` claims ``store``, ``zero_copy``, ``multiprocess``, ``timeouts`` and ``nodes``) is
 Ray's object store behind an id directory: ``ray.put``, ``ray.get`` with its timeout, Ray's reference counting, pinning
@@ -45,142 +38,21 @@ Not claimed, because the contract cannot observe it in Ray or Ray has no such op
 
 from __future__ import annotations
 
-import atexit
 import io
-import ipaddress
-import os
 import pickle
-import socket
 from typing import Any, Callable, Sequence, Set, Tuple
 
+from conformance.adapters.ray_runtime import ensure_ray
 from conformance.api import Implementation
 from reference.frame import Frame, FrameError, FrameFormat, byte_view, read_frame
 
-__all__ = ["LOOPBACK_SWITCH", "RAY_OPTIONS", "RayFrame", "RayInspectFailure", "RaySerializer", "bind_to_loopback",
-           "ensure_ray", "is_loopback", "ray_implementation", "read_ray_frame", "shutdown_ray", "started_here"]
+__all__ = ["RayFrame", "RayInspectFailure", "RaySerializer", "ray_implementation", "read_ray_frame"]
 
-#: Ray's switch (read once, when ``ray`` is imported): "0" makes the node's IP address, and so every server
-#: Ray starts, 127.0.0.1 on Linux.
-LOOPBACK_SWITCH = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"
-
-#: ``ray.init`` options for the Ray this adapter starts: small, quiet, and gone when the process exits.
-RAY_OPTIONS = {
-    "num_cpus": 1,
-    "object_store_memory": 200 * 2**20,
-    "include_dashboard": False,
-    "log_to_driver": False,
-    "configure_logging": False,
-}
-#: Seconds the GCS at ``RAY_ADDRESS`` has to accept a TCP connection (the kernel accepts for a busy
-#: process; only an unroutable host takes this long) before :func:`ensure_ray` gives up.
-CONNECT_TIMEOUT = 30.0
 #: Seconds a ``ray.get`` of the adapter may wait (the object is local: it never should).
 GET_TIMEOUT = 60.0
 
 #: The frame around Ray's bytes: reference.frame's plain format, Ray's metadata in-band, Ray's data as the buffer.
 FORMAT = FrameFormat(b"RAYF", checked=False)
-
-_started_here = False
-
-
-def is_loopback(address: str) -> bool:
-    """True when ``address`` (``host``, ``host:port`` or ``[host]:port``) is on the loopback interface."""
-    host = address.strip()
-    if host.startswith("["):
-        host = host[1:].split("]", 1)[0]
-    elif host.count(":") == 1:
-        host = host.split(":", 1)[0]
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-def bind_to_loopback() -> bool:
-    """Set :data:`LOOPBACK_SWITCH` to "0" (unless the caller set it) when the Ray to run or join is on this
-    machine's loopback: ``RAY_ADDRESS`` unset (a local Ray is started), or naming 127.0.0.1/localhost.
-    Returns whether the switch is now "0". Takes effect for a ``ray`` imported after the call (children
-    inherit it); :func:`ensure_ray` checks what the imported one does."""
-    address = os.environ.get("RAY_ADDRESS", "")
-    if not address or is_loopback(address):
-        os.environ.setdefault(LOOPBACK_SWITCH, "0")
-    return os.environ.get(LOOPBACK_SWITCH) == "0"
-
-
-bind_to_loopback()
-
-
-def _check_reachable(address: str) -> None:
-    """Raise ``RuntimeError`` naming ``address`` when nothing accepts connections there: ``ray.init``
-    itself retries an absent GCS for minutes, so every clause would hang instead of saying why.
-    Addresses that Ray resolves itself (``auto``, ``ray://...``) are left to Ray."""
-    host, sep, port = address.rpartition(":")
-    if "://" in address or not sep or not port.isdigit():
-        return
-    try:
-        socket.create_connection((host.strip("[]"), int(port)), timeout=CONNECT_TIMEOUT).close()
-    except OSError as exc:
-        raise RuntimeError(f"no Ray at RAY_ADDRESS={address!r} ({exc}): start the cluster, or unset RAY_ADDRESS "
-                           f"so that the adapter starts a local Ray") from exc
-
-
-def _refuse_network_ray(ray: Any) -> None:
-    """Raise before starting a Ray whose servers would listen on the machine's network address."""
-    from ray._private import services
-
-    address = services.get_node_ip_address()
-    if not is_loopback(address):
-        raise RuntimeError(
-            f"refusing to start a local Ray on {address}: it would listen on the network, and an "
-            f"unauthenticated Ray API there is remote code execution (CVE-2023-48022). Ray binds to "
-            f"127.0.0.1 only when {LOOPBACK_SWITCH}=0 is set before 'ray' is first imported: set it in "
-            f"the environment, or import conformance.adapters.ray before ray")
-
-
-def ensure_ray() -> Any:
-    """The ``ray`` module, connected: joins ``RAY_ADDRESS`` when set, else starts a local Ray with
-    :data:`RAY_OPTIONS`, on 127.0.0.1 only (once per process; :func:`shutdown_ray` at exit), and exports
-    its address in ``RAY_ADDRESS`` so that child interpreters join it.
-
-    Raises ``RuntimeError`` instead of starting a Ray that would listen on a network address (see the
-    module docstring), and when nothing listens at ``RAY_ADDRESS``."""
-    global _started_here
-    import ray
-
-    if ray.is_initialized():
-        return ray
-    if os.environ.get("RAY_ADDRESS"):
-        _check_reachable(os.environ["RAY_ADDRESS"])
-        ray.init(log_to_driver=False, configure_logging=False)
-        return ray
-    _refuse_network_ray(ray)
-    context = ray.init(**RAY_OPTIONS)
-    _started_here = True
-    os.environ["RAY_ADDRESS"] = context.address_info["address"]
-    atexit.register(shutdown_ray)
-    return ray
-
-
-def shutdown_ray() -> None:
-    """Disconnect from Ray; stop it when this process started it. Safe to call more than once."""
-    global _started_here
-    try:
-        import ray
-    except ImportError:
-        return
-    if ray.is_initialized():
-        ray.shutdown()
-    if _started_here:
-        os.environ.pop("RAY_ADDRESS", None)
-        _started_here = False
-
-
-def started_here() -> bool:
-    """True when this process started the Ray it is connected to (not one it joined via ``RAY_ADDRESS``)."""
-    return _started_here
-
 
 def _context() -> Any:
     from ray._private import worker

@@ -26,7 +26,7 @@ from typing import Any, Dict, List, Optional
 
 from conformance.adapters.pickling import PICKLE_DUMP_ERRORS, PICKLE_LOAD_ERRORS, PicklerSerializer
 from conformance.api import OBJECT_ID_SIZE, Implementation
-from reference.arena import pid_alive
+from reference.liveness import pid_alive
 
 __all__ = ["ShmCluster", "ShmNode", "ShmStore", "ShmStoreFactory", "StoreFullError",
            "shared_memory_implementation"]

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional
 
 from conformance.report.performance import to_json as performance_json
+from conformance.report.render import html_page, markdown
 from conformance.report.results import SYMBOLS, Report
 
 __all__ = ["SCHEMA_PATH", "SCHEMA_VERSION", "junit_xml", "load_schema", "to_json", "write"]
@@ -114,9 +115,9 @@ def write(report: Report, out_dir: str, *, junitxml: Optional[str] = None) -> Li
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     paths = [out / "report.md", out / "report.json", out / "report.html"]
-    paths[0].write_text(report.markdown(), encoding="utf-8")
+    paths[0].write_text(markdown(report), encoding="utf-8")
     paths[1].write_text(json.dumps(to_json(report), indent=2, default=repr) + "\n", encoding="utf-8")
-    paths[2].write_text(report.html(), encoding="utf-8")
+    paths[2].write_text(html_page(report), encoding="utf-8")
     if junitxml:
         junit = Path(junitxml)
         junit.parent.mkdir(parents=True, exist_ok=True)

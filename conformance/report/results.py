@@ -2,13 +2,14 @@
 per implementation, and the :class:`Report` that gathers them and decides the verdict.
 
 Rendering lives in :mod:`conformance.report.render` (terminal, Markdown, HTML) and
-:mod:`conformance.report.export` (JSON, JUnit XML); running the suite in :mod:`conformance.report.runner`.
+:mod:`conformance.report.export` (JSON, JUnit XML, and :func:`~conformance.report.export.write` for the
+files), free functions of a :class:`Report`, which knows nothing of them; running the suite lives in
+:mod:`conformance.report.runner`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
 
 __all__ = ["ADAPTER_MARK", "ClauseResult", "EXIT_FAILED", "EXIT_PASSED", "EXIT_USAGE", "ImplResult", "Report",
@@ -130,38 +131,3 @@ class Report:
     def failures(self) -> List[Tuple[ImplResult, str, ClauseResult]]:
         return [(impl, cid, self.cell(impl, cid)) for impl in self.impls for cid in self.clause_ids
                 if self.cell(impl, cid).status in ("fail", "error", "xpass")]
-
-    # -- renderers (conformance.report.render, conformance.report.export) -----------------------------
-    def to_json(self) -> Dict[str, Any]:
-        """The report as ``report.json`` holds it (schema: ``conformance/report/report.schema.json``)."""
-        from conformance.report.export import to_json
-
-        return to_json(self)
-
-    def junit_xml(self) -> str:
-        """The report as JUnit XML: a test suite per implementation, a test case per clause."""
-        from conformance.report.export import junit_xml
-
-        return junit_xml(self)
-
-    def terminal(self, *, colour: bool = False) -> str:
-        from conformance.report.render import terminal
-
-        return terminal(self, colour=colour)
-
-    def markdown(self) -> str:
-        from conformance.report.render import markdown
-
-        return markdown(self)
-
-    def html(self) -> str:
-        from conformance.report.render import html_page
-
-        return html_page(self)
-
-    def write(self, out_dir: str, *, junitxml: Optional[str] = None) -> List[Path]:
-        """Write ``report.md``, ``report.json`` and ``report.html`` into ``out_dir`` (made if missing), and
-        the JUnit XML to ``junitxml`` when given; return the paths written."""
-        from conformance.report.export import write
-
-        return write(self, out_dir, junitxml=junitxml)
