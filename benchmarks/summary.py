@@ -22,7 +22,9 @@ Every time is asv's median over its samples; peak memory is asv's ``peakmem`` (t
 ratio is printed only when both of its sides are in the file; a missing side (asv writes NaN for a skipped
 benchmark) prints ``n/a``. Results files are read by :mod:`conformance.bench.results`.
 
-Not a benchmark module: asv imports it while discovering benchmarks and finds nothing to run.
+Not a benchmark module: asv imports it while discovering benchmarks and finds nothing to run. About 440
+lines on purpose: the summary's seven sections, each a few lines over one results file, read top to bottom
+(the peers' section and the results reader live in ``peer_figures`` and ``conformance.bench.results``).
 """
 
 from __future__ import annotations
