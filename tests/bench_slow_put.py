@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import time
-from typing import Any
+from typing import Any, Iterable, Optional
 
 from conformance.adapters import reference_implementation
 from conformance.api import Implementation
@@ -34,8 +34,20 @@ class _SlowPutStore:
             pass
         return oid
 
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._inner, name)
+    def get(self, object_id: bytes, *, timeout: Optional[float] = None) -> Any:
+        return self._inner.get(object_id, timeout=timeout)
+
+    def contains(self, object_id: bytes) -> bool:
+        return bool(self._inner.contains(object_id))
+
+    def delete(self, object_id: bytes) -> None:
+        self._inner.delete(object_id)
+
+    def list(self) -> Iterable[bytes]:
+        return list(self._inner.list())
+
+    def close(self) -> None:
+        self._inner.close()
 
 
 class _SlowPutFactory:

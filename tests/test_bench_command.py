@@ -295,3 +295,19 @@ def test_report_bench_without_a_run_is_a_usage_error(tmp_path: Path, capsys: pyt
     assert main(["report", "--impl", "reference", "--bench", str(tmp_path), "--out", str(tmp_path / "out")]) == 2
     assert "no bench-index.json there; run `objstore-conformance bench" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()  # nothing ran
+
+
+def test_the_gate_measurements_slowed_implementation_loads_and_stores(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``tests/bench_slow_put.py`` (the 25 %-slower put of the gate's catch-rate runs) is a valid adapter whose
+    store round-trips; its wait is ``OBJSTORE_BENCH_SLOW_PUT`` times the put's own time."""
+    import bench_slow_put
+
+    monkeypatch.setenv("OBJSTORE_BENCH_SLOW_PUT", "0.25")
+    impl = load_implementation("bench_slow_put:implementation")
+    made = impl.store_factory.create(capacity=1 << 22)  # type: ignore[union-attr]
+    try:
+        oid = made.put({"a": 1})
+        assert made.get(oid) == {"a": 1} and made.contains(oid) and made._extra == 0.25
+        assert isinstance(made, bench_slow_put._SlowPutStore)
+    finally:
+        impl.store_factory.destroy(made)  # type: ignore[union-attr]
