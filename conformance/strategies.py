@@ -70,17 +70,21 @@ def _texts() -> SearchStrategy[str]:
 def scalar_values(*, allow_nan: bool = True, include_bytearray: bool = True,
                   max_int_bits: int = 300) -> SearchStrategy[Any]:
     """Returns a strategy for generating native scalars: ``None``, bool, int (huge too: up to
-    ``max_int_bits`` bits), float (nan, -0.0, inf), complex, str (lone surrogates too), bytes and bytearray.
+    ``max_int_bits`` bits), float (-0.0, inf, nan: with drawn signs and payloads too), complex, str (lone
+    surrogates too), bytes and bytearray.
 
     ``allow_nan=False`` leaves nan out (for set elements and dict keys, where nan is never equal to itself);
     ``include_bytearray=False`` leaves the one mutable, unhashable scalar out. Shrinks towards ``None``.
     """
     _check_positive("max_int_bits", max_int_bits)
+    from conformance.numpy_strategies import nan_floats
+
     huge = st.integers(min_value=-(2 ** max_int_bits), max_value=2 ** max_int_bits)
     floats = st.floats(allow_nan=allow_nan, allow_infinity=True)
+    nans = [nan_floats(), st.builds(complex, nan_floats(), st.floats())] if allow_nan else []
     return st.one_of(
         st.none(), st.booleans(), st.integers(), huge,
-        floats, st.sampled_from([0.0, -0.0, float("inf"), float("-inf")]),
+        floats, st.sampled_from([0.0, -0.0, float("inf"), float("-inf")]), *nans,
         st.complex_numbers(allow_nan=allow_nan, allow_infinity=True),
         _texts(), st.binary(max_size=24),
         *([st.binary(max_size=24).map(bytearray)] if include_bytearray else []),
@@ -205,6 +209,8 @@ def _arrays(draw: Any, max_side: int, kinds: Sequence[str]) -> Any:
     import numpy as np
     from hypothesis.extra import numpy as hnp
 
+    from conformance.numpy_strategies import plant_nans
+
     dtype = draw(array_dtypes(kinds=kinds))
     shape = draw(hnp.array_shapes(min_dims=0, max_dims=3, min_side=0, max_side=max_side))
     if dtype.hasobject:
@@ -214,6 +220,8 @@ def _arrays(draw: Any, max_side: int, kinds: Sequence[str]) -> Any:
             a[idx] = draw(elements)
     else:
         a = draw(hnp.arrays(dtype, shape))
+        if a.dtype.kind in "fc" and draw(st.booleans()):
+            a = plant_nans(draw, a)  # nans with payloads: each must come back bit for bit
     layout = draw(st.sampled_from(["C", "F", "strided", "transposed", "reversed"]))
     if layout == "F":
         a = np.asfortranarray(a)
@@ -229,7 +237,7 @@ def _arrays(draw: Any, max_side: int, kinds: Sequence[str]) -> Any:
 def numpy_arrays(*, max_side: int = 5, kinds: Sequence[str] = DTYPE_KINDS) -> SearchStrategy[Any]:
     """Returns a strategy for generating numpy arrays of the dtype ``kinds`` (see :func:`array_dtypes`), 0 to 3
     dimensions (0-d and empty included) with sides up to ``max_side``, C or Fortran order, or a strided,
-    transposed or reversed view. Shrinks towards a 0-d ``bool`` array in C order."""
+    transposed or reversed view; float and complex arrays often hold nans with drawn payloads. Shrinks towards a 0-d ``bool`` array in C order."""
     _check_positive("max_side", max_side)
     array_dtypes(kinds=kinds)  # validates kinds now, not at the first draw
     return _arrays(max_side, tuple(kinds))

@@ -77,3 +77,88 @@ def _writable(buffers: List[memoryview]) -> List[memoryview]:
 def writable_arrays() -> Implementation:
     """Hands out writable arrays over a read-only frame (shared memory, but writes go through)."""
     return serializer_mutant("writable_arrays", MutantSerializer(buffers=_writable))
+
+
+class _ScalarsAsPython(cloudpickle.Pickler):
+    def reducer_override(self, obj: Any) -> Any:
+        import numpy as np
+
+        if isinstance(obj, np.generic):
+            return _same, (obj.item(),)  # what a fast path for "numbers" does
+        return super().reducer_override(obj)
+
+
+def _same(value: Any) -> Any:
+    return value
+
+
+@mutant("numpy_scalars_as_python", "serializer.numpy.scalars")
+def numpy_scalars_as_python() -> Implementation:
+    """Gives numpy scalars back as Python scalars (np.float32(1.5) as 1.5, np.int64 as int, np.bool_ as bool)."""
+    return serializer_mutant("numpy_scalars_as_python", MutantSerializer(pickler_dumps(_ScalarsAsPython)))
+
+
+def _strip_metadata(dtype: Any) -> Any:
+    import numpy as np
+
+    if dtype.names is None:
+        if dtype.subdtype is not None:
+            return np.dtype((_strip_metadata(dtype.subdtype[0]), dtype.subdtype[1]))
+        return np.dtype(dtype.str)
+    fields = dtype.fields
+    return np.dtype({"names": list(dtype.names), "formats": [_strip_metadata(fields[n][0]) for n in dtype.names],
+                     "offsets": [fields[n][1] for n in dtype.names], "itemsize": dtype.itemsize},
+                    align=dtype.isalignedstruct)
+
+
+class _DropsMetadata(cloudpickle.Pickler):
+    def reducer_override(self, obj: Any) -> Any:
+        import numpy as np
+
+        if type(obj) is np.ndarray and not obj.dtype.hasobject and _has_metadata(obj.dtype):
+            return obj.view(_strip_metadata(obj.dtype)).__reduce_ex__(self.proto)
+        return super().reducer_override(obj)
+
+
+def _has_metadata(dtype: Any) -> bool:
+    if dtype.metadata:
+        return True
+    return any(_has_metadata(dtype.fields[n][0]) for n in dtype.names or ())
+
+
+@mutant("drops_dtype_metadata", "serializer.numpy.dtypes")
+def drops_dtype_metadata() -> Implementation:
+    """Rebuilds each array's dtype from its layout alone: dtype metadata (the dtype's and its fields') is lost."""
+    return serializer_mutant("drops_dtype_metadata", MutantSerializer(pickler_dumps(_DropsMetadata)))
+
+
+class _PacksStructured(cloudpickle.Pickler):
+    def reducer_override(self, obj: Any) -> Any:
+        import numpy as np
+
+        if type(obj) is np.ndarray and obj.dtype.names is not None and not obj.dtype.hasobject:
+            packed = np.dtype([(n, obj.dtype.fields[n][0]) for n in obj.dtype.names])
+            if packed != obj.dtype or obj.dtype.isalignedstruct:
+                return obj.astype(packed).__reduce_ex__(self.proto)  # field by field, gaps dropped
+        return super().reducer_override(obj)
+
+
+@mutant("packs_structured", "serializer.numpy.dtypes")
+def packs_structured() -> Implementation:
+    """Rebuilds structured arrays packed (from names and formats): explicit offsets, padding, itemsize lost."""
+    return serializer_mutant("packs_structured", MutantSerializer(pickler_dumps(_PacksStructured)))
+
+
+class _SubclassAsNdarray(cloudpickle.Pickler):
+    def reducer_override(self, obj: Any) -> Any:
+        import numpy as np
+
+        if isinstance(obj, np.ndarray) and type(obj) is not np.ndarray:
+            return np.asarray(obj).__reduce_ex__(self.proto)  # np.asarray on the way in
+        return super().reducer_override(obj)
+
+
+@mutant("subclass_as_ndarray", "serializer.numpy.subclasses")
+def subclass_as_ndarray() -> Implementation:
+    """Gives ndarray subclasses (masked arrays, record arrays) back as plain ndarrays."""
+    return serializer_mutant("subclass_as_ndarray", MutantSerializer(pickler_dumps(_SubclassAsNdarray)))
