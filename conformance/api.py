@@ -83,6 +83,10 @@ CAPABILITIES: Dict[str, str] = {
     "eviction": "a full store evicts unpinned objects in LRU order, never pinned ones",
     "timeouts": "get(timeout=...) waits for a put, and raises the declared timeout error when it expires",
     "nodes": "several nodes, each with its own store; objects are pulled on demand",
+    "memoryview": "memoryview objects serialize (out-of-band at protocol 5 where out_of_band is claimed) and come "
+                  "back as memoryviews of the same format, shape and bytes",
+    "error_paths": "a serialization error's message names each unserializable object inside the value, with "
+                   "a path from the value (value[0]['key'].attr) that evaluates to it",
 }
 
 #: Object ids at the contract level are ``bytes`` of this length (adapters translate to their own type).

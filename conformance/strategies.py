@@ -20,6 +20,7 @@ __all__ = [
     "Access",
     "BUILTIN_SUBCLASSES",
     "BytesSubclass",
+    "CULPRIT_KINDS",
     "Colour",
     "DTYPE_KINDS",
     "DictSubclass",
@@ -41,6 +42,7 @@ __all__ = [
     "TupleSubclass",
     "array_dtypes",
     "builtin_subclass_values",
+    "close_drawn_resources",
     "deep_values",
     "enum_values",
     "failing_values",
@@ -266,12 +268,46 @@ class SlottedHolder:
         return f"SlottedHolder({self.first!r}, {self.second!r})"
 
 
-def _culprits() -> SearchStrategy[Any]:
+#: The kinds of unserializable object :func:`unserializable_nestings` draws.
+CULPRIT_KINDS = ("Lock", "RLock", "generator", "socket", "binary file", "text file for writing")
+
+
+#: Sockets and files drawn and not closed yet (an example Hypothesis discards never reaches a clause's own
+#: clean-up): :func:`close_drawn_resources` closes them.
+_OPEN_RESOURCES: List[Any] = []
+
+
+def close_drawn_resources() -> None:
+    """Close every socket and file :func:`unserializable_nestings` (or :func:`hostile_objects`) has drawn so
+    far; a clause calls it when its check is done."""
+    while _OPEN_RESOURCES:
+        _OPEN_RESOURCES.pop().close()
+
+
+def _culprit(kind: str) -> Any:
+    import os
+    import socket
+
     def gen() -> Any:
         yield 1
 
-    return st.sampled_from(["Lock", "RLock", "generator"]).map(
-        lambda k: threading.Lock() if k == "Lock" else threading.RLock() if k == "RLock" else gen())
+    if kind == "Lock":
+        return threading.Lock()
+    if kind == "RLock":
+        return threading.RLock()
+    if kind == "generator":
+        return gen()
+    if kind == "socket":
+        resource: Any = socket.socket(socket.AF_INET, socket.SOCK_STREAM)  # never bound or connected
+    else:
+        # cloudpickle saves a text file open for reading by its contents; these two it refuses, as pickle does.
+        resource = open(os.devnull, "rb") if kind == "binary file" else open(os.devnull, "w")  # noqa: SIM115
+    _OPEN_RESOURCES.append(resource)
+    return resource
+
+
+def _culprits() -> SearchStrategy[Any]:
+    return st.sampled_from(CULPRIT_KINDS).map(_culprit)
 
 
 @st.composite
@@ -307,8 +343,9 @@ def _nestings(draw: Any, max_culprits: int) -> Tuple[Any, List[Any]]:
 def unserializable_nestings(*, max_culprits: int = 3) -> SearchStrategy[Tuple[Any, List[Any]]]:
     """Returns a strategy for generating ``(value, culprits)``: ``value`` nests lists, tuples, dicts and
     attribute holders (``__dict__`` and ``__slots__``) around serializable scalars and 1 to
-    ``max_culprits`` distinct unserializable objects (locks, re-entrant locks, generators), which are
-    listed in ``culprits``. Shrinks towards one lock at the top."""
+    ``max_culprits`` distinct unserializable objects (:data:`CULPRIT_KINDS`: locks, re-entrant locks,
+    generators, sockets, a binary file and a text file open for writing, each on ``os.devnull``), which are
+    listed in ``culprits``. The caller closes the sockets and files (:func:`close_drawn_resources`). Shrinks towards one lock at the top."""
     _check_positive("max_culprits", max_culprits)
     return _nestings(max_culprits)
 

@@ -51,7 +51,7 @@ def reference_implementation() -> Implementation:
     import reference
 
     caps = {"numpy", "numpy_byte_order", "recursive", "by_value_functions", "dynamic_classes", "out_of_band",
-            "zero_copy", "read_only", "custom_serializers", "inspect"}
+            "zero_copy", "read_only", "custom_serializers", "inspect", "memoryview", "error_paths"}
     factory = _store_factory()
     extra = {}
     if factory is not None:
