@@ -4,7 +4,8 @@ read-only frames."""
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, List
+import pickle
+from typing import Any, Callable, List
 
 import cloudpickle
 
@@ -162,3 +163,96 @@ class _SubclassAsNdarray(cloudpickle.Pickler):
 def subclass_as_ndarray() -> Implementation:
     """Gives ndarray subclasses (masked arrays, record arrays) back as plain ndarrays."""
     return serializer_mutant("subclass_as_ndarray", MutantSerializer(pickler_dumps(_SubclassAsNdarray)))
+
+
+# -- serializer paths: a fast path that misjudges a value, buffers in-band or out of order ----------------------
+#: What stdlib pickle saves as the reference's pickler does, by exact type.
+_ATOM_TYPES = (type(None), bool, int, float, str, bytes)
+
+
+def _fast_path_reference(name: str, decide: Callable[[Any], bool]) -> Implementation:
+    """The reference, whose values that ``decide`` picks skip its pickler: stdlib ``pickle.dumps``, no
+    buffers (a fast path for plain data that judges the value wrongly)."""
+    import reference
+    from reference.serializer import SerializedObject
+
+    class _FastPath(reference.Serializer):  # type: ignore[misc]
+        def serialize(self, obj: Any, *, protocol: Any = None) -> Any:
+            chosen = protocol or self.protocol
+            if decide(obj):
+                return SerializedObject(pickle.dumps(obj, chosen), (), chosen)
+            return super().serialize(obj, protocol=protocol)
+
+    adapter = ReferenceSerializer()
+    adapter._ser = _FastPath()
+    return reference_mutant(name, adapter)
+
+
+def _by_isinstance(obj: Any) -> bool:
+    if isinstance(obj, _ATOM_TYPES):
+        return True
+    return isinstance(obj, (list, tuple)) and len(obj) <= 64 and all(isinstance(v, _ATOM_TYPES) for v in obj)
+
+
+@mutant("fast_path_isinstance", "serializer.classes.builtin_subclasses")
+def fast_path_isinstance() -> Implementation:
+    """Its stdlib fast path tests isinstance(x, int/str/tuple): run-time IntEnum, NamedTuple and str subclass
+    instances go by reference."""
+    return _fast_path_reference("fast_path_isinstance", _by_isinstance)
+
+
+#: How many items the ``fast_path_scans_head`` mutant looks at.
+HEAD = 8
+
+
+def _by_head(obj: Any) -> bool:
+    if type(obj) in (list, tuple):
+        head = list(obj[:HEAD])
+    elif type(obj) is dict:
+        head = [v for _, v in zip(range(HEAD), obj.values())] + list(obj)[:HEAD]
+    else:
+        return False
+    return all(type(v) in _ATOM_TYPES for v in head)
+
+
+@mutant("fast_path_scans_head", "serializer.classes.builtin_subclasses", "serializer.out_of_band.zero_copy")
+def fast_path_scans_head() -> Implementation:
+    """Its stdlib fast path judges a container by its first 8 items: what follows (arrays, run-time classes)
+    is pickled in-band or by reference."""
+    return _fast_path_reference("fast_path_scans_head", _by_head)
+
+
+def _arrays_only_out_of_band(buffer_callback: Any) -> Any:
+    def callback(pb: pickle.PickleBuffer) -> Any:
+        import numpy as np
+
+        if not isinstance(pb.raw().obj, np.ndarray):
+            return True  # a true value: this buffer is pickled in-band
+        return buffer_callback(pb)
+
+    return callback
+
+
+@mutant("pickle_buffers_inband", "serializer.out_of_band.buffers")
+def pickle_buffers_inband() -> Implementation:
+    """Sends numpy arrays out-of-band but pickle.PickleBuffer objects and memoryviews in-band."""
+    import reference
+
+    class _Inband(reference.Serializer):  # type: ignore[misc]
+        def _pickle(self, obj: Any, protocol: int, file: Any, buffer_callback: Any) -> None:
+            callback = buffer_callback and _arrays_only_out_of_band(buffer_callback)
+            super()._pickle(obj, protocol, file, callback)
+
+    adapter = ReferenceSerializer()
+    adapter._ser = _Inband()
+    return reference_mutant("pickle_buffers_inband", adapter)
+
+
+def _reversed(buffers: List[memoryview]) -> List[memoryview]:
+    return buffers[::-1]
+
+
+@mutant("buffers_reordered", "serializer.out_of_band.buffers")
+def buffers_reordered() -> Implementation:
+    """Hands the out-of-band buffers to the loader in reverse order."""
+    return serializer_mutant("buffers_reordered", MutantSerializer(buffers=_reversed))
