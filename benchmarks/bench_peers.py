@@ -4,7 +4,7 @@ Every store gets the same float64 array, in the same process and run:
 
 * ``reference``: ``reference.store.ObjectStore`` ``put`` / ``get``;
 * ``ray``: ``ray.put`` / ``ray.get`` on a local Ray started once per benchmark process (bounded object
-  store, no dashboard, one CPU; ``conformance.adapters.ray.ensure_ray``), shut down at exit;
+  store, no dashboard, one CPU; ``conformance.adapters.ray_runtime.ensure_ray``), shut down at exit;
 * ``plasma``: a ``plasma-store-server`` of pyarrow 11.0.0, values as reference pickle-5 frames written into
   Plasma's buffers (``conformance.adapters.plasma``), the way this project's Plasma adapter stores them.
 
@@ -59,7 +59,7 @@ class _Reference(_ContractStore):
 class _Ray:
     def __init__(self) -> None:
         try:
-            from conformance.adapters.ray import ensure_ray
+            from conformance.adapters.ray_runtime import ensure_ray
 
             self.ray = ensure_ray()
         except ImportError as exc:

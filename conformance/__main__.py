@@ -65,9 +65,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     if args.command != "report":
         _parser().print_help()
         return 2
-    from conformance.plugin import xfails_problems
     from conformance.registry import available
-    from conformance.report import EXIT_USAGE, check_implementation, default_xfails, run_report
+    from conformance.report import EXIT_USAGE, check_implementation, default_xfails, run_report, terminal, write
+    from conformance.xfails_file import xfails_problem
 
     def usage(problem: str) -> int:
         print(f"objstore-conformance: {problem}", file=sys.stderr)
@@ -98,15 +98,14 @@ def main(argv: Optional[List[str]] = None) -> int:
         if problem is not None:
             return usage(problem)
         xf = xfails.get(spec, default_xfails(spec))
-        problems = xfails_problems(xf) if xf else []
-        if problems:
-            more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
-            return usage(problems[0] + more)
+        problem = xfails_problem(xf) if xf else None
+        if problem:
+            return usage(problem)
     report = run_report(specs, max_examples=args.max_examples, profile=args.profile, jobs=args.jobs,
                         xfails=xfails, database_root=args.out, strict_xfail=args.strict_xfail,
                         pytest_args=pytest_args)
-    print(report.terminal(colour=sys.stdout.isatty()))
-    paths = report.write(args.out, junitxml=args.junitxml)
+    print(terminal(report, colour=sys.stdout.isatty()))
+    paths = write(report, args.out, junitxml=args.junitxml)
     print("\nwritten: " + ", ".join(str(p) for p in paths))
     print(f"verdict: {report.verdict} (exit status {report.exit_status})")
     return report.exit_status

@@ -1,4 +1,5 @@
-"""What a child interpreter does for a clause (see :mod:`conformance.child`): one function per task,
+"""What a child interpreter does for a clause (see :mod:`conformance.child`; the child's entry point,
+:mod:`conformance._child_main`, looks the task up here): one function per task,
 ``task(impl, payload) -> plain data``."""
 
 from __future__ import annotations
@@ -6,6 +7,8 @@ from __future__ import annotations
 import time
 import traceback
 from typing import Any, Dict, Tuple
+
+from conformance.child import signal
 
 
 def probe_frames(impl: Any, jobs: Any) -> Dict[str, Tuple[str, Any]]:
@@ -68,8 +71,6 @@ def store_look(impl: Any, payload: Any) -> Dict[str, Any]:
 
 def store_put_later(impl: Any, payload: Any) -> bool:
     """Attach, say ``attached`` on stdout, sleep ``delay`` seconds, then put ``value`` under ``oid``."""
-    from conformance.child import signal
-
     name, oid, value, delay = payload
     store = impl.store_factory.attach(name)
     try:
@@ -87,7 +88,5 @@ def store_create_and_hang(impl: Any, payload: Any) -> None:
     store = impl.store_factory.attach(name)
     buf = store.create(oid, size)
     buf[:size] = b"\x07" * size
-    from conformance.child import signal
-
     signal(b"created")
     time.sleep(600)  # the parent kills it

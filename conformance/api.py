@@ -26,13 +26,14 @@ from __future__ import annotations
 
 import inspect
 import typing
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import (
     Any,
     Callable,
     Dict,
     FrozenSet,
     Iterable,
+    Mapping,
     Optional,
     Protocol,
     Sequence,
@@ -83,6 +84,12 @@ CAPABILITIES: Dict[str, str] = {
     "eviction": "a full store evicts unpinned objects in LRU order, never pinned ones",
     "timeouts": "get(timeout=...) waits for a put, and raises the declared timeout error when it expires",
     "nodes": "several nodes, each with its own store; objects are pulled on demand",
+    # The store's own zero copy, apart from the serializer's (zero_copy, read_only): a store that shares its
+    # memory can be paired with a serializer that keeps every buffer in-band, and claim one without the other.
+    "store_zero_copy": "get of an array shares the store's memory: two gets (and, with multiprocess, a get "
+                       "in another process) share one copy",
+    "store_read_only": "arrays from get are read-only: writing to them raises and the stored value never "
+                       "changes",
     "memoryview": "memoryview objects serialize (out-of-band at protocol 5 where out_of_band is claimed) and come "
                   "back as memoryviews of the same format, shape and bytes",
     "error_paths": "a serialization error's message names each unserializable object inside the value, with "
@@ -315,6 +322,10 @@ class Implementation:
     timeout_error: ExceptionTypes = ()
     not_found_error: ExceptionTypes = ()
     description: str = ""
+    #: Clause id -> why: the clauses whose check the adapter's own code meets rather than the system under
+    #: test (an id directory refusing existing ids, say: ``conformance.kit.ID_DIRECTORY_CLAUSES``). They run
+    #: as any other; the report marks their cells "adapter-tested" with the reason.
+    adapter_tested: Mapping[str, str] = field(default_factory=dict, hash=False)
 
     def __post_init__(self) -> None:
         unknown = set(self.capabilities) - set(CAPABILITIES)
@@ -331,6 +342,10 @@ class Implementation:
         if "raw_buffers" in self.capabilities and "store" not in self.capabilities:
             raise ValueError(f"implementation {self.name!r} claims 'raw_buffers' but not 'store': raw buffers "
                              f"are operations of a store; claim both or neither")
+        store_only = sorted(c for c in ("store_zero_copy", "store_read_only") if c in self.capabilities)
+        if store_only and "store" not in self.capabilities:
+            raise ValueError(f"implementation {self.name!r} claims {store_only[0]!r} but not 'store': it is a "
+                             f"property of a store's get; claim 'store' too, or drop it")
         self._check_operations()
         for label in DECLARED_ERRORS:
             value = getattr(self, label)
@@ -339,6 +354,10 @@ class Implementation:
                 raise TypeError(f"implementation {self.name!r}: {label!r} must be a tuple of exception "
                                 f"types, got {value!r}")
         self._check_declared_errors()
+        if not isinstance(self.adapter_tested, Mapping) or not all(
+                isinstance(k, str) and isinstance(v, str) for k, v in self.adapter_tested.items()):
+            raise TypeError(f"implementation {self.name!r}: 'adapter_tested' must map clause ids to the reason "
+                            f"each is adapter-tested (str -> str), got {self.adapter_tested!r}")
 
     def _check_declared_errors(self) -> None:
         for label, (capability, raised_by) in DECLARED_ERRORS.items():

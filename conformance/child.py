@@ -1,6 +1,6 @@
 """Run checks in a fresh interpreter that never saw the values' definitions.
 
-The parent sends ``(spec, task, payload)`` to ``python -m conformance.child`` on stdin (stdlib pickle of
+The parent sends ``(spec, task, payload)`` to ``python -m conformance._child_main`` on stdin (stdlib pickle of
 plain data). The child loads the same implementation by name, says ``ready`` (a line on stdout), runs
 ``conformance._tasks.<task>(impl, payload)`` and writes ``("ok", result)`` or ``("error", text)`` back (a
 pickle, after the lines). A task with a set-up of its own (attaching to a store, creating an object) says
@@ -21,7 +21,6 @@ import selectors
 import subprocess
 import sys
 import time
-import traceback
 from typing import Any, Dict, List, Tuple
 
 __all__ = ["CHILD_TIMEOUT", "ChildError", "STARTUP_TIMEOUT", "run_in_child", "run_task", "signal", "start_task",
@@ -41,7 +40,7 @@ class ChildError(AssertionError):
 
 
 def _cmd() -> List[str]:
-    return [sys.executable, "-m", "conformance.child"]
+    return [sys.executable, "-m", "conformance._child_main"]
 
 
 def _env() -> Dict[str, str]:
@@ -151,26 +150,3 @@ def run_in_child(spec: str, jobs: List[Tuple[str, str, bytes]], *,
         return run_task(spec, "probe_frames", jobs, timeout=timeout)
     except ChildError as exc:
         return {case: ("error", str(exc)) for case, _, _ in jobs}
-
-
-def _main() -> None:
-    out = sys.stdout.buffer
-    sys.stdout = sys.stderr  # anything the values print must not corrupt the results
-    spec, task, payload = pickle.loads(sys.stdin.buffer.read())
-    try:
-        from conformance import _tasks
-        from conformance.registry import load_implementation
-
-        impl = load_implementation(spec)
-        function = getattr(_tasks, task)
-        signal(READY)  # imported and loaded: the parent's clock for the task starts now
-        result: Tuple[str, Any] = ("ok", function(impl, payload))
-    except BaseException as exc:  # noqa: BLE001 - every failure is reported to the parent
-        result = ("error", "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))[-3000:])
-        sys.stderr.write(result[1])  # also for a parent still waiting for a line (wait_for_line shows it)
-    out.write(pickle.dumps(result, protocol=4))
-    out.flush()
-
-
-if __name__ == "__main__":
-    _main()

@@ -109,8 +109,8 @@ def all_clauses() -> Dict[str, ClauseInfo]:
 MODULE_ORDER = [
     "test_serializer_native", "test_serializer_identity", "test_serializer_protocols", "test_serializer_numpy",
     "test_serializer_out_of_band", "test_serializer_functions", "test_serializer_classes",
-    "test_serializer_errors", "test_serializer_inspect", "test_serializer_custom",
+    "test_serializer_errors", "test_serializer_inspect", "test_serializer_custom", "test_serializer_leaks",
     "test_store_put_get", "test_store_immutability", "test_store_zero_copy", "test_store_visibility",
     "test_store_abort", "test_store_timeouts", "test_store_delete", "test_store_full", "test_store_multiprocess",
-    "test_store_eviction", "test_store_nodes", "test_store_stateful",
+    "test_store_eviction", "test_store_nodes", "test_store_stateful", "test_store_leaks",
 ]

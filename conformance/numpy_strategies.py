@@ -1,6 +1,6 @@
-"""Hypothesis strategies for the numpy values a serializer gets wrong quietly: nan payloads, numpy scalars,
-structured dtypes laid out with gaps, dtype metadata, and ndarray subclasses. Public and typed, like
-:mod:`conformance.strategies` (which re-exports them).
+"""Hypothesis strategies for the numpy values a serializer gets wrong quietly: numpy scalars, structured
+dtypes laid out with gaps, dtype metadata, and ndarray subclasses. Public and typed, like
+:mod:`conformance.strategies` (whose float strategies and arrays draw nans with payloads).
 
 numpy itself pickles all of these exactly (a nan's payload, ``np.float32``, offsets and itemsize, metadata,
 a masked array's mask and fill value), so a serializer that loses one has a defect of its own: a fast path
@@ -10,64 +10,19 @@ by-hand dtype encoding that drops metadata, ``np.asarray`` on the way in.
 
 from __future__ import annotations
 
-import struct
 from typing import Any, Dict, List
 
 from hypothesis import strategies as st
 from hypothesis.strategies import SearchStrategy
 
+from conformance.strategies import array_dtypes, numpy_arrays, plant_nans
+
 __all__ = [
     "dtype_layouts",
     "layout_arrays",
-    "nan_floats",
     "ndarray_subclasses",
     "numpy_scalars",
-    "plant_nans",
 ]
-
-#: Bits of a float of each width: (exponent bits, mantissa bits).
-_FLOAT_BITS = {2: (5, 10), 4: (8, 23), 8: (11, 52)}
-
-
-def _nan_bits(draw: Any, width: int) -> int:
-    """A nan of ``width`` bytes as an unsigned integer: a drawn sign, and a drawn non-zero mantissa (quiet
-    or signalling, with a payload), rarely the canonical one."""
-    exponent_bits, mantissa_bits = _FLOAT_BITS[width]
-    mantissa = draw(st.integers(1, 2 ** mantissa_bits - 1))
-    sign = draw(st.integers(0, 1))
-    return (sign << (exponent_bits + mantissa_bits)) | (((1 << exponent_bits) - 1) << mantissa_bits) | mantissa
-
-
-@st.composite
-def _nan_float(draw: Any) -> float:
-    bits = _nan_bits(draw, 8)
-    return float(struct.unpack("<d", struct.pack("<Q", bits))[0])
-
-
-def nan_floats() -> SearchStrategy[float]:
-    """Returns a strategy for generating Python float nans with a drawn sign and payload (quiet and
-    signalling): pickle keeps a float's 8 bytes, so each must come back bit for bit. Shrinks towards the nan
-    with the smallest payload (a signalling one)."""
-    return _nan_float()
-
-
-def plant_nans(draw: Any, array: Any) -> Any:
-    """A C-contiguous copy of ``array`` (a float or complex array of any byte order) in which some drawn
-    elements (or components) are nans with drawn payloads; ``array`` itself when it has no such elements.
-    For use inside ``@st.composite``."""
-    import numpy as np
-
-    if array.dtype.kind not in "fc" or array.size == 0 or array.dtype.itemsize // (
-            2 if array.dtype.kind == "c" else 1) not in _FLOAT_BITS:
-        return array
-    width = array.dtype.itemsize // (2 if array.dtype.kind == "c" else 1)
-    flat = np.array(array, order="C").reshape(-1)
-    order = "<" if array.dtype.byteorder == "<" or (array.dtype.byteorder in "=|" and np.little_endian) else ">"
-    bits = flat.view(np.dtype(f"{order}u{width}"))
-    for index in draw(st.lists(st.integers(0, bits.size - 1), min_size=1, max_size=3)):
-        bits[index] = _nan_bits(draw, width)
-    return flat.reshape(array.shape)
-
 
 _SCALAR_KINDS = ("bool", "int", "uint", "float", "complex", "datetime", "timedelta", "bytes", "str",
                  "structured")
@@ -75,7 +30,6 @@ _SCALAR_KINDS = ("bool", "int", "uint", "float", "complex", "datetime", "timedel
 
 @st.composite
 def _numpy_scalar(draw: Any) -> Any:
-    from conformance.strategies import array_dtypes
     from hypothesis.extra import numpy as hnp
 
     kind = draw(st.sampled_from(_SCALAR_KINDS))
@@ -186,8 +140,6 @@ def layout_arrays(*, max_side: int = 4) -> SearchStrategy[Any]:
 def _subclass_array(draw: Any, max_side: int) -> Any:
     import numpy as np
     from hypothesis.extra import numpy as hnp
-
-    from conformance.strategies import numpy_arrays
 
     kind = draw(st.sampled_from(["masked", "record"]))
     if kind == "record":

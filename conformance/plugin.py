@@ -15,51 +15,35 @@ database), ``--ray-address ADDRESS`` (the Ray adapter joins that cluster; same a
 in choosing or writing the implementation, or in its xfails file, ends the run with one ``ERROR:`` line and
 exit status 2.
 
-The Hypothesis settings those options make (:func:`clause_settings`) are given to each clause's test when it
-is collected; no profile is loaded for the process, so other tests in the same run keep their own. Claims
-(markers ``requires`` and ``protocol``) are checked before a clause's test starts, never inside it.
+The Hypothesis settings those options make (:func:`conformance.settings.clause_settings`) are given to each
+clause's test when it is collected; no profile is loaded for the process, so other tests in the same run keep
+their own. Claims (markers ``requires`` and ``protocol``) are checked before a clause's test starts, never
+inside it. This module holds the hooks alone: the settings are :mod:`conformance.settings`'s, the xfails
+file's format :mod:`conformance.xfails_file`'s, and choosing the implementation :mod:`conformance.choice`'s.
 """
 
 from __future__ import annotations
 
 import os
 import warnings
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, List, Optional
 
 import pytest
 
-from conformance.store_fixtures import make_store  # noqa: F401 - a fixture for every clause (and subclass)
-
-__all__ = ["ImplementationChoiceError", "PROFILES", "USAGE_ERROR_STATUS", "apply_clause_settings", "clause_settings",
-           "load_profile", "load_xfails", "xfails_problems"]
-
-#: Hypothesis settings for the suite: ``ci`` is quick (the default), ``nightly`` thorough.
-PROFILES: Dict[str, Dict[str, Any]] = {
-    "ci": {"max_examples": 50},
-    "nightly": {"max_examples": 400},
-}
-
-_IMPL_KEY = "_conformance_impl"
-
-_HOW_TO_CHOOSE = (
-    "the conformance suite needs an implementation to test: pass --impl NAME (or set CONFORMANCE_IMPL=NAME), "
-    "where NAME is one of {names}, or 'package.module:factory' for a function that returns a "
-    "conformance.api.Implementation. Example: pytest --pyargs conformance --impl reference"
+from conformance.choice import (
+    USAGE_ERROR_STATUS,
+    ImplementationChoiceError,
+    choose,
+    chosen,
+    impl_name,
+    load_chosen,
+    xfails_path,
 )
+from conformance.settings import PROFILES, apply_clause_settings, clause_settings, without_shrinking
+from conformance.store_fixtures import make_store  # noqa: F401 - a fixture for every clause (and subclass)
+from conformance.xfails_file import load_xfails, matches
 
-
-#: The exit status of a run whose implementation cannot be chosen, loaded or built, or whose xfails file is
-#: wrong: the same as ``objstore-conformance report``'s usage errors (pytest's own usage errors exit with 4).
-USAGE_ERROR_STATUS = 2
-
-
-class ImplementationChoiceError(pytest.UsageError):  # type: ignore[misc]  # final for typing only
-    """The implementation (or its xfails file) cannot be used: the user's mistake, not a test failure.
-
-    pytest prints its message as one ``ERROR:`` line on stderr and exits with :data:`USAGE_ERROR_STATUS`.
-    (A subclass of pytest's ``UsageError`` because pytest turns any other exception raised during
-    collection into an ``INTERNALERROR`` traceback.)
-    """
+__all__: List[str] = []  # hooks and fixtures only, found by pytest
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -99,55 +83,6 @@ def pytest_addoption(parser: Any) -> None:
                          "(sets $RAY_ADDRESS for this run and its child processes)")
 
 
-def _impl_name(config: Any) -> Optional[str]:
-    return config.getoption("impl") or os.environ.get("CONFORMANCE_IMPL") or None
-
-
-def clause_settings(name: Optional[str] = None, *, max_examples: Optional[int] = None,
-                    hypothesis_profile: Optional[str] = None, database: Optional[str] = None) -> Any:
-    """Returns the Hypothesis ``settings`` object the suite applies to each of its clauses: profile ``name``
-    (``ci``/``nightly``; default ``$CONFORMANCE_PROFILE`` or ``ci``), or the Hypothesis profile
-    ``hypothesis_profile`` as the base, with ``max_examples`` on top, and the example database in the folder
-    ``database`` when given. No deadline (stores and children vary in speed), failure blobs printed,
-    slow-generation health checks off.
-
-    Nothing process-wide changes: the plugin applies this object to the clauses' tests only (see
-    :func:`apply_clause_settings`), so a user's own tests keep their own profile. Raises ``ValueError`` for
-    an unknown profile or a ``max_examples`` below 1."""
-    from hypothesis import HealthCheck, settings
-
-    name = name or os.environ.get("CONFORMANCE_PROFILE") or "ci"
-    if name not in PROFILES:
-        raise ValueError(f"unknown conformance profile {name!r}: choose one of {sorted(PROFILES)}")
-    base = settings.get_profile(hypothesis_profile) if hypothesis_profile else settings(**PROFILES[name])
-    overrides: Dict[str, Any] = {
-        "deadline": None,
-        "print_blob": True,
-        "suppress_health_check": list(base.suppress_health_check) + [
-            HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much,
-            HealthCheck.function_scoped_fixture],  # impl is loaded once; stores are made per example
-    }
-    if max_examples is not None:
-        if max_examples < 1:
-            raise ValueError(f"--max-examples must be a positive integer, got {max_examples}")
-        overrides["max_examples"] = max_examples
-    if database:
-        from hypothesis.database import DirectoryBasedExampleDatabase
-
-        overrides["database"] = DirectoryBasedExampleDatabase(database)
-    return settings(base, **overrides)
-
-
-def load_profile(name: Optional[str] = None, *, max_examples: Optional[int] = None,
-                 hypothesis_profile: Optional[str] = None, database: Optional[str] = None) -> None:
-    """Register :func:`clause_settings` as the Hypothesis profile ``conformance`` and load it for the whole
-    process. The suite itself never calls this (it applies its settings to its clauses alone); it is for a
-    script that wants every Hypothesis test it runs to use the suite's settings."""
-    from hypothesis import settings
-
-    settings.register_profile("conformance", clause_settings(
-        name, max_examples=max_examples, hypothesis_profile=hypothesis_profile, database=database))
-    settings.load_profile("conformance")
 
 
 _SETTINGS_KEY = "_conformance_settings"
@@ -168,17 +103,6 @@ def _clause_settings(config: Any) -> Any:
     return found
 
 
-def apply_clause_settings(function: Any, settings_: Any) -> None:
-    """Give the Hypothesis test ``function`` (a clause) the settings ``settings_`` for its next runs.
-
-    ``@given`` reads its settings when the test is called, from the attribute that ``@settings`` sets; the
-    suite sets it per clause instead of loading a profile for the whole process. A function that is not a
-    Hypothesis test is left alone."""
-    if getattr(function, "is_hypothesis_test", False):
-        function = getattr(function, "__func__", function)  # a method of a ConformanceTests subclass
-        function._hypothesis_internal_use_settings = settings_
-
-
 def pytest_configure(config: Any) -> None:
     if config.getoption("ray_address", None):
         os.environ["RAY_ADDRESS"] = config.getoption("ray_address")
@@ -186,68 +110,22 @@ def pytest_configure(config: Any) -> None:
     config.addinivalue_line("markers", "requires(*capabilities): capabilities a clause needs claimed")
     config.addinivalue_line("markers", "protocol(n): the pickle protocol a clause (or one of its parametrized "
                                        "items) needs claimed")
-    if _impl_name(config):
+    if impl_name(config):
         _clause_settings(config)  # a wrong profile or --max-examples is a usage error before collection
 
 
 @pytest.fixture
 def conformance_settings(request: Any) -> Any:
     """The Hypothesis ``settings`` of this run's clauses (for a clause that runs Hypothesis itself, such as
-    a state machine); without the shrink phase for a clause the xfails file lists (:func:`_confirming`)."""
+    a state machine); without the shrink phase for a clause the xfails file lists
+    (:func:`conformance.settings.without_shrinking`)."""
     found = _clause_settings(request.config)
-    return _confirming(found) if getattr(request.node, _LISTED_XFAIL, False) else found
-
-
-def load_xfails(path: str) -> List[Tuple[int, str]]:
-    """The (line number, test id) entries of an xfails file: one id a line, ``#`` starts a comment."""
-    entries = []
-    with open(path, encoding="utf-8") as f:
-        for n, line in enumerate(f, 1):
-            text = line.split("#", 1)[0].strip()
-            if text:
-                entries.append((n, text))
-    return entries
-
-
-def _known_entry(entry: str, ids: Any, functions: Any) -> bool:
-    if entry in ids:
-        return True
-    test = entry.rsplit("::", 1)[-1].split("[", 1)[0]
-    return test in functions
-
-
-def xfails_problems(path: str) -> List[str]:
-    """What is wrong with the xfails file at ``path``, one line each: a missing file, or an entry that
-    names neither a clause id nor a clause's test (by its function name, or a node id ending in it).
-
-    An entry that is known but matches no collected test (its clause was deselected) is not a problem.
-    """
-    from conformance.clauses import all_clauses
-
-    try:
-        entries = load_xfails(path)
-    except OSError as exc:
-        return [f"cannot read the xfails file {path!r} ({exc.strerror or exc}); give the path of a file of "
-                f"clause ids or node ids, one a line"]
-    except UnicodeDecodeError:
-        return [f"the xfails file {path!r} is not UTF-8 text; give a file of clause ids or node ids, one a line"]
-    infos = all_clauses()
-    functions = {info.function for info in infos.values()}
-    return [f"the xfails file {path}, line {lineno}, names {entry!r}, which is no clause id and no clause's "
-            f"test; fix the id (`objstore-conformance list` prints every clause) or delete the line"
-            for lineno, entry in entries if not _known_entry(entry, infos, functions)]
+    return without_shrinking(found) if getattr(request.node, _LISTED_XFAIL, False) else found
 
 
 def _clause_of(item: Any) -> Optional[str]:
     mark = item.get_closest_marker("clause")
     return mark.args[0] if mark is not None else None
-
-
-def _matches(entry: str, item: Any) -> bool:
-    nodeid = item.nodeid
-    clause_id = _clause_of(item)
-    return (entry == clause_id or nodeid == entry or nodeid.endswith("/" + entry)
-            or nodeid.endswith("::" + entry) or nodeid.split("::", 1)[-1] == entry)
 
 
 def _selected(patterns: List[str], clause_id: str) -> bool:
@@ -274,37 +152,14 @@ def pytest_itemcollected(item: Any) -> None:
         apply_clause_settings(getattr(item, "obj", None), _clause_settings(item.config))
 
 
-def _xfails_path(config: Any) -> Optional[str]:
-    return config.getoption("xfails_file") or os.environ.get("CONFORMANCE_XFAILS") or None
-
-
-def _load_chosen(config: Any, name: str) -> Any:
-    """The implementation ``name``, after checking the xfails file; :class:`ImplementationChoiceError`
-    (one line, exit status 2) for any mistake in either."""
-    from conformance.registry import ImplementationError, check_name, load_implementation
-
-    xfails_path = _xfails_path(config)
-    if xfails_path:
-        problems = xfails_problems(xfails_path)
-        if problems:
-            more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
-            raise ImplementationChoiceError(problems[0] + more)
-    try:
-        impl = load_implementation(name)
-        check_name(name, impl)
-    except ImplementationError as exc:
-        raise ImplementationChoiceError(str(exc)) from exc
-    return impl
-
-
 @pytest.hookimpl(tryfirst=True)
 def pytest_sessionstart(session: Any) -> None:
     # Under pytest-xdist (-n) the controller collects nothing and a worker's usage error would surface as a
     # crashed worker: check the choice here, once, before any worker starts.
     config = session.config
-    name = _impl_name(config)
+    name = impl_name(config)
     if name and not hasattr(config, "workerinput") and config.pluginmanager.hasplugin("dsession"):
-        _load_chosen(config, name)
+        load_chosen(config, name)
 
 
 @pytest.hookimpl(trylast=True)
@@ -313,14 +168,8 @@ def pytest_collection_modifyitems(session: Any, config: Any, items: List[Any]) -
                     and getattr(getattr(it, "cls", None), "conformance_implementation", None) is None]
     if not clause_items:
         return  # not a conformance run (or only ConformanceTests subclasses): nothing to choose
-    name = _impl_name(config)
-    if not name:
-        from conformance.registry import available
-
-        raise ImplementationChoiceError(_HOW_TO_CHOOSE.format(names=", ".join(available())))
-    impl = _load_chosen(config, name)
-    setattr(config, _IMPL_KEY, impl)
-    xfails_path = _xfails_path(config)
+    choose(config)
+    xfails = xfails_path(config)
 
     patterns = config.getoption("clause")
     if patterns:
@@ -331,29 +180,19 @@ def pytest_collection_modifyitems(session: Any, config: Any, items: List[Any]) -
             config.hook.pytest_deselected(items=drop)
             items[:] = keep
 
-    if xfails_path:
-        entries = load_xfails(xfails_path)
-        for lineno, entry in entries:
-            hits = [it for it in items if _matches(entry, it)]
+    if xfails:
+        for lineno, entry in load_xfails(xfails):
+            hits = [it for it in items if matches(entry, it.nodeid, _clause_of(it))]
             if not hits:
-                warnings.warn(f"{xfails_path}:{lineno}: xfail entry {entry!r} matches no collected test",
+                warnings.warn(f"{xfails}:{lineno}: xfail entry {entry!r} matches no collected test",
                               UserWarning, stacklevel=2)
             for it in hits:
-                it.add_marker(pytest.mark.xfail(reason=f"listed in {xfails_path}:{lineno}", strict=False))
+                it.add_marker(pytest.mark.xfail(reason=f"listed in {xfails}:{lineno}", strict=False))
                 setattr(it, _LISTED_XFAIL, True)
 
 
 #: Set on an item that the xfails file lists: its failure is expected, so it is confirmed, not minimized.
 _LISTED_XFAIL = "_conformance_listed_xfail"
-
-
-def _confirming(settings_: Any) -> Any:
-    """``settings_`` without Hypothesis' shrink phase: for a clause the xfails file lists, whose failure is
-    expected, finding it is enough. (Shrinking a stateful run through a slow store, Ray's, took six of a
-    CI run's minutes.) Run without the xfails file to see the smallest failing example."""
-    from hypothesis import Phase, settings
-
-    return settings(settings_, phases=[phase for phase in settings_.phases if phase is not Phase.shrink])
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -362,7 +201,7 @@ def pytest_runtest_call(item: Any) -> Any:
     if not getattr(item, _LISTED_XFAIL, False) or not getattr(function, "is_hypothesis_test", False):
         yield
         return
-    apply_clause_settings(function, _confirming(_clause_settings(item.config)))
+    apply_clause_settings(function, without_shrinking(_clause_settings(item.config)))
     try:
         yield
     finally:
@@ -374,7 +213,7 @@ def pytest_runtest_setup(item: Any) -> None:
     # @given abandons the whole test at the first such example, so a claimed clause would not run at all.
     if _clause_of(item) is None:
         return
-    impl = _class_impl(item) or getattr(item.config, _IMPL_KEY, None)
+    impl = _class_impl(item) or chosen(item.config)
     if impl is None:
         return
     mark = item.get_closest_marker("requires")
@@ -389,14 +228,14 @@ def pytest_runtest_setup(item: Any) -> None:
 @pytest.fixture(scope="session")
 def impl(request: Any) -> Any:
     """The implementation under test (a :class:`conformance.api.Implementation`)."""
-    found = getattr(request.config, _IMPL_KEY, None)
+    found = chosen(request.config)
     if found is None:
         pytest.fail("no implementation chosen: pass --impl NAME or set CONFORMANCE_IMPL", pytrace=False)
     return found
 
 
 def pytest_report_header(config: Any) -> Optional[List[str]]:
-    name = _impl_name(config)
+    name = impl_name(config)
     if not name:
         return None
     return [f"conformance: implementation {name!r}, profile "

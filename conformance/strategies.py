@@ -2,44 +2,37 @@
 
 Each returns a ``SearchStrategy``; options are keyword-only and checked up front. Examples shrink towards
 small, flat values (``None``, ``0``, empty containers, 0-d arrays of ``bool``), so a failure is reported
-on the simplest value that shows it.
+on the simplest value that shows it. The importable classes some of them draw instances of are in
+:mod:`conformance.specimens`.
 """
 
 from __future__ import annotations
 
-import enum
 import functools
 import operator
+import struct
 import threading
-from typing import Any, Dict, List, Sequence, Tuple, Type
+from typing import Any, List, Sequence, Tuple, Type
 
 from hypothesis import strategies as st
 from hypothesis.strategies import SearchStrategy
 
+from conformance.specimens import (
+    BUILTIN_SUBCLASSES,
+    HOSTILE_CLASSES,
+    Access,
+    Colour,
+    Holder,
+    Level,
+    OWN_ERRORS,
+    RaisesWhilePickled,
+    SlottedHolder,
+)
+
 __all__ = [
-    "Access",
-    "BUILTIN_SUBCLASSES",
-    "BytesSubclass",
     "CULPRIT_KINDS",
-    "Colour",
     "DTYPE_KINDS",
-    "DictSubclass",
-    "HOSTILE_CLASSES",
-    "Holder",
-    "IntSubclass",
-    "Level",
-    "ListSubclass",
-    "MutatesWhilePickled",
     "PLAIN_KINDS",
-    "RaisesOnReduce",
-    "RaisingGetattr",
-    "RecursingGetattr",
-    "RecursingGetattribute",
-    "ReduceError",
-    "SetSubclass",
-    "SlottedHolder",
-    "StrSubclass",
-    "TupleSubclass",
     "array_dtypes",
     "builtin_subclass_values",
     "close_drawn_resources",
@@ -49,8 +42,10 @@ __all__ = [
     "hashable_values",
     "hostile_objects",
     "mixed_values",
+    "nan_floats",
     "native_values",
     "numpy_arrays",
+    "plant_nans",
     "scalar_values",
     "shared_member_arrays",
     "shared_structures",
@@ -69,6 +64,51 @@ def _texts() -> SearchStrategy[str]:
     return st.lists(st.one_of(st.characters(), surrogate), max_size=12).map("".join)
 
 
+#: Bits of a float of each width: (exponent bits, mantissa bits).
+_FLOAT_BITS = {2: (5, 10), 4: (8, 23), 8: (11, 52)}
+
+
+def _nan_bits(draw: Any, width: int) -> int:
+    """A nan of ``width`` bytes as an unsigned integer: a drawn sign, and a drawn non-zero mantissa (quiet
+    or signalling, with a payload), rarely the canonical one."""
+    exponent_bits, mantissa_bits = _FLOAT_BITS[width]
+    mantissa = draw(st.integers(1, 2 ** mantissa_bits - 1))
+    sign = draw(st.integers(0, 1))
+    return (sign << (exponent_bits + mantissa_bits)) | (((1 << exponent_bits) - 1) << mantissa_bits) | mantissa
+
+
+@st.composite
+def _nan_float(draw: Any) -> float:
+    bits = _nan_bits(draw, 8)
+    return float(struct.unpack("<d", struct.pack("<Q", bits))[0])
+
+
+def nan_floats() -> SearchStrategy[float]:
+    """Returns a strategy for generating Python float nans with a drawn sign and payload (quiet and
+    signalling): pickle keeps a float's 8 bytes, so each must come back bit for bit. Shrinks towards the nan
+    with the smallest payload (a signalling one)."""
+    return _nan_float()
+
+
+def plant_nans(draw: Any, array: Any) -> Any:
+    """A C-contiguous copy of ``array`` (a float or complex array of any byte order) in which some drawn
+    elements (or components) are nans with drawn payloads; ``array`` itself when it has no such elements.
+    For use inside ``@st.composite``."""
+    import numpy as np
+
+    if array.dtype.kind not in "fc" or array.size == 0 or array.dtype.itemsize // (
+            2 if array.dtype.kind == "c" else 1) not in _FLOAT_BITS:
+        return array
+    width = array.dtype.itemsize // (2 if array.dtype.kind == "c" else 1)
+    flat = np.array(array, order="C").reshape(-1)
+    order = "<" if array.dtype.byteorder == "<" or (array.dtype.byteorder in "=|" and np.little_endian) else ">"
+    bits = flat.view(np.dtype(f"{order}u{width}"))
+    for index in draw(st.lists(st.integers(0, bits.size - 1), min_size=1, max_size=3)):
+        bits[index] = _nan_bits(draw, width)
+    return flat.reshape(array.shape)
+
+
+
 def scalar_values(*, allow_nan: bool = True, include_bytearray: bool = True,
                   max_int_bits: int = 300) -> SearchStrategy[Any]:
     """Returns a strategy for generating native scalars: ``None``, bool, int (huge too: up to
@@ -79,8 +119,6 @@ def scalar_values(*, allow_nan: bool = True, include_bytearray: bool = True,
     ``include_bytearray=False`` leaves the one mutable, unhashable scalar out. Shrinks towards ``None``.
     """
     _check_positive("max_int_bits", max_int_bits)
-    from conformance.numpy_strategies import nan_floats
-
     huge = st.integers(min_value=-(2 ** max_int_bits), max_value=2 ** max_int_bits)
     floats = st.floats(allow_nan=allow_nan, allow_infinity=True)
     nans = [nan_floats(), st.builds(complex, nan_floats(), st.floats())] if allow_nan else []
@@ -211,8 +249,6 @@ def _arrays(draw: Any, max_side: int, kinds: Sequence[str]) -> Any:
     import numpy as np
     from hypothesis.extra import numpy as hnp
 
-    from conformance.numpy_strategies import plant_nans
-
     dtype = draw(array_dtypes(kinds=kinds))
     shape = draw(hnp.array_shapes(min_dims=0, max_dims=3, min_side=0, max_side=max_side))
     if dtype.hasobject:
@@ -243,29 +279,6 @@ def numpy_arrays(*, max_side: int = 5, kinds: Sequence[str] = DTYPE_KINDS) -> Se
     _check_positive("max_side", max_side)
     array_dtypes(kinds=kinds)  # validates kinds now, not at the first draw
     return _arrays(max_side, tuple(kinds))
-
-
-class Holder:
-    """A plain, importable class with attributes: the object nesting in :func:`unserializable_nestings`."""
-
-    def __init__(self, **attrs: Any) -> None:
-        self.__dict__.update(attrs)
-
-    def __repr__(self) -> str:
-        return f"Holder({', '.join(f'{k}={v!r}' for k, v in self.__dict__.items())})"
-
-
-class SlottedHolder:
-    """An importable class with ``__slots__``, for culprits held in a slot."""
-
-    __slots__ = ("first", "second")
-
-    def __init__(self, first: Any = None, second: Any = None) -> None:
-        self.first = first
-        self.second = second
-
-    def __repr__(self) -> str:
-        return f"SlottedHolder({self.first!r}, {self.second!r})"
 
 
 #: The kinds of unserializable object :func:`unserializable_nestings` draws.
@@ -352,61 +365,6 @@ def unserializable_nestings(*, max_culprits: int = 3) -> SearchStrategy[Tuple[An
 
 # -- objects that make an error path work hard -------------------------------------------------------------
 
-class RaisingGetattr:
-    """Holds ``held`` (drawn unserializable); reading any attribute it lacks raises ``RuntimeError``.
-
-    An error path that describes the value it refuses (``getattr(value, "__qualname__", None)``) meets the
-    ``RuntimeError``, not an ``AttributeError`` a default would absorb.
-    """
-
-    def __init__(self, held: Any) -> None:
-        self.held = held
-
-    def __getstate__(self) -> Any:
-        return self.__dict__
-
-    def __getattr__(self, name: str) -> Any:
-        raise RuntimeError(f"RaisingGetattr has no attribute {name!r} and says so loudly")
-
-    def __repr__(self) -> str:
-        return f"RaisingGetattr({self.__dict__['held']!r})"
-
-
-class RecursingGetattr:
-    """Holds ``held``; reading any attribute it lacks recurses without end (``RecursionError``)."""
-
-    def __init__(self, held: Any) -> None:
-        self.held = held
-
-    def __getstate__(self) -> Any:
-        return self.__dict__
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._target, name)  # _target is never set: __getattr__ again, for ever
-
-    def __repr__(self) -> str:
-        return f"RecursingGetattr({self.__dict__['held']!r})"
-
-
-class RecursingGetattribute:
-    """Holds ``held``; its ``__getattribute__`` recurses without end on ``__qualname__`` and ``__name__``."""
-
-    def __init__(self, held: Any) -> None:
-        self.held = held
-
-    def __getattribute__(self, name: str) -> Any:
-        if name in ("__qualname__", "__name__"):
-            return getattr(self, name)
-        return object.__getattribute__(self, name)
-
-    def __repr__(self) -> str:
-        return f"RecursingGetattribute({object.__getattribute__(self, 'held')!r})"
-
-
-#: The classes :func:`hostile_objects` draws from.
-HOSTILE_CLASSES: Tuple[type, ...] = (RaisingGetattr, RecursingGetattr, RecursingGetattribute)
-
-
 @st.composite
 def _hostile(draw: Any, max_culprits: int) -> Tuple[Any, List[Any]]:
     held, culprits = draw(_nestings(max_culprits))
@@ -426,49 +384,12 @@ def hostile_objects(*, max_culprits: int = 2) -> SearchStrategy[Tuple[Any, List[
     return _hostile(max_culprits)
 
 
-class ReduceError(Exception):
-    """An error of a value's own, raised while it is pickled: not a way of refusing a value."""
-
-
-class RaisesOnReduce:
-    """Raises :class:`ReduceError` from ``__reduce__`` (say, a resource that fails while being saved)."""
-
-    def __init__(self, message: str = "the value's own failure") -> None:
-        self.message = message
-
-    def __reduce__(self) -> Any:
-        raise ReduceError(self.message)
-
-    def __repr__(self) -> str:
-        return f"RaisesOnReduce({self.message!r})"
-
-
-class MutatesWhilePickled:
-    """Adds a key to the dict ``target`` when pickled: a dict holding it changes size while pickled, and
-    pickle raises ``RuntimeError`` (what another thread changing a value being serialized does)."""
-
-    def __init__(self, target: Dict[Any, Any]) -> None:
-        self.target = target
-
-    def __reduce__(self) -> Any:
-        self.target[f"added-{len(self.target)}"] = 0
-        return int, (0,)
-
-    def __repr__(self) -> str:
-        return "MutatesWhilePickled(<the dict that holds it>)"
-
-
 @st.composite
 def _failing_values(draw: Any) -> Tuple[Any, Type[BaseException]]:
-    kind = draw(st.sampled_from(["reduce", "mutated"]))
-    if kind == "reduce":
-        core: Any = RaisesOnReduce(draw(st.text(max_size=8)))
-        expected: Type[BaseException] = ReduceError
-    else:
-        core = {"first": draw(scalar_values())}
-        core["mutator"] = MutatesWhilePickled(core)
-        core["last"] = draw(scalar_values())
-        expected = RuntimeError
+    hook = draw(st.sampled_from(["__reduce__", "__reduce_ex__", "__getstate__"]))
+    error = draw(st.sampled_from(sorted(OWN_ERRORS)))
+    core: Any = RaisesWhilePickled(hook, error, draw(st.text(max_size=8)))
+    expected: Type[BaseException] = OWN_ERRORS[error]
     fillers = draw(st.lists(st.one_of(st.integers(), st.text(max_size=4), st.none()), max_size=3))
     items: List[Any] = draw(st.permutations([core] + fillers))
     value: Any = items
@@ -483,120 +404,19 @@ def _failing_values(draw: Any) -> Tuple[Any, Type[BaseException]]:
 
 def failing_values() -> SearchStrategy[Tuple[Any, Type[BaseException]]]:
     """Returns a strategy for generating ``(value, error type)``: pickling ``value`` raises an exception of
-    ``error type`` that is not pickle refusing the value: the :class:`ReduceError` of a
-    :class:`RaisesOnReduce` inside it, or the ``RuntimeError`` of a dict that changes size while it is
-    pickled (:class:`MutatesWhilePickled`), nested in lists, tuples, dicts and :class:`Holder` objects.
+    ``error type`` that is not pickle refusing the value: an error of the value's own
+    (:data:`conformance.specimens.OWN_ERRORS`: a plain ``Exception``, a ``RuntimeError`` and an ``OSError``
+    subclass) raised by a :class:`conformance.specimens.RaisesWhilePickled` inside it from
+    ``__reduce_ex__``, ``__reduce__`` or ``__getstate__``, nested in lists, tuples, dicts and :class:`Holder`
+    objects. Every pickler meets the error (a dict changed while pickled is no such trigger: CPython's
+    pure-Python pickler takes a dict's items in batches and never notices).
 
-    Shrinks towards a ``RaisesOnReduce`` at the top.
+    Shrinks towards a ``RaisesWhilePickled`` raising from ``__reduce__`` at the top.
     """
     return _failing_values()
 
 
 # -- builtin subclasses, enums, deep nesting, every kind in every container -------------------------------
-
-def _same_items(a: Any, b: Any) -> bool:
-    from conformance.compare import same
-
-    return same(a, b, check_identity=False)
-
-
-class _ExactSubclass:
-    """Equality of a builtin subclass instance: the same subclass, the same builtin value compared exactly
-    (:func:`conformance.compare.same`: ``nan`` matches ``nan``, ``-0.0`` is not ``0.0``), the same
-    instance attributes."""
-
-    _base: type = object
-
-    def __eq__(self, other: object) -> bool:
-        return (type(other) is type(self) and _same_items(self._base(self), self._base(other))
-                and _same_items(getattr(self, "__dict__", {}), getattr(other, "__dict__", {})))
-
-    def __ne__(self, other: object) -> bool:
-        return not self == other
-
-    def __repr__(self) -> str:
-        extra = getattr(self, "__dict__", {})
-        return f"{type(self).__name__}({self._base(self)!r}{', ' + repr(extra) if extra else ''})"
-
-
-class IntSubclass(_ExactSubclass, int):
-    """A subclass of ``int`` (hashable, with an instance ``__dict__``)."""
-
-    _base = int
-    __hash__ = int.__hash__
-
-
-class StrSubclass(_ExactSubclass, str):
-    """A subclass of ``str``."""
-
-    _base = str
-    __hash__ = str.__hash__
-
-
-class BytesSubclass(_ExactSubclass, bytes):
-    """A subclass of ``bytes``."""
-
-    _base = bytes
-    __hash__ = bytes.__hash__
-
-
-class TupleSubclass(_ExactSubclass, tuple):
-    """A subclass of ``tuple``."""
-
-    _base = tuple
-    __hash__ = tuple.__hash__
-
-
-class ListSubclass(_ExactSubclass, list):
-    """A subclass of ``list``."""
-
-    _base = list
-    __hash__ = None
-
-
-class DictSubclass(_ExactSubclass, dict):
-    """A subclass of ``dict``."""
-
-    _base = dict
-    __hash__ = None
-
-
-class SetSubclass(_ExactSubclass, set):
-    """A subclass of ``set``."""
-
-    _base = set
-    __hash__ = None
-
-
-#: The builtin subclasses :func:`builtin_subclass_values` draws, by the builtin they subclass.
-BUILTIN_SUBCLASSES: Dict[type, type] = {int: IntSubclass, str: StrSubclass, bytes: BytesSubclass,
-                                        tuple: TupleSubclass, list: ListSubclass, dict: DictSubclass,
-                                        set: SetSubclass}
-
-
-class Colour(enum.Enum):
-    """An enum whose values are of several kinds: a tuple, a str, a float and a frozenset."""
-
-    RED = (255, 0, 0)
-    GREEN = "green"
-    BLUE = 0.5
-    ALPHA = frozenset({1, 2})
-
-
-class Level(enum.IntEnum):
-    """An ``IntEnum`` (its members are ints too)."""
-
-    LOW = -1
-    HIGH = 2 ** 70
-
-
-class Access(enum.Flag):
-    """A ``Flag``: combinations of members are values too."""
-
-    READ = 1
-    WRITE = 2
-    EXEC = 4
-
 
 def enum_values() -> SearchStrategy[Any]:
     """Returns a strategy for generating members of importable enums with custom values

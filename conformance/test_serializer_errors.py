@@ -94,7 +94,7 @@ def test_serializer_errors_hostile_attributes(impl, case):
     message, never raises the value's own errors instead."""
     value, culprits = case
     protocol = max(impl.protocols)
-    reproduce(impl, "from conformance.strategies import *  # the hostile classes, Holder, SlottedHolder",
+    reproduce(impl, "from conformance.specimens import *  # the hostile classes, Holder, SlottedHolder",
               "import threading", f"value = {value!r}", f"impl.serializer.serialize(value, protocol={protocol})")
     try:
         _assert_refused(impl, value, culprits, protocol,
@@ -107,17 +107,17 @@ def test_serializer_errors_hostile_attributes(impl, case):
 @given(case=strategies.failing_values())
 def test_serializer_errors_original_type(impl, case):
     """Clause serializer.errors.original_type: an exception that is not a pickling refusal propagates with
-    its type: the error a value's own ``__reduce__`` raises, or the ``RuntimeError`` of a dict changed while
-    it is pickled, reaches the caller as an instance of that type (as from ``pickle.dumps``), so code that
-    catches it keeps catching it.
+    its type: the error a value's own ``__reduce_ex__``, ``__reduce__`` or ``__getstate__`` raises (an
+    ``Exception``, a ``RuntimeError`` or an ``OSError`` of its own) reaches the caller as an instance of
+    that type (as from ``pickle.dumps``, C or pure-Python), so code that catches it keeps catching it.
 
     A pickling refusal (``PicklingError``, ``TypeError``, ``AttributeError``, ``ValueError``,
     ``RecursionError``: pickle's ways of saying a value cannot be pickled) may be turned into the declared
     serialization error; anything else says something about the value's own state, not its picklability."""
     value, expected = case
     protocol = max(impl.protocols)
-    reproduce(impl, "from conformance.strategies import *  # RaisesOnReduce, MutatesWhilePickled, Holder",
-              f"value = {value!r}  # (a MutatesWhilePickled sits in the dict that holds it)",
+    reproduce(impl, "from conformance.specimens import *  # RaisesWhilePickled, Holder",
+              f"value = {value!r}",
               f"impl.serializer.serialize(value, protocol={protocol})  # must raise {expected.__name__}")
     try:
         frame = impl.serializer.serialize(value, protocol=protocol)

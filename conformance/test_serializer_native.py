@@ -31,7 +31,7 @@ def test_serializer_native_subclasses(impl, value):
     as instances of the same subclass or the same member, with the same contents, at the highest
     protocol."""
     protocol = max(impl.protocols)
-    reproduce(impl, "from conformance.strategies import *  # the subclasses and enums", f"value = {value!r}",
+    reproduce(impl, "from conformance.specimens import *  # the subclasses and enums", f"value = {value!r}",
               f"out = roundtrip(impl, value, protocol={protocol})")
     assert_same(value, roundtrip(impl, value, protocol=protocol), check_identity=False)
 
@@ -45,7 +45,7 @@ def test_serializer_native_mixed(impl, data):
     with the same types and bits at the highest protocol."""
     value = data.draw(strategies.mixed_values(numpy=impl.claims("numpy")), label="value")
     protocol = max(impl.protocols)
-    reproduce(impl, "import numpy as np", "from conformance.strategies import *  # the subclasses and enums",
+    reproduce(impl, "import numpy as np", "from conformance.specimens import *  # the subclasses and enums",
               f"value = {value!r}", f"out = roundtrip(impl, value, protocol={protocol})")
     assert_same(value, roundtrip(impl, value, protocol=protocol), check_identity=False)
 

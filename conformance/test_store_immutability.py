@@ -40,7 +40,7 @@ def test_store_immutability_exists(impl, make_store):
     store.abort(other)
 
 
-@clause("store.immutability.read_only", "store", "read_only")
+@clause("store.immutability.read_only", "store", "store_read_only")
 def test_store_immutability_read_only(impl, make_store):
     """Clause store.immutability.read_only: arrays from get (and, with raw buffers, buffers from get_buffer)
     are read-only; writing to them raises and the stored value (and bytes) do not change."""

@@ -31,7 +31,7 @@ def test_store_multiprocess_get(impl, make_store):
     assert got.get("value") == value, f"the other process got {got!r}"
 
 
-@clause("store.multiprocess.zero_copy", "store", "multiprocess", "zero_copy", "read_only")
+@clause("store.multiprocess.zero_copy", "store", "multiprocess", "store_zero_copy", "store_read_only")
 def test_store_multiprocess_zero_copy(impl, make_store):
     """Clause store.multiprocess.zero_copy: in another process, an array got from the store is a read-only
     view of the store's memory: it shares memory with a second get (and, with raw buffers, with

@@ -10,7 +10,7 @@ from conformance.store_fixtures import (
 )
 
 
-@clause("store.zero_copy.local", "store", "zero_copy")
+@clause("store.zero_copy.local", "store", "store_zero_copy")
 def test_store_zero_copy_local(impl, make_store):
     """Clause store.zero_copy.local: two gets of an array share one copy, and (with raw buffers) it is the
     stored object's buffer, not a copy of it."""

@@ -23,9 +23,12 @@ from typing import Any, Iterator, List, Optional, Protocol, Set, Tuple
 
 import numpy as np
 
-__all__ = ["UNLIMITED_DEPTH", "Failure", "Probe", "find_failures"]
+__all__ = ["FIND_DEPTH", "Failure", "Probe", "find_failures"]
 
-UNLIMITED_DEPTH = 64
+#: How deep :func:`find_failures` looks by default: a limit (a culprit deeper than this is reported where the
+#: search stopped, ``depth_limited`` set) far beyond the nesting of real values, and bounded because each
+#: step pickles a whole subtree again.
+FIND_DEPTH = 64
 
 
 @dataclass(frozen=True, eq=False)
@@ -261,7 +264,7 @@ def _search(obj: Any, *, serializer: Probe, protocol: Optional[int], depth: int,
 
 
 def find_failures(obj: Any, *, serializer: Probe, protocol: Optional[int] = None,
-                  depth: int = UNLIMITED_DEPTH, root: str = "value") -> List[Failure]:
+                  depth: int = FIND_DEPTH, root: str = "value") -> List[Failure]:
     """Every culprit inside ``obj``, in the order met, without printing; empty if ``obj`` serializes.
 
     ``serializer`` decides what serializes (its custom serializers count); ``protocol`` defaults to its

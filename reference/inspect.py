@@ -17,7 +17,7 @@ import os
 import sys
 from typing import Any, List, Optional, Set, TextIO, Tuple
 
-from reference.culprits import UNLIMITED_DEPTH, Failure, Probe, _Node, _search, _type_name
+from reference.culprits import FIND_DEPTH, Failure, Probe, _Node, _search, _type_name
 from reference.serializer import default_serializer
 
 __all__ = ["Failure", "find_failures", "inspect_serializability"]
@@ -28,7 +28,7 @@ def _or_default(serializer: Optional[Probe]) -> Probe:
 
 
 def find_failures(obj: Any, *, serializer: Optional[Probe] = None, protocol: Optional[int] = None,
-                  depth: int = UNLIMITED_DEPTH, root: str = "value") -> List[Failure]:
+                  depth: int = FIND_DEPTH, root: str = "value") -> List[Failure]:
     """Every culprit inside ``obj``, in the order met, without printing; empty if ``obj`` serializes.
 
     ``serializer`` (default: the process-wide reference serializer) decides what serializes, so custom

@@ -275,8 +275,9 @@ def _unhashable_class_reduce(cls: type) -> Any:
 # ---------------------------------------------------------------------------------------------------------
 
 _FunctionType = types.FunctionType
-_OPEN_FILE_TYPES = frozenset({io.TextIOWrapper, io.BufferedReader, io.BufferedWriter, io.BufferedRandom,
-                              io.FileIO})
+# By the types' ids: a class's metaclass may claim equality with (and the hash of) one of them (issue 21).
+_OPEN_FILE_TYPE_IDS = frozenset(map(id, (io.TextIOWrapper, io.BufferedReader, io.BufferedWriter,
+                                         io.BufferedRandom, io.FileIO)))
 
 
 class Pickler(cloudpickle.Pickler):  # type: ignore[misc]  # cloudpickle has no type information
@@ -322,7 +323,7 @@ class Pickler(cloudpickle.Pickler):  # type: ignore[misc]  # cloudpickle has no 
             # its dispatch table (a dict) and fail; the object's own reduction is what that lookup falls
             # back to for a class with no entry (issue 13).
             return obj.__reduce_ex__(self.proto)
-        if t in _OPEN_FILE_TYPES:
+        if id(t) in _OPEN_FILE_TYPE_IDS:
             return self._reduce_open_file(obj)
         return super().reducer_override(obj)
 

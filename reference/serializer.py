@@ -26,7 +26,7 @@ from typing import Any, Callable, List, Optional, Sequence, Tuple, Type
 import numpy as np
 
 from reference.culprits import find_failures
-from reference.errors import DeserializationError, SerializationError
+from reference.errors import DeserializationError, SerializationError, error_of_both
 from reference.frame import (
     ALIGNMENT,
     FORMAT_VERSION,
@@ -104,27 +104,36 @@ class SerializedObject(Frame):
 # pickler consults no hook (reducer_override, dispatch table) for these exact types, so cloudpickle adds
 # nothing to them but the cost of building a Pickler (a third of a small put). Containers qualify when every
 # item is an atom; longer ones are not scanned (the scan would cost more than it saves).
+# The test is by the identity of the type, as the pickler's own is: ``type(x) in {int, ...}`` would hash
+# and compare ``type(x)`` through its metaclass, which may be unhashable (a raw TypeError, issue 21) or claim
+# to equal ``int`` (an instance then pickled by stdlib pickle). It is spelled out, ``is`` by ``is``, most
+# frequent first: a call per item (``id(type(x)) in ids``) would cost more than the rest of the scan.
 _dumps = pickle.dumps  # bound at import: the stress fuzzer replaces this module's ``pickle``
-_ATOMS = frozenset({type(None), bool, int, float, str, bytes})
+_NoneType = type(None)
 _SCAN_LIMIT = 64
 
 
 def _stdlib_equivalent(obj: Any) -> bool:
     t = type(obj)
-    if t in _ATOMS:
+    if t is int or t is str or t is float or t is bytes or t is bool or t is _NoneType:
         return True
     if t is dict:
         if len(obj) > _SCAN_LIMIT:
             return False
         for k, v in obj.items():
-            if type(k) not in _ATOMS or type(v) not in _ATOMS:
+            t = type(k)
+            if not (t is str or t is int or t is bytes or t is float or t is bool or t is _NoneType):
+                return False
+            t = type(v)
+            if not (t is int or t is str or t is float or t is bytes or t is bool or t is _NoneType):
                 return False
         return True
     if t is tuple or t is list:
         if len(obj) > _SCAN_LIMIT:
             return False
         for v in obj:
-            if type(v) not in _ATOMS:
+            t = type(v)
+            if not (t is int or t is str or t is float or t is bytes or t is bool or t is _NoneType):
                 return False
         return True
     return False
@@ -187,10 +196,11 @@ class Serializer:
             self._custom = custom  # copy-on-write: picklers in flight keep the table they started with
 
     def deregister_serializer(self, cls: type) -> None:
-        """Remove the custom serializer of ``cls``; ``KeyError`` if none is registered."""
+        """Remove the custom serializer of ``cls``. A class with none registered is left as it is, as Ray's
+        ``deregister_serializer`` does (no error)."""
         with self._lock:
             if cls not in self._custom:
-                raise KeyError(f"no custom serializer is registered for {cls!r}")
+                return
             custom = dict(self._custom)
             del custom[cls]
             self._custom = custom
@@ -221,8 +231,9 @@ class Serializer:
     def serialize(self, obj: Any, *, protocol: Optional[int] = None) -> SerializedObject:
         """Serialize ``obj``: the in-band pickle plus, at protocol 5, its out-of-band buffers.
 
-        Raises :class:`SerializationError` (also a ``pickle.PicklingError`` and a ``TypeError``) when ``obj``
-        cannot be pickled: the pickler raised one of :data:`UNSERIALIZABLE_ERRORS`. Its message names the
+        Raises :class:`SerializationError` (also a ``pickle.PicklingError``, a ``TypeError`` and an instance of
+        the type the pickler raised, see :func:`reference.errors.error_of_both`) when ``obj`` cannot be
+        pickled: the pickler raised one of :data:`UNSERIALIZABLE_ERRORS`. Its message names the
         type of each unserializable object inside ``obj`` and its path from the top
         (``value['model'].cache._lock``), and the pickler's exception is its cause. Any other exception
         raised while pickling propagates unchanged, so code that catches it keeps catching it: a
@@ -258,7 +269,7 @@ class Serializer:
             failures = []
         reason = f"{type(exc).__name__}: {exc}"
         if not failures:
-            return SerializationError(f"cannot serialize {_describe(obj)}: {reason}")
+            return error_of_both(SerializationError, exc, f"cannot serialize {_describe(obj)}: {reason}")
         lines = [f"cannot serialize {_describe(obj)}: {len(failures)} unserializable "
                  f"object{'s' if len(failures) != 1 else ''} inside it:"]
         for failure in failures[:10]:
@@ -266,7 +277,7 @@ class Serializer:
         if len(failures) > 10:
             lines.append(f"  ... and {len(failures) - 10} more; "
                          f"reference.inspect_serializability(value) lists them all")
-        return SerializationError("\n".join(lines), culprits=tuple(failures))
+        return error_of_both(SerializationError, exc, "\n".join(lines), tuple(failures))
 
     def dumps(self, obj: Any, *, protocol: Optional[int] = None) -> bytes:
         """Serialize ``obj`` into one frame, returned as ``bytes``. See :meth:`serialize`."""
@@ -279,7 +290,9 @@ class Serializer:
         Every out-of-band buffer is a zero-copy view of ``frame``: a read-only frame gives read-only numpy
         arrays. Bytes past the frame's recorded size are ignored. Raises :class:`DeserializationError` for a
         frame that is corrupt, truncated, foreign or of an unsupported version, or whose pickle fails to
-        load; the pickle's own exception is chained. Deserializing runs code: load only trusted frames.
+        load; the pickle's own exception is chained, and the error is also an instance of its type (an
+        ``ImportError`` of a missing module is still caught by ``except ImportError``). Deserializing runs
+        code: load only trusted frames.
         """
         return deserialize(frame)
 
@@ -317,11 +330,10 @@ def deserialize(frame: Any) -> Any:
     try:
         return pickle.loads(inband, buffers=buffers)
     except RecursionError as exc:
-        raise DeserializationError("the in-band pickle nests too deeply to load") from exc
+        raise error_of_both(DeserializationError, exc, "the in-band pickle nests too deeply to load") from exc
     except Exception as exc:  # noqa: BLE001 - any failure of a corrupt pickle becomes one typed error
-        raise DeserializationError(
-            f"the in-band pickle failed to load: {type(exc).__name__}: {exc}"
-        ) from exc
+        raise error_of_both(DeserializationError, exc,
+                            f"the in-band pickle failed to load: {type(exc).__name__}: {exc}") from exc
 
 
 _default = Serializer()

@@ -11,8 +11,8 @@ Design, and the module that does each part:
   out-of-band buffer; a buffer of 4 MiB or more going to pages this process has not mapped yet is faulted
   in ahead and copied by several threads, ``reference.copying``), then seals under the lock. Frames of
   16 KiB or less are written inside one critical section: copying them is cheaper than a second trip
-  through the lock. ``create``/``seal``/
-  ``abort`` expose the same steps. An unsealed object is invisible to others (``reference.writing``).
+  through the lock. ``create``/``seal``/``abort`` expose the same steps. An unsealed object is invisible
+  to others (``reference.writing``).
 * ``get`` looks the object up and pins it under the lock, then deserializes a read-only slice of the
   mapping: every numpy array in the value is a zero-copy, read-only view of the store. The pin is recorded
   in shared memory against this process (its own row of the pin ledger) and dropped, without the store's
@@ -25,7 +25,7 @@ Design, and the module that does each part:
   sealed unpinned objects are evicted, least recently used (put or get) first, at least a tenth of the
   capacity at a time (as Plasma does, so one scan of the table serves many puts); if even evicting every
   unpinned object could not leave a large enough contiguous block, :class:`ObjectStoreFullError` says
-  why, nothing is evicted, and the store stays usable.
+  why, nothing is evicted, and the store stays usable (``reference.arena.eviction``).
 * The lock is ``flock`` on the store file plus a per-process ``RLock``; it covers table updates (and
   copies of small frames) only.
 
@@ -44,8 +44,8 @@ from typing import Any, List, NamedTuple, Optional
 
 import numpy as np
 
+from reference import writing
 from reference.arena import CREATED, SEALED, Arena
-from reference.copying import PageMap
 from reference.errors import ObjectNotFoundError, StoreClosedError
 from reference.objectid import ID_SIZE, ObjectID, ObjectIDLike, as_object_id
 from reference.reading import pinned_frame
@@ -58,13 +58,8 @@ from reference.storefile import (
     open_arena,
     release_arena,
 )
-from reference.writing import drop_created, reserve, reserve_locked, seal_created, take_creating
 
 __all__ = ["ID_SIZE", "STORE_DIR", "ObjectID", "ObjectIDLike", "ObjectInfo", "ObjectStore", "StoreStats"]
-
-#: Frames up to this size are written under the lock (one lock round trip per put instead of two).
-_SMALL_FRAME = 16 << 10
-
 
 class ObjectInfo(NamedTuple):
     """One row of :meth:`ObjectStore.list`."""
@@ -76,7 +71,8 @@ class ObjectInfo(NamedTuple):
 
 
 class StoreStats(NamedTuple):
-    """Usage of a store, from :meth:`ObjectStore.stats`. Byte counts include 64-byte alignment padding."""
+    """Usage of a store, from :meth:`ObjectStore.stats`. Byte counts include 64-byte alignment padding;
+    ``capacity`` is the one the store was created with, and ``free_bytes`` is ``capacity - used_bytes``."""
 
     capacity: int
     used_bytes: int
@@ -109,14 +105,6 @@ class _ClassOrInstanceMethod:
         return self._on_instance.__get__(obj, cls)
 
 
-def _page_map(arena: Arena) -> PageMap:
-    page_map: Optional[PageMap] = arena.page_map
-    if page_map is None:
-        base = np.frombuffer(arena.view, dtype=np.uint8, count=1).ctypes.data
-        page_map = arena.page_map = PageMap(base, arena.lay.total)
-    return page_map
-
-
 def _attach_by_name(name: str) -> "ObjectStore":
     return ObjectStore.attach(name)
 
@@ -146,6 +134,11 @@ class ObjectStore:
                      max_clients: int = DEFAULT_MAX_CLIENTS, prefault: bool = False,
                      serializer: Optional[Serializer] = None) -> ObjectStore:
         """Create the store ``name`` with room for ``capacity`` bytes of objects, and return a handle.
+
+        An object takes its frame's size rounded up to a multiple of 64 bytes (64 at least), so the
+        store never holds more than ``capacity`` bytes and, when ``capacity`` is not a multiple of 64, its
+        last ``capacity % 64`` bytes stay unused. :attr:`capacity` and :meth:`stats` report ``capacity``
+        as given, as Plasma's ``store_capacity()`` does.
 
         ``max_objects`` bounds the number of objects held at once (the table's size; 96 bytes each);
         ``max_clients`` the number of processes attached at once (dead ones are reclaimed).
@@ -210,7 +203,7 @@ class ObjectStore:
         state = "closed" if self._arena is None else f"capacity={self._arena.lay.capacity}"
         return f"ObjectStore({self.name!r}, {state})"
 
-    def _a(self) -> Arena:
+    def _checked_arena(self) -> Arena:
         arena = self._arena
         if arena is None:
             raise StoreClosedError(f"the handle on store {self.name!r} is closed: attach again")
@@ -218,14 +211,14 @@ class ObjectStore:
 
     @property
     def capacity(self) -> int:
-        """Bytes available to objects."""
-        return self._a().lay.capacity
+        """The capacity the store was created with, in bytes (see :meth:`create`)."""
+        return self._checked_arena().lay.capacity
 
     @property
     def arena(self) -> Arena:
         """The back door: this process's :class:`reference.arena.Arena` of the store, for tests and tools that
         read its tables directly (``reference.arena.verify(store.arena)``). Updates must hold its lock."""
-        return self._a()
+        return self._checked_arena()
 
     # -- writing ----------------------------------------------------------------------------------------
     def put(self, value: Any, object_id: Optional[ObjectIDLike] = None) -> ObjectID:
@@ -236,37 +229,9 @@ class ObjectStore:
         :class:`ObjectStoreFullError` if it does not fit after evicting what can be evicted,
         :class:`reference.errors.SerializationError` if ``value`` cannot be serialized.
         """
-        arena = self._a()
+        arena = self._checked_arena()
         oid = ObjectID.from_random() if object_id is None else as_object_id(object_id)
-        so = self.serializer.serialize(value)
-        size = so.frame_size
-        if size <= _SMALL_FRAME:
-            # A copy of a few KiB takes less time than a second trip through the lock: do it all at once.
-            with arena:
-                e, inc, off = reserve_locked(arena, oid, size, self.name)
-                view = arena.view[off:off + size]
-                try:
-                    so.write_into(view)  # a writable byte slice of the mapping, exactly frame_size long
-                except BaseException:
-                    drop_created(arena, oid, e, inc)
-                    raise
-                finally:
-                    view.release()
-                arena.seal(e)
-            return oid
-        e, inc, off = reserve(arena, oid, size, self.name)
-        try:
-            view = arena.view[off:off + size]
-            try:
-                so.write_to(view, copy=_page_map(arena).copy)  # large buffers into fresh pages: in parallel
-            finally:
-                view.release()
-        except BaseException:
-            with arena:
-                drop_created(arena, oid, e, inc)
-            raise
-        with arena:
-            seal_created(arena, oid, e, inc)
+        writing.put_frame(arena, oid, self.serializer.serialize(value), self.name)
         return oid
 
     def create_object(self, object_id: ObjectIDLike, size: int) -> memoryview:
@@ -275,14 +240,11 @@ class ObjectStore:
         The object is invisible to everyone until :meth:`seal`; :meth:`abort` (or this process dying)
         gives the space back. Raises :class:`ObjectExistsError`, :class:`ObjectStoreFullError`.
         """
-        arena = self._a()
+        arena = self._checked_arena()
         oid = as_object_id(object_id)
         if not isinstance(size, int) or isinstance(size, bool) or size < 0:
             raise ValueError(f"'size' must be an integer >= 0, got {size!r}")
-        e, inc, off = reserve(arena, oid, size, self.name)
-        view = arena.view[off:off + size]
-        arena.creating[oid.binary()] = (e, inc, view)
-        return view
+        return writing.create(arena, oid, size, self.name)
 
     create = _ClassOrInstanceMethod(create_store, create_object)
 
@@ -292,19 +254,11 @@ class ObjectStore:
         The memoryview from :meth:`create` is released (unless something still exports it). Raises
         :class:`ObjectNotSealedError` if this process is not creating ``object_id``.
         """
-        arena = self._a()
-        oid = as_object_id(object_id)
-        e, inc, view = take_creating(arena, oid, "seal")
-        with arena:
-            seal_created(arena, oid, e, inc)
+        writing.seal(self._checked_arena(), as_object_id(object_id))
 
     def abort(self, object_id: ObjectIDLike) -> None:
         """Drop an object this process created and has not sealed; its space is free again."""
-        arena = self._a()
-        oid = as_object_id(object_id)
-        e, inc, view = take_creating(arena, oid, "abort")
-        with arena:
-            drop_created(arena, oid, e, inc)
+        writing.abort(self._checked_arena(), as_object_id(object_id))
 
     # -- reading ----------------------------------------------------------------------------------------
     def get(self, object_id: ObjectIDLike, timeout: Optional[float] = None) -> Any:
@@ -316,18 +270,19 @@ class ObjectStore:
         there, a positive number waits that many seconds. A seal in any process wakes the wait within
         about a millisecond.
         """
-        return self.serializer.deserialize(pinned_frame(self._a(), as_object_id(object_id), timeout, self.name))
+        frame = pinned_frame(self._checked_arena(), as_object_id(object_id), timeout, self.name)
+        return self.serializer.deserialize(frame)
 
     def get_buffer(self, object_id: ObjectIDLike, timeout: Optional[float] = None) -> memoryview:
         """The raw bytes of ``object_id`` as a read-only memoryview of the store (waits like :meth:`get`).
 
         The object stays pinned while the memoryview (or anything made from it) is alive.
         """
-        return pinned_frame(self._a(), as_object_id(object_id), timeout, self.name).data
+        return pinned_frame(self._checked_arena(), as_object_id(object_id), timeout, self.name).data
 
     def contains(self, object_id: ObjectIDLike) -> bool:
         """Whether a sealed object ``object_id`` is in the store now."""
-        arena = self._a()
+        arena = self._checked_arena()
         oidb = as_object_id(object_id).binary()
         with arena:
             e, _slot = arena.lookup(oidb)
@@ -340,7 +295,7 @@ class ObjectStore:
 
         Raises :class:`ObjectNotFoundError` if no sealed object has this ID.
         """
-        arena = self._a()
+        arena = self._checked_arena()
         oid = as_object_id(object_id)
         with arena:
             e, slot = arena.lookup(oid.binary())
@@ -353,7 +308,7 @@ class ObjectStore:
 
     def list(self) -> List[ObjectInfo]:
         """Every sealed object, plus the unsealed ones this process is creating, in table order."""
-        arena = self._a()
+        arena = self._checked_arena()
         me = os.getpid()
         out = []
         with arena:
@@ -366,7 +321,7 @@ class ObjectStore:
 
     def stats(self) -> StoreStats:
         """Usage now (after reclaiming what dead processes held)."""
-        arena = self._a()
+        arena = self._checked_arena()
         with arena:
             arena.reclaim_dead()
             u = arena.usage()

@@ -18,7 +18,7 @@ from typing import Any, Dict, Optional, Tuple
 
 import numpy as np
 
-from reference.arena import ALIGN, Arena, Layout, initialize, read_layout
+from reference.arena import Arena, Layout, initialize, read_layout
 from reference.errors import ObjectStoreError, StoreExistsError, StoreNotFoundError
 
 __all__ = ["DEFAULT_MAX_CLIENTS", "DEFAULT_MAX_OBJECTS", "STORE_DIR", "create_arena", "open_arena",
@@ -111,7 +111,6 @@ def create_arena(name: str, *, capacity: int, max_objects: int = DEFAULT_MAX_OBJ
                               ("max_clients", max_clients, 1)):
         if not isinstance(value, int) or isinstance(value, bool) or value < low:
             raise ValueError(f"'{label}' must be an integer >= {low}, got {value!r}")
-    capacity = (capacity + ALIGN - 1) // ALIGN * ALIGN
     lay = Layout(capacity, max_objects, max_clients)
     try:
         fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
@@ -125,8 +124,8 @@ def create_arena(name: str, *, capacity: int, max_objects: int = DEFAULT_MAX_OBJ
         os.ftruncate(fd, lay.total)
         mm = mmap.mmap(fd, lay.total, mmap.MAP_SHARED, mmap.PROT_READ | mmap.PROT_WRITE)
         try:
-            if prefault and capacity:
-                data = np.frombuffer(mm, dtype=np.uint8, count=capacity, offset=lay.data)
+            if prefault and lay.data_size:
+                data = np.frombuffer(mm, dtype=np.uint8, count=lay.data_size, offset=lay.data)
                 data[::mmap.PAGESIZE] = 0
                 del data
             initialize(mm, lay)

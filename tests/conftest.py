@@ -12,7 +12,12 @@ import pytest
 from _names import unique_name
 from hypothesis import HealthCheck, settings
 
+from conformance.adapters.ray_runtime import bind_to_loopback
 from reference.storefile import store_path
+
+# Every Ray a test starts (or joins on this machine) listens on 127.0.0.1 only: Ray reads its switch when
+# `ray` is first imported, which a test module may do before it imports the adapter.
+bind_to_loopback()
 
 settings.register_profile("ci", max_examples=40, deadline=None,
                           suppress_health_check=[HealthCheck.too_slow])
@@ -72,7 +77,7 @@ def pytest_unconfigure(config):
     if status is None or not ("pyarrow.plasma" in sys.modules or "ray" in sys.modules):
         return
     if "ray" in sys.modules:
-        from conformance.adapters.ray import shutdown_ray
+        from conformance.adapters.ray_runtime import shutdown_ray
 
         stopper = threading.Thread(target=shutdown_ray, name="shutdown_ray", daemon=True)
         stopper.start()

@@ -6,7 +6,7 @@ with another Hypothesis seed and an empty example database, and print per mutant
 
 A mutant is caught by a run when every clause it targets fails (or errors) there, as in the meta test
 (``tests/test_conformance_mutants.py``). The cheapest ``--max-examples`` at which every mutant is caught
-in every run is what the ``ci`` profile (``conformance.plugin.PROFILES``) should use; README.md gives the
+in every run is what the ``ci`` profile (``conformance.settings.PROFILES``) should use; README.md gives the
 figures of the last calibration. Exit status 1 when a mutant was missed in some run, else 0.
 """
 
@@ -20,8 +20,8 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Dict, List, Optional, Sequence, Tuple
 
 from conformance.mutants import MUTANTS
-from conformance.plugin import PROFILES
 from conformance.report import run_implementation
+from conformance.settings import PROFILES
 
 __all__ = ["catch_counts", "caught", "main"]
 

@@ -16,14 +16,24 @@ import pytest
 from hypothesis import given, settings
 from report_checks import assert_valid_report
 
-from conformance import strategies
+from conformance import specimens, strategies
 from conformance.adapters.frames import FrameError, PickleFrame, read_frame
 from conformance.api import DECLARED_ERRORS, ContractError, Frame, Implementation, check_store
-from conformance.collect import extract_failure
 from conformance.compare import Mismatch, assert_same, same
-from conformance.plugin import load_xfails
 from conformance.registry import UnknownImplementationError, load_implementation
-from conformance.report import ClauseResult, ImplResult, Report, check_implementation, run_implementation
+from conformance.report import (
+    ClauseResult,
+    ImplResult,
+    Report,
+    check_implementation,
+    html_page,
+    markdown,
+    run_implementation,
+    terminal,
+    write,
+)
+from conformance.report.events import extract_failure
+from conformance.xfails_file import load_xfails
 
 
 # -- compare --------------------------------------------------------------------------------------------------
@@ -102,10 +112,10 @@ def test_nestings_list_every_culprit(case):
         elif isinstance(v, dict):
             for x in v.values():
                 walk(x, seen)
-        elif isinstance(v, (strategies.Holder,)):
+        elif isinstance(v, (specimens.Holder,)):
             for x in vars(v).values():
                 walk(x, seen)
-        elif isinstance(v, strategies.SlottedHolder):
+        elif isinstance(v, specimens.SlottedHolder):
             walk(v.first, seen)
             walk(v.second, seen)
 
@@ -362,9 +372,9 @@ def test_report_renders_and_fails_on_claimed_failure(tmp_path):
     report = Report([ok, bad], ["a.b", "a.c"], {"a.b": "B", "a.c": "C"}, 2.0,
                     {"max_examples": None, "profile": "ci", "python": "3.11.7"})
     assert report.failed
-    text = report.terminal()
+    text = terminal(report)
     assert "FAIL" in text and "<boom>" in text
-    paths = report.write(str(tmp_path))
+    paths = write(report, str(tmp_path))
     html = paths[2].read_text()
     assert "&lt;boom&gt;" in html and "http" not in html.split("</style>")[0]  # self-contained
     assert "| `a.b` | pass | **FAIL** |" in paths[0].read_text()
@@ -427,8 +437,8 @@ def test_report_keeps_results_of_a_process_stuck_at_exit(tmp_path, monkeypatch):
     assert result.clauses["serializer.native.roundtrip"].status == "pass"
     assert result.exitstatus == 0 and "had not exited 2 s later; it was killed" in result.note
     report = Report([result], ["serializer.native.roundtrip"], {}, 1.0, {})
-    assert not report.failed and "had not exited" in report.terminal()
-    assert "had not exited" in report.markdown() and "had not exited" in report.html()
+    assert not report.failed and "had not exited" in terminal(report)
+    assert "had not exited" in markdown(report) and "had not exited" in html_page(report)
 
 
 def test_report_counts_a_run_killed_for_time_as_broken(tmp_path, monkeypatch):

@@ -65,14 +65,14 @@ def test_store_clauses_pass_under_cpu_load(cpu_load):
     assert not failed, f"store clauses that did not pass under load ({len(cpu_load)} spinners): {failed}"
 
 
-#: Makes every ``python -m conformance.child`` interpreter start this many seconds late (what a loaded
+#: Makes every ``python -m conformance._child_main`` interpreter start this many seconds late (what a loaded
 #: machine does to an interpreter importing numpy), and no other.
 SLOW_START = '''
 import os
 import sys
 import time
 
-if "conformance.child" in getattr(sys, "orig_argv", ()):
+if "conformance._child_main" in getattr(sys, "orig_argv", ()):
     time.sleep(float(os.environ["CONFORMANCE_TEST_SLOW_START"]))
 '''
 

@@ -16,8 +16,8 @@ import pytest
 
 from conformance.clauses import all_clauses
 from conformance.mutants import MUTANTS
-from conformance.plugin import PROFILES
 from conformance.report import ImplResult, run_implementation
+from conformance.settings import PROFILES
 
 # The proof is about the suite, not the interpreter: tox runs it once, in the `meta` environment. Each item
 # runs a mutant's clauses in a child pytest; on a loaded 2-core machine that took over the default 600 s once,

@@ -55,6 +55,29 @@ def test_workflow_has_the_matrix_the_gate_and_the_artifact():
     assert data["env"]["SUITE"].startswith("objstore-conformance[test]")  # pytest and Hypothesis come with it
 
 
+def test_workflow_keeps_the_hypothesis_database_between_runs():
+    """The example database is restored before the suite runs and saved after it, even when a step failed
+    (a new failure is what it is for), under a key per interpreter that changes every run (a cache entry is
+    never overwritten) with a prefix to restore the newest; the exploring pytest step writes it there, and
+    the gate (--strict-xfail, derandomized) does not depend on it."""
+    _data, job = _workflow()
+    steps = job["steps"]
+    names = [s.get("uses", "").split("@")[0] or s.get("run", "") for s in steps]
+    restore = steps[names.index("actions/cache/restore")]
+    save = steps[names.index("actions/cache/save")]
+    explore = next(i for i, s in enumerate(steps) if "--pyargs conformance" in s.get("run", ""))
+    assert names.index("actions/cache/restore") < explore < names.index("actions/cache/save")
+    assert save["if"] == "always()"
+    path = restore["with"]["path"]
+    assert save["with"]["path"] == path and save["with"]["key"] == restore["with"]["key"]
+    key, prefix = restore["with"]["key"], restore["with"]["restore-keys"]
+    assert "${{ matrix.python-version }}" in key and key.startswith(prefix) and "${{ github.run_id }}" in key
+    database = steps[explore]["run"].split("--conformance-database", 1)[1].split()[0]
+    assert database.startswith(path.rstrip("/") + "/"), (database, path)
+    gate = next(s["run"] for s in steps if "objstore-conformance report" in s.get("run", ""))
+    assert "--strict-xfail" in gate
+
+
 def _run_step(command: str, env: dict, cwd: Path) -> subprocess.CompletedProcess:
     return subprocess.run(["bash", "-eo", "pipefail", "-c", command], capture_output=True, text=True, env=env,
                           cwd=cwd, timeout=900)

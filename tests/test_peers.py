@@ -111,7 +111,7 @@ def test_peer_ratios_render_without_results() -> None:
 @pytest.mark.parametrize("peer", ["ray", "plasma"])
 def test_peer_xfails_name_existing_clauses(peer: str) -> None:
     from conformance.clauses import all_clauses
-    from conformance.plugin import load_xfails
+    from conformance.xfails_file import load_xfails
 
     path = ROOT / "conformance" / "xfails" / f"{peer}.txt"
     entries = load_xfails(str(path))

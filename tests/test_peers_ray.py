@@ -15,7 +15,7 @@ import pytest
 
 ray = pytest.importorskip("ray", reason="Ray is not installed (pip install 'objstore-conformance[ray]')")
 
-from conformance.adapters import ray as ray_adapter  # noqa: E402
+from conformance.adapters import ray_runtime  # noqa: E402
 from conformance.harness import frame_buffer  # noqa: E402
 from conformance.registry import load_implementation  # noqa: E402
 
@@ -23,12 +23,12 @@ from conformance.registry import load_implementation  # noqa: E402
 @pytest.fixture(scope="module")
 def ray_up() -> Iterator[Any]:
     started = not ray.is_initialized() and not os.environ.get("RAY_ADDRESS")
-    module = ray_adapter.ensure_ray()
+    module = ray_runtime.ensure_ray()
     try:
         yield module
     finally:
         if started:
-            ray_adapter.shutdown_ray()
+            ray_runtime.shutdown_ray()
 
 
 @pytest.fixture(scope="module")
@@ -80,6 +80,27 @@ def test_register_serializer_is_rays(impl: Any) -> None:
         assert ray.get(ray.put(Point(3))) == ("custom", 3), "ray.util.register_serializer was not used"
     finally:
         impl.serializer.deregister_serializer(Point)
+
+
+def test_local_ray_listens_on_loopback_only(ray_up: Any) -> None:
+    """Every server of the Ray the adapter started (GCS, raylet, workers, agents) listens on 127.0.0.1 only."""
+    from _listeners import listening, not_loopback, process_tree
+
+    if not ray_runtime.started_here():
+        pytest.skip("this session joined a Ray through RAY_ADDRESS; the adapter started none")
+    ray_up.get(ray_up.put(1))  # a worker is up
+    pids = process_tree([os.getpid()])
+    assert listening(pids), "found no listening socket of Ray's processes: the check would be vacuous"
+    assert not not_loopback(pids), f"Ray listens on the network: {not_loopback(pids)}"
+
+
+def test_refuses_to_start_ray_on_the_network(monkeypatch: Any) -> None:
+    """With Ray's loopback switch off, ensure_ray raises before starting anything."""
+    from ray._private import services
+
+    monkeypatch.setattr(services, "get_node_ip_address", lambda address=None: "192.0.2.1")
+    with pytest.raises(RuntimeError, match="CVE-2023-48022"):
+        ray_runtime._refuse_network_ray(ray)
 
 
 # What conformance/xfails/ray.txt records, with plain ray.put / ray.get.

@@ -81,6 +81,21 @@ def runs(cluster: Any) -> Dict[str, Any]:
             os.environ["RAY_ADDRESS"] = saved
 
 
+def test_cluster_listens_on_loopback_only(cluster: Any) -> None:
+    """The cluster standing for the user's is on 127.0.0.1 (the switch tests/conftest.py sets), and so is
+    every server of its two raylets: the suite runs against a loopback cluster, children included."""
+    import os
+
+    from _listeners import listening, not_loopback, process_tree
+
+    from conformance.adapters.ray_runtime import is_loopback
+
+    assert is_loopback(cluster.address), cluster.address
+    pids = process_tree([os.getpid()])
+    assert len({pid for pid, _, _ in listening(pids)}) >= 3, "expected a GCS and two raylets listening"
+    assert not not_loopback(pids), f"the cluster listens on the network: {not_loopback(pids)}"
+
+
 @pytest.fixture(scope="module")
 def suite_run(runs: Dict[str, Any]) -> Any:
     return runs["ray"]

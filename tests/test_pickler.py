@@ -3,6 +3,7 @@ exactly as correct as the general path."""
 
 from __future__ import annotations
 
+import io
 import sys
 import threading
 import types
@@ -185,6 +186,43 @@ def test_class_with_unhashable_metaclass_round_trips(protocol):
 
 
 # -- fast paths (issue 12) ---------------------------------------------------------------------------------
+
+def _make_class_claiming_to_be(target: type) -> type:
+    class Meta(type):
+        def __eq__(cls, other: object) -> bool:  # equal to every class, with target's hash: a set says "target"
+            return True
+
+        def __hash__(cls) -> int:
+            return hash(target)
+
+    class Impostor(metaclass=Meta):
+        def __init__(self, step: int) -> None:
+            self.step = step
+
+    return Impostor
+
+
+@pytest.mark.parametrize("shape", ["top", "list", "tuple", "dict value", "dict key"])
+@pytest.mark.parametrize("make", [
+    _make_class_with_unhashable_metaclass,
+    lambda: _make_class_claiming_to_be(int),
+    lambda: _make_class_claiming_to_be(io.FileIO),
+], ids=["unhashable metaclass", "metaclass equal to int", "metaclass equal to FileIO"])
+def test_type_dispatch_decides_by_identity_of_the_type(make, shape, store):
+    """Issue 21: the stdlib fast path (atoms, and short containers of them) and the pickler's own type tests
+    decide by the *identity* of each type, as pickle's dispatch does. An instance of a class whose metaclass
+    is unhashable used to raise a raw ``TypeError: unhashable type`` from ``dumps`` and ``ObjectStore.put``;
+    one whose metaclass claims equality with ``int`` took the stdlib path and failed to pickle by
+    reference, and one claiming to be ``io.FileIO`` was refused as an open file."""
+    cls = make()
+    obj = cls(2)
+    value = {"top": obj, "list": [1, obj], "tuple": (obj, "a"), "dict value": {"k": obj},
+             "dict key": {obj: 1}}[shape]  # the instances hash (by id); only their classes may not
+    for back in (reference.loads(reference.dumps(value)), store.get(store.put(value))):
+        got = {"top": lambda v: v, "list": lambda v: v[1], "tuple": lambda v: v[0],
+               "dict value": lambda v: v["k"], "dict key": lambda v: next(iter(v))}[shape](back)
+        assert got.step == 2 and type(got).__name__ == cls.__name__ and type(got) is not int
+
 
 _PLAIN_DTYPES = ("<f8", ">f8", "<f2", "<c16", "|b1", "|i1", ">u4", "<i8", np.dtype(np.longdouble).str)
 

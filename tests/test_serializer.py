@@ -329,8 +329,60 @@ def test_register_and_deregister_serializer():
     s.deregister_serializer(Opaque)
     with pytest.raises(reference.SerializationError):
         s.serialize(Opaque(1))
-    with pytest.raises(KeyError, match="Opaque"):
-        s.deregister_serializer(Opaque)
+    s.deregister_serializer(Opaque)  # never (or no longer) registered: a no-op, as Ray's is
+
+
+def test_deregistering_a_class_never_registered_is_a_noop():
+    """Ray's ``deregister_serializer`` of a class that was never registered does nothing; so does ours, and
+    the other registrations stay."""
+    s = reference.Serializer()
+    s.register_serializer(Opaque, serializer=lambda o: o.value, deserializer=Opaque)
+    s.deregister_serializer(dict)
+    reference.deregister_serializer(Opaque)  # the default serializer has none for it
+    assert s.registered_classes() == (Opaque,) and s.loads(s.dumps(Opaque(3))).value == 3
+
+
+class _RefusesWithValueError:
+    def __reduce__(self):
+        raise ValueError("this value refuses to be pickled")
+
+
+class _LoadsFromAMissingModule:
+    def __reduce__(self):
+        return (__import__, ("reference_no_such_module_for_the_test",))
+
+
+def test_a_refusal_is_both_serialization_error_and_its_original_type():
+    """A ``ValueError`` raised by a value's ``__reduce__`` reaches the caller as a ``SerializationError`` that is
+    also a ``ValueError`` (cloudpickle's own tests catch ``ValueError``), with the culprit's path; the error
+    pickles, keeping both types."""
+    with pytest.raises(ValueError, match=r"value\['a'\]\[1\]: .*_RefusesWithValueError") as info:
+        reference.dumps({"a": [1, _RefusesWithValueError()]})
+    error = info.value
+    assert isinstance(error, reference.SerializationError) and isinstance(error, TypeError)
+    assert type(error).__name__ == "SerializationError" and isinstance(error.__cause__, ValueError)
+    back = pickle.loads(pickle.dumps(reference.errors.error_of_both(
+        reference.SerializationError, ValueError("x"), "message")))
+    assert isinstance(back, reference.SerializationError) and isinstance(back, ValueError)
+    assert back.args == ("message",)
+
+
+def test_an_import_error_while_loading_is_both_deserialization_error_and_import_error():
+    """An ``ImportError`` (here ``ModuleNotFoundError``) while loading reaches the caller as a
+    ``DeserializationError`` that is also that ``ImportError``."""
+    frame = reference.dumps(_LoadsFromAMissingModule())
+    with pytest.raises(ModuleNotFoundError, match="reference_no_such_module_for_the_test") as info:
+        reference.loads(frame)
+    assert isinstance(info.value, reference.DeserializationError)
+    assert isinstance(info.value, pickle.UnpicklingError) and isinstance(info.value, ValueError)
+
+
+def test_an_original_type_that_cannot_be_shared_leaves_the_declared_error():
+    """An original exception whose ``__init__`` takes other arguments (``UnicodeDecodeError``) cannot be
+    mixed in: the error is the declared one alone, still raised from the original."""
+    original = UnicodeDecodeError("utf-8", b"\xff", 0, 1, "invalid start byte")
+    error = reference.errors.error_of_both(reference.DeserializationError, original, "message")
+    assert type(error) is reference.DeserializationError
 
 
 def test_default_serializer_registration_is_process_wide():

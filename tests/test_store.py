@@ -21,6 +21,7 @@ from reference import (
     ObjectNotSealedError,
     ObjectStore,
     ObjectStoreError,
+    ObjectStoreFullError,
     StoreClosedError,
     StoreExistsError,
     StoreNotFoundError,
@@ -312,6 +313,27 @@ def test_stats(store):
     store.delete(oid)
     assert store.stats().used_bytes == 0
 
+
+def test_capacity_is_reported_as_created(name):
+    """A store created with ``capacity=10000`` reports 10000 (Arrow's ``test_store_capacity``), on every
+    handle; objects take 64-byte multiples, so it holds 9984 bytes of them and never more than 10000."""
+    s = ObjectStore.create(name, capacity=10000)
+    try:
+        other = ObjectStore.attach(name)
+        assert s.capacity == other.capacity == s.stats().capacity == 10000
+        assert repr(s) == f"ObjectStore({name!r}, capacity=10000)"
+        assert s.stats().largest_free_block == 9984 and s.stats().free_bytes == 10000
+        oid = ObjectID.from_random()
+        s.create(oid, 9984)
+        assert s.stats().used_bytes == 9984
+        with pytest.raises(ObjectStoreFullError, match="capacity 10000 bytes"):
+            s.put(b"")
+        s.abort(oid)
+        with pytest.raises(ObjectStoreFullError, match="larger than store"):
+            s.create(ObjectID.from_random(), 9985)
+        other.close()
+    finally:
+        s.destroy()
 
 # -- raw create / seal / abort ---------------------------------------------------------------------------
 

@@ -178,6 +178,29 @@ def test_eviction_is_lru_and_spares_pinned(name):
             s.destroy()
 
 
+def test_eviction_order_is_the_policy_alone(name):
+    """``Arena.eviction_order`` (the policy: "choose objects to evict") lists every sealed object no process
+    pins, least recently used (sealed or got) first, with the bytes each holds, and evicts nothing; an
+    unsealed object is never a candidate."""
+    with ObjectStore.create(name, capacity=1 << 20) as s:
+        try:
+            ids = [s.put(bytes(100 * (i + 1))) for i in range(4)]
+            s.get(ids[0])  # used: now the most recently used
+            held = s.get_buffer(ids[2])  # pinned: not a candidate while held
+            s.create(b"u" * 20, 64)  # unsealed: never a candidate
+            arena = s.arena
+            with arena:
+                order, sizes = arena.eviction_order()
+                got = [bytes(arena.entry(e).object_id) for e in order.tolist()]
+            assert got == [ids[1].binary(), ids[3].binary(), ids[0].binary()]
+            assert sizes.tolist() == [arena.entry(e).alloc for e in order.tolist()]
+            assert all(s.contains(o) for o in ids) and s.stats().evictions == 0
+            del held
+            s.abort(b"u" * 20)
+        finally:
+            s.destroy()
+
+
 def test_bulk_eviction_is_lru_and_spares_pinned(name, monkeypatch):
     """When a batch takes most of a full table (a store of small objects), it is evicted in one bulk step:
     the same choice as one at a time (least recently used first, pinned objects never, a tenth of the

@@ -17,7 +17,7 @@ from typing import Callable, Dict, FrozenSet, Tuple
 
 from conformance.api import Implementation
 
-__all__ = ["NARROW", "no_eviction", "no_multiprocess", "no_raw_buffers", "protocol5_only"]
+__all__ = ["NARROW", "inband_serializer", "no_eviction", "no_multiprocess", "no_raw_buffers", "protocol5_only"]
 
 
 def _narrowed(factory: str, *, drop: FrozenSet[str] = frozenset(), protocols: Tuple[int, ...] = ()) -> Implementation:
@@ -48,6 +48,25 @@ def no_multiprocess() -> Implementation:
 def no_raw_buffers() -> Implementation:
     """The reference claiming a store without raw create/seal/abort/get_buffer (``store`` alone)."""
     return _narrowed("no_raw_buffers", drop=frozenset({"raw_buffers"}))
+
+
+def inband_serializer() -> Implementation:
+    """The reference store paired with stdlib pickle kept in-band (the kit's serializer, ``out_of_band=False``):
+    a zero-copy, read-only store claims ``store_zero_copy`` and ``store_read_only`` without the serializer's
+    ``out_of_band``, ``zero_copy`` and ``read_only``. Not in :data:`NARROW` (the suite's other claims are the
+    reference's); ``tests/test_capability_split.py`` runs its zero-copy clauses."""
+    import pickle
+
+    from conformance.adapters.reference import reference_implementation
+    from conformance.kit import PICKLE_DUMP_ERRORS, PICKLE_LOAD_ERRORS, PickleLikeSerializer
+
+    base = reference_implementation()
+    return dataclasses.replace(
+        base, name=f"{__name__}:inband_serializer", serializer=PickleLikeSerializer(pickle.dumps, out_of_band=False),
+        capabilities=base.capabilities - {"out_of_band", "zero_copy", "read_only", "custom_serializers", "inspect",
+                                          "numpy_byte_order", "by_value_functions", "dynamic_classes"},
+        serialization_error=PICKLE_DUMP_ERRORS, deserialization_error=PICKLE_LOAD_ERRORS,
+        description="the reference store with stdlib pickle kept in-band")
 
 
 #: Every narrow implementation, by the name it loads under.

@@ -3,44 +3,25 @@
 from __future__ import annotations
 
 import pickle
-import struct
-from typing import Any, Callable, List
+from typing import Any, Callable
 
-from conformance.adapters.frames import FrameError, PickleFrame, read_frame
 from conformance.api import Implementation
+from conformance.kit import PICKLE_DUMP_ERRORS, PICKLE_LOAD_ERRORS, PickleLikeSerializer
 
-__all__ = ["PicklerSerializer", "cloudpickle_implementation", "pickle_implementation"]
-
-#: What stdlib ``pickle.loads`` may raise for corrupt input (its documentation lists these and more).
-PICKLE_LOAD_ERRORS = (pickle.UnpicklingError, FrameError, ValueError, EOFError, TypeError, IndexError,
-                      KeyError, AttributeError, ImportError, struct.error, OverflowError, MemoryError,
-                      UnicodeDecodeError, RecursionError)
-#: What stdlib ``pickle.dumps`` raises for an unpicklable value.
-PICKLE_DUMP_ERRORS = (pickle.PicklingError, TypeError, AttributeError)
+__all__ = ["PICKLE_DUMP_ERRORS", "PICKLE_LOAD_ERRORS", "PicklerSerializer", "cloudpickle_implementation",
+           "pickle_implementation"]
 
 
-class PicklerSerializer:
-    """The contract's serializer over a ``dumps(obj, protocol=, buffer_callback=)`` function.
+class PicklerSerializer(PickleLikeSerializer):
+    """The contract's serializer over a ``dumps(obj, protocol=, buffer_callback=)`` function, read back with
+    the stdlib's ``pickle.loads`` (the kit's :class:`~conformance.kit.PickleLikeSerializer`).
 
     At protocol 5 buffers go out-of-band (unless ``out_of_band`` is false); ``deserialize`` is
     ``pickle.loads(inband, buffers=views)`` with views of the frame, so arrays share the frame's memory.
     """
 
-    def __init__(self, dumps: Callable[..., bytes], *, out_of_band: bool = True) -> None:
-        self._dumps = dumps
-        self._oob = out_of_band
-
-    def serialize(self, obj: Any, *, protocol: int) -> PickleFrame:
-        buffers: List[Any] = []
-        if protocol >= 5 and self._oob:
-            inband = self._dumps(obj, protocol=protocol, buffer_callback=buffers.append)
-        else:
-            inband = self._dumps(obj, protocol=protocol)
-        return PickleFrame(inband, [b.raw() for b in buffers])
-
-    def deserialize(self, frame: Any) -> Any:
-        inband, buffers = read_frame(frame)
-        return pickle.loads(inband, buffers=buffers)
+    def __init__(self, dumps: Callable[..., Any], *, out_of_band: bool = True) -> None:
+        super().__init__(dumps, pickle.loads, out_of_band=out_of_band)
 
 
 _PICKLE_CAPS = frozenset({"numpy", "recursive"})

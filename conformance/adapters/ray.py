@@ -13,8 +13,10 @@ What runs is Ray's code, unchanged:
   are ``ray.util``'s.
 
 Ray runs once per process: the first call starts a local Ray with a bounded object store, no dashboard and
-one CPU (:func:`ensure_ray`), and an exit handler shuts it down. A child interpreter of the suite joins the
-parent's Ray through ``RAY_ADDRESS`` instead of starting its own.
+one CPU (:func:`conformance.adapters.ray_runtime.ensure_ray`), and an exit handler shuts it down. A child
+interpreter of the suite joins the parent's Ray through ``RAY_ADDRESS`` instead of starting its own. The
+Ray this adapter starts listens on 127.0.0.1 only (CVE-2023-48022; :mod:`conformance.adapters.ray_runtime`
+says how).
 
 The store (``--impl ray`` claims ``store``, ``zero_copy``, ``multiprocess``, ``timeouts`` and ``nodes``) is
 Ray's object store behind an id directory: ``ray.put``, ``ray.get`` with its timeout, Ray's reference counting, pinning
@@ -36,72 +38,21 @@ Not claimed, because the contract cannot observe it in Ray or Ray has no such op
 
 from __future__ import annotations
 
-import atexit
 import io
-import os
 import pickle
 from typing import Any, Callable, Sequence, Set, Tuple
 
+from conformance.adapters.ray_runtime import ensure_ray
 from conformance.api import Implementation
 from reference.frame import Frame, FrameError, FrameFormat, byte_view, read_frame
 
-__all__ = ["RAY_OPTIONS", "RayFrame", "RayInspectFailure", "RaySerializer", "ensure_ray", "ray_implementation",
-           "read_ray_frame", "shutdown_ray", "started_here"]
+__all__ = ["RayFrame", "RayInspectFailure", "RaySerializer", "ray_implementation", "read_ray_frame"]
 
-#: ``ray.init`` options for the Ray this adapter starts: small, quiet, and gone when the process exits.
-RAY_OPTIONS = {
-    "num_cpus": 1,
-    "object_store_memory": 200 * 2**20,
-    "include_dashboard": False,
-    "log_to_driver": False,
-    "configure_logging": False,
-}
 #: Seconds a ``ray.get`` of the adapter may wait (the object is local: it never should).
 GET_TIMEOUT = 60.0
 
 #: The frame around Ray's bytes: reference.frame's plain format, Ray's metadata in-band, Ray's data as the buffer.
 FORMAT = FrameFormat(b"RAYF", checked=False)
-
-_started_here = False
-
-
-def ensure_ray() -> Any:
-    """The ``ray`` module, connected: joins ``RAY_ADDRESS`` when set, else starts a local Ray with
-    :data:`RAY_OPTIONS` (once per process; :func:`shutdown_ray` at exit) and exports its address in
-    ``RAY_ADDRESS`` so that child interpreters join it."""
-    global _started_here
-    import ray
-
-    if ray.is_initialized():
-        return ray
-    if os.environ.get("RAY_ADDRESS"):
-        ray.init(log_to_driver=False, configure_logging=False)
-        return ray
-    context = ray.init(**RAY_OPTIONS)
-    _started_here = True
-    os.environ["RAY_ADDRESS"] = context.address_info["address"]
-    atexit.register(shutdown_ray)
-    return ray
-
-
-def shutdown_ray() -> None:
-    """Disconnect from Ray; stop it when this process started it. Safe to call more than once."""
-    global _started_here
-    try:
-        import ray
-    except ImportError:
-        return
-    if ray.is_initialized():
-        ray.shutdown()
-    if _started_here:
-        os.environ.pop("RAY_ADDRESS", None)
-        _started_here = False
-
-
-def started_here() -> bool:
-    """True when this process started the Ray it is connected to (not one it joined via ``RAY_ADDRESS``)."""
-    return _started_here
-
 
 def _context() -> Any:
     from ray._private import worker
@@ -234,7 +185,8 @@ def ray_implementation() -> Implementation:
     # Not numpy_byte_order: a non-contiguous big-endian array travels in-band and numpy's own unpickling
     # turns it native (checked by hand: the clause draws protocols Ray does not claim and skips).
     caps = {"numpy", "recursive", "by_value_functions", "dynamic_classes", "read_only", "custom_serializers",
-            "inspect", "store", "multiprocess", "timeouts", "nodes", "zero_copy"}
+            "inspect", "store", "multiprocess", "timeouts", "nodes", "zero_copy", "store_zero_copy",
+            "store_read_only"}
     return Implementation(
         name="ray",
         serializer=RaySerializer(),

@@ -46,6 +46,7 @@ import secrets
 import time
 from typing import Any, Dict, Iterable, List, Optional
 
+from conformance.adapters.ray_runtime import ensure_ray, started_here
 from conformance.api import OBJECT_ID_SIZE
 
 __all__ = ["CALL_TIMEOUT", "NAMESPACE", "NODE_STORE_MEMORY", "DirectoryActor", "ObjectIdExistsError",
@@ -84,8 +85,6 @@ def _check_id(object_id: Any) -> bytes:
 
 
 def _ray() -> Any:
-    from conformance.adapters.ray import ensure_ray
-
     return ensure_ray()
 
 
@@ -310,8 +309,6 @@ class RayCluster:
     """
 
     def __init__(self, n: int, *, store_class: type = RayStore, actor_class: type = DirectoryActor) -> None:
-        from conformance.adapters import ray as ray_adapter
-
         ray = _ray()
         self._added: List[Any] = []
         self._cluster: Any = None
@@ -320,7 +317,7 @@ class RayCluster:
         others = [node["NodeID"] for node in ray.nodes() if node["Alive"] and node["NodeID"] != here]
         try:
             if len(others) < n - 1:
-                if not ray_adapter.started_here():
+                if not started_here():
                     raise RuntimeError(f"the nodes clauses need {n} live Ray nodes; the cluster at RAY_ADDRESS "
                                        f"has {len(others) + 1}: add nodes, or run them against a local Ray")
                 others += self._add_raylets(n - 1 - len(others))

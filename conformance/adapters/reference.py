@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import io
-from typing import Any, Callable, Optional, Set, Tuple
+from typing import Any, Callable, Set, Tuple
 
 from conformance.api import Implementation
 
@@ -37,34 +37,25 @@ class ReferenceSerializer:
                                                  serializer=self._ser)
 
 
-def _store_factory() -> Optional[Any]:
-    """The reference store's factory, once ``reference.store`` exists (it is being written)."""
-    try:
-        from conformance.adapters.reference_store import ReferenceStoreFactory
-    except ImportError:
-        return None
-    return ReferenceStoreFactory.available()
-
-
 def reference_implementation() -> Implementation:
-    """The reference serializer (and store, when present): claims every capability it has."""
+    """The reference serializer and store: claims every capability they have."""
     import reference
+    from conformance.adapters.reference_store import ReferenceStoreFactory
 
     caps = {"numpy", "numpy_byte_order", "recursive", "by_value_functions", "dynamic_classes", "out_of_band",
             "zero_copy", "read_only", "custom_serializers", "inspect", "memoryview", "error_paths"}
-    factory = _store_factory()
-    extra = {}
-    if factory is not None:
-        caps |= factory.capabilities
-        extra = factory.errors
+    factory = ReferenceStoreFactory()
     return Implementation(
         name="reference",
         serializer=ReferenceSerializer(),
         protocols=(3, 4, 5),
-        capabilities=frozenset(caps),
+        capabilities=frozenset(caps | ReferenceStoreFactory.capabilities),
         store_factory=factory,
         serialization_error=(reference.SerializationError,),
         deserialization_error=(reference.DeserializationError,),
-        description="this project's reference serializer" + (" and store" if factory else ""),
-        **extra,
+        description="this project's reference serializer and store",
+        object_exists_error=(reference.ObjectExistsError,),
+        store_full_error=(reference.ObjectStoreFullError,),
+        timeout_error=(reference.GetTimeoutError,),
+        not_found_error=(reference.ObjectNotFoundError,),
     )

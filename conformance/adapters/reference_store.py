@@ -8,7 +8,7 @@ process is still creating, here only sealed ones; ``create`` on a handle makes a
 from __future__ import annotations
 
 import secrets
-from typing import Any, Dict, FrozenSet, List, Optional
+from typing import Any, List, Optional
 
 __all__ = ["ReferenceCluster", "ReferenceNodeStore", "ReferenceStore", "ReferenceStoreFactory"]
 
@@ -52,30 +52,15 @@ class ReferenceStore:
 
 
 class ReferenceStoreFactory:
-    """Creates reference stores with unique names, attaches by name, destroys."""
+    """Creates reference stores with unique names, attaches by name, destroys; nodes are ``reference.node``."""
 
-    def __init__(self, object_store: Any, errors: Dict[str, Any], capabilities: FrozenSet[str]) -> None:
-        self._cls = object_store
-        self.errors = errors
-        self.capabilities = capabilities
+    capabilities = frozenset({"store", "store_zero_copy", "store_read_only", "raw_buffers", "multiprocess",
+                              "eviction", "timeouts", "nodes"})
 
-    @classmethod
-    def available(cls) -> Optional["ReferenceStoreFactory"]:
-        """A factory if ``reference.store`` is importable, else ``None``."""
-        try:
-            from reference import errors
-            from reference.store import ObjectStore
-        except ImportError:
-            return None
-        caps = {"store", "raw_buffers", "multiprocess", "eviction", "timeouts"}
-        if _node_class() is not None:
-            caps.add("nodes")
-        return cls(ObjectStore, {
-            "object_exists_error": (errors.ObjectExistsError,),
-            "store_full_error": (errors.ObjectStoreFullError,),
-            "timeout_error": (errors.GetTimeoutError,),
-            "not_found_error": (errors.ObjectNotFoundError,),
-        }, frozenset(caps))
+    def __init__(self) -> None:
+        from reference.store import ObjectStore
+
+        self._cls = ObjectStore
 
     def create(self, *, capacity: int) -> ReferenceStore:
         return ReferenceStore(self._cls.create(f"conformance-{secrets.token_hex(6)}", capacity=capacity))
@@ -146,10 +131,3 @@ class ReferenceCluster:
                 pass
         self._nodes = []
 
-
-def _node_class() -> Optional[Any]:
-    try:
-        from reference.node import Node
-    except ImportError:
-        return None
-    return Node

@@ -26,7 +26,7 @@ from typing import Any, Dict, List, Optional
 
 from conformance.adapters.pickling import PICKLE_DUMP_ERRORS, PICKLE_LOAD_ERRORS, PicklerSerializer
 from conformance.api import OBJECT_ID_SIZE, Implementation
-from reference.arena import pid_alive
+from reference.liveness import pid_alive
 
 __all__ = ["ShmCluster", "ShmNode", "ShmStore", "ShmStoreFactory", "StoreFullError",
            "shared_memory_implementation"]
@@ -248,7 +248,8 @@ def shared_memory_implementation() -> Implementation:
         serializer=PicklerSerializer(pickle.dumps),
         protocols=(5,),
         capabilities=frozenset({"numpy", "recursive", "out_of_band", "zero_copy", "read_only", "store",
-                                "raw_buffers", "multiprocess", "timeouts", "nodes"}),
+                                "store_zero_copy", "store_read_only", "raw_buffers", "multiprocess", "timeouts",
+                                "nodes"}),
         store_factory=ShmStoreFactory(),
         serialization_error=PICKLE_DUMP_ERRORS,
         deserialization_error=PICKLE_LOAD_ERRORS,

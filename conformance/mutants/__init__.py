@@ -10,7 +10,8 @@ One module per family: :mod:`~conformance.mutants.values` (native values, identi
 :mod:`~conformance.mutants.buffers` (numpy and out-of-band buffers), :mod:`~conformance.mutants.errors`
 (errors, inspection, custom serializers), :mod:`~conformance.mutants.dynamic` (functions and classes by
 value), :mod:`~conformance.mutants.stores` (one store client) and :mod:`~conformance.mutants.machinery`
-(processes, eviction, nodes), :mod:`~conformance.mutants.regressions` (the reference's fixed bugs, issue 13,
+(processes, eviction, nodes), :mod:`~conformance.mutants.leaks` (serializers and stores that keep objects
+alive), :mod:`~conformance.mutants.regressions` (the reference's fixed bugs, issue 13,
 brought back) and :mod:`~conformance.mutants.ray_store` (the Ray store adapter; loading one needs
 Ray); :mod:`~conformance.mutants.base` holds what they share.
 """
@@ -56,6 +57,6 @@ def mutant(name: str, *targets: str) -> Callable[[Callable[[], Implementation]],
 
 
 #: The families, in the order listings show their mutants (each registers its mutants on import).
-FAMILIES = ("values", "buffers", "errors", "dynamic", "stores", "machinery", "regressions", "ray_store")
+FAMILIES = ("values", "buffers", "errors", "dynamic", "stores", "machinery", "regressions", "ray_store", "leaks")
 for _family in FAMILIES:
     importlib.import_module(f"{__name__}.{_family}")

@@ -9,7 +9,8 @@ Schema ships as ``report.schema.json``, and JUnit XML). ``objstore-conformance r
 
 from __future__ import annotations
 
-from conformance.report.export import SCHEMA_PATH, SCHEMA_VERSION, junit_xml, load_schema
+from conformance.report.export import SCHEMA_PATH, SCHEMA_VERSION, junit_xml, load_schema, to_json, write
+from conformance.report.render import html_page, markdown, terminal
 from conformance.report.results import (
     EXIT_FAILED,
     EXIT_PASSED,
@@ -34,5 +35,5 @@ from conformance.report.runner import (
 
 __all__ = ["EXIT_FAILED", "EXIT_GRACE", "EXIT_PASSED", "EXIT_USAGE", "IMPL_TIMEOUT", "LOAD_TIMEOUT", "SCHEMA_PATH",
            "SCHEMA_VERSION", "STATUSES", "SYMBOLS", "XFAILS_DIR", "ClauseResult", "ImplResult", "Report",
-           "check_implementation", "database_dir", "default_xfails", "junit_xml", "load_schema",
-           "run_implementation", "run_report"]
+           "check_implementation", "database_dir", "default_xfails", "html_page", "junit_xml", "load_schema",
+           "markdown", "run_implementation", "run_report", "terminal", "to_json", "write"]

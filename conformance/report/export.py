@@ -13,6 +13,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
+from conformance.report.render import html_page, markdown
 from conformance.report.results import SYMBOLS, Report
 
 __all__ = ["SCHEMA_PATH", "SCHEMA_VERSION", "junit_xml", "load_schema", "to_json", "write"]
@@ -39,6 +40,7 @@ def to_json(report: Report) -> Dict[str, Any]:
         "implementations": [{
             "name": i.name, "description": i.description, "capabilities": i.capabilities,
             "seconds": i.seconds, "exitstatus": i.exitstatus, "note": i.note, "log": i.log,
+            "adapter_tested": dict(i.adapter_tested),
             "results": {c: asdict(report.cell(i, c)) for c in report.clause_ids},
         } for i in report.impls],
     }
@@ -111,9 +113,9 @@ def write(report: Report, out_dir: str, *, junitxml: Optional[str] = None) -> Li
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     paths = [out / "report.md", out / "report.json", out / "report.html"]
-    paths[0].write_text(report.markdown(), encoding="utf-8")
+    paths[0].write_text(markdown(report), encoding="utf-8")
     paths[1].write_text(json.dumps(to_json(report), indent=2, default=repr) + "\n", encoding="utf-8")
-    paths[2].write_text(report.html(), encoding="utf-8")
+    paths[2].write_text(html_page(report), encoding="utf-8")
     if junitxml:
         junit = Path(junitxml)
         junit.parent.mkdir(parents=True, exist_ok=True)

@@ -2,22 +2,26 @@
 per implementation, and the :class:`Report` that gathers them and decides the verdict.
 
 Rendering lives in :mod:`conformance.report.render` (terminal, Markdown, HTML) and
-:mod:`conformance.report.export` (JSON, JUnit XML); running the suite in :mod:`conformance.report.runner`.
+:mod:`conformance.report.export` (JSON, JUnit XML, and :func:`~conformance.report.export.write` for the
+files), free functions of a :class:`Report`, which knows nothing of them; running the suite lives in
+:mod:`conformance.report.runner`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
 
-__all__ = ["ClauseResult", "EXIT_FAILED", "EXIT_PASSED", "EXIT_USAGE", "ImplResult", "Report", "STATUSES",
-           "SYMBOLS"]
+__all__ = ["ADAPTER_MARK", "ClauseResult", "EXIT_FAILED", "EXIT_PASSED", "EXIT_USAGE", "ImplResult", "Report",
+           "STATUSES", "SYMBOLS"]
 
 #: Cell statuses, worst first: how the items of one clause combine into one cell.
 STATUSES = ("fail", "error", "xpass", "xfail", "pass", "not claimed", "skip", "not run")
 SYMBOLS = {"pass": "pass", "fail": "FAIL", "error": "ERROR", "xfail": "xfail", "xpass": "XPASS",
            "not claimed": "-", "skip": "skip", "not run": "?"}
+
+#: Appended to a cell whose clause the adapter's own code meets (``Implementation.adapter_tested``).
+ADAPTER_MARK = "*"
 
 #: ``objstore-conformance report`` exit statuses (documented in conformance/README.md).
 EXIT_PASSED = 0  # every claimed clause passes (known failures may be xfail, or XPASS without --strict-xfail)
@@ -51,6 +55,8 @@ class ImplResult:
     description: str = ""
     capabilities: List[str] = field(default_factory=list)
     note: str = ""  # what went wrong around the run (killed for time, stuck at exit), if anything
+    #: Clause id -> why its check is met by the adapter's own code (``Implementation.adapter_tested``).
+    adapter_tested: Dict[str, str] = field(default_factory=dict)
 
     @property
     def broken(self) -> bool:
@@ -108,41 +114,18 @@ class Report:
             return "a run broke down before it reported its results"
         return "a known failure passed (XPASS) under --strict-xfail: take it out of the xfails file"
 
+    def adapter_tested(self) -> List[Tuple[ImplResult, str, str]]:
+        """``(implementation, clause id, why)`` of every cell the adapter's own code meets, in matrix order."""
+        return [(impl, cid, impl.adapter_tested[cid]) for impl in self.impls for cid in self.clause_ids
+                if cid in impl.adapter_tested]
+
+    def symbol(self, impl: ImplResult, clause_id: str) -> str:
+        """The cell's symbol in the matrix: :data:`SYMBOLS` of its status, with :data:`ADAPTER_MARK` when the
+        adapter's own code meets the clause and it ran (pass, fail, ...)."""
+        status = self.cell(impl, clause_id).status
+        marked = clause_id in impl.adapter_tested and status not in ("not claimed", "skip", "not run")
+        return SYMBOLS[status] + (ADAPTER_MARK if marked else "")
+
     def failures(self) -> List[Tuple[ImplResult, str, ClauseResult]]:
         return [(impl, cid, self.cell(impl, cid)) for impl in self.impls for cid in self.clause_ids
                 if self.cell(impl, cid).status in ("fail", "error", "xpass")]
-
-    # -- renderers (conformance.report.render, conformance.report.export) -----------------------------
-    def to_json(self) -> Dict[str, Any]:
-        """The report as ``report.json`` holds it (schema: ``conformance/report/report.schema.json``)."""
-        from conformance.report.export import to_json
-
-        return to_json(self)
-
-    def junit_xml(self) -> str:
-        """The report as JUnit XML: a test suite per implementation, a test case per clause."""
-        from conformance.report.export import junit_xml
-
-        return junit_xml(self)
-
-    def terminal(self, *, colour: bool = False) -> str:
-        from conformance.report.render import terminal
-
-        return terminal(self, colour=colour)
-
-    def markdown(self) -> str:
-        from conformance.report.render import markdown
-
-        return markdown(self)
-
-    def html(self) -> str:
-        from conformance.report.render import html_page
-
-        return html_page(self)
-
-    def write(self, out_dir: str, *, junitxml: Optional[str] = None) -> List[Path]:
-        """Write ``report.md``, ``report.json`` and ``report.html`` into ``out_dir`` (made if missing), and
-        the JUnit XML to ``junitxml`` when given; return the paths written."""
-        from conformance.report.export import write
-
-        return write(self, out_dir, junitxml=junitxml)

@@ -1,5 +1,5 @@
 """Running the report's children: the suite against each implementation in a pytest subprocess of its own
-(``-p conformance.collect``), so that a crash or hang in one cannot take the others down; progress is read
+(``-p conformance.report.events``), so that a crash or hang in one cannot take the others down; progress is read
 from the results file as it grows. :func:`run_report` gathers a :class:`~conformance.report.Report`.
 """
 
@@ -82,7 +82,7 @@ def run_implementation(spec: str, *, max_examples: Optional[int] = None, profile
     fd, results = tempfile.mkstemp(prefix="conformance-", suffix=".jsonl")
     os.close(fd)
     cmd = [sys.executable, "-m", "pytest", "--pyargs", "conformance", "--impl", spec,
-           "-p", "conformance.collect", "--conformance-results", results,
+           "-p", "conformance.report.events", "--conformance-results", results,
            "-q", "-p", "no:cacheprovider", "--no-header", "-o", "addopts=", "--tb=long"]
     if os.environ.get("PYTEST_DISABLE_PLUGIN_AUTOLOAD"):
         cmd += ["-p", "conformance.plugin"]
@@ -169,7 +169,8 @@ def run_implementation(spec: str, *, max_examples: Optional[int] = None, profile
     cells = {c: _combine(rs) for c, rs in by_clause.items()}
     return ImplResult(spec, cells, round(time.monotonic() - start, 1), exitstatus,
                       log_text[-4000:] if (exitstatus not in (0, 1) or not cells) else "",
-                      about.get("description", ""), list(about.get("capabilities", [])), note)
+                      about.get("description", ""), list(about.get("capabilities", [])), note,
+                      dict(about.get("adapter_tested") or {}))
 
 
 def check_implementation(spec: str, *, timeout: float = LOAD_TIMEOUT) -> Optional[str]:

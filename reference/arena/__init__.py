@@ -13,20 +13,21 @@ mapping, so any process that maps it sees the same store and no server is involv
     ledger        C * E * 4          pins per (client, record), so a dead process's pins can be given back
     data          capacity           object frames, each at a 64-byte-aligned offset
 
-One module per job, each adding its operations to the one before (an :class:`Arena` has them all):
+One module per job, each adding its operations to the one before; :class:`Arena` (``arena``) is all of them:
 
     layout      constants, header fields, the record format (:class:`Record`), :class:`Layout`
-    liveness    :func:`pid_alive`: is a recorded pid still the process that was recorded
     mapping     the mapping, its views, header access, per-process state
     index       the id -> record hash          allocator   first fit over the sorted free list
     records     take, seal, remove, free        pins        pins, client slots, reclaiming the dead's
-    space       LRU eviction and :class:`Usage` repair      rebuild after a holder died mid-update
-    lock        :class:`Arena`: all of the above behind ``flock`` + ``RLock``
+    eviction    the LRU policy and evict_for    usage       counts and bytes by state (:class:`Usage`)
+    repair      rebuild after a holder died     lock        ``with arena:`` and the get path fused with it
+    arena       :class:`Arena`: all of the above over one mapping
     check       :func:`verify`: every invariant of a table, as a list of problems
 """
 
 from __future__ import annotations
 
+from reference.arena.arena import Arena
 from reference.arena.check import verify
 from reference.arena.layout import (
     ALIGN,
@@ -40,9 +41,8 @@ from reference.arena.layout import (
     initialize,
     read_layout,
 )
-from reference.arena.liveness import pid_alive
-from reference.arena.lock import Arena
-from reference.arena.space import Usage
+from reference.arena.usage import Usage
+from reference.liveness import pid_alive
 
 __all__ = [
     "ALIGN",

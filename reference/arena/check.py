@@ -10,6 +10,7 @@ from typing import List, Tuple
 
 import numpy as np
 
+from reference.arena.arena import Arena
 from reference.arena.layout import (
     ALIGN,
     CLIENT_DTYPE,
@@ -22,7 +23,6 @@ from reference.arena.layout import (
     TOMB,
     ZOMBIE,
 )
-from reference.arena.lock import Arena
 
 __all__ = ["verify"]
 
@@ -70,8 +70,8 @@ def verify(arena: Arena) -> List[str]:
                 problems.append(f"{what} at {off} follows another free block: the allocator did not coalesce")
             prev_free = is_free
             pos = max(pos, off + n)
-        if pos != lay.data + lay.capacity:
-            problems.append(f"blocks end at {pos}, the data region at {lay.data + lay.capacity}")
+        if pos != lay.data + lay.data_size:
+            problems.append(f"blocks end at {pos}, the data region at {lay.data + lay.data_size}")
         used = arena.get_u64(H_USED)
         allocated = int(ent["alloc"][state != FREE].sum())
         if used != allocated:

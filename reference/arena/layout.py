@@ -99,7 +99,10 @@ class Layout:
     """Offsets of every region, computed from the geometry alone (so attachers agree with the creator)."""
 
     def __init__(self, capacity: int, max_objects: int, max_clients: int) -> None:
+        # The capacity asked for is recorded and reported as given (Plasma's is a limit); objects take
+        # 64-byte multiples, so the data region is the largest multiple of 64 within it.
         self.capacity = capacity
+        self.data_size = capacity // ALIGN * ALIGN
         self.max_objects = e = max_objects
         self.max_clients = c = max_clients
         self.index_size = i = 1 << max(4, (2 * e - 1).bit_length())
@@ -121,7 +124,7 @@ class Layout:
         pos += c * e * 4
         # 2 MiB-aligned data lets the kernel back it with huge pages where tmpfs allows them.
         self.data = pos = round_up(pos, HUGE_PAGE if capacity >= HUGE_PAGE else PAGE)
-        self.total = pos + capacity
+        self.total = pos + self.data_size
 
 
 def initialize(mm: mmap.mmap, lay: Layout) -> None:
@@ -134,8 +137,8 @@ def initialize(mm: mmap.mmap, lay: Layout) -> None:
     del stack
     U32.pack_into(mm, H_NSTACK, lay.max_objects)
     U64.pack_into(mm, lay.free_off, lay.data)
-    U64.pack_into(mm, lay.free_len, lay.capacity)
-    U32.pack_into(mm, H_NFREE, 1 if lay.capacity else 0)
+    U64.pack_into(mm, lay.free_len, lay.data_size)
+    U32.pack_into(mm, H_NFREE, 1 if lay.data_size else 0)
     mm[H_MAGIC:H_MAGIC + 8] = MAGIC
 
 

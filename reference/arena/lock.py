@@ -1,4 +1,4 @@
-"""The :class:`Arena`: every part of the table behind one lock that survives its holder's death.
+"""The store's lock (:class:`Locking`), which survives its holder's death, and the get path fused with it.
 
 Every update of the metadata happens under ``with arena:``: a ``threading.RLock`` for the threads of this
 process plus ``flock`` on the file for other processes. Object data is never copied under the lock. The
@@ -11,7 +11,7 @@ from __future__ import annotations
 import fcntl
 import struct
 import threading
-from typing import Any, Optional, Tuple
+from typing import Any, Optional, Tuple, TypeVar
 
 from reference.arena.layout import (
     E_INC,
@@ -22,24 +22,22 @@ from reference.arena.layout import (
     U32,
     U64,
 )
+from reference.arena.pins import Pins
 from reference.arena.repair import Repair
-from reference.arena.space import Space
 
-__all__ = ["Arena"]
+__all__ = ["Locking"]
 
 _U32, _U64 = U32, U64  # plain names: see layout.U32
 _OFF_SIZE = struct.Struct("<QQ")  # a record's offset and size, adjacent at E_OFF
 _get_ident = threading.get_ident
+_Self = TypeVar("_Self", bound="Locking")
 
 
-class Arena(Space, Repair):
-    """One process's mapping of a store file, and every table operation on it.
+class Locking(Pins, Repair):
+    """``with arena:`` (the lock, repairing first if its last holder died mid-update), and the read path
+    that takes it inline: :meth:`pin_sealed`, and :meth:`release_ref` / :meth:`release_pin` for the pins."""
 
-    Table methods (``lookup``, ``alloc``, ``pin``, ...) must be called inside ``with arena:``. One Arena
-    exists per (process, file); every handle of that store in the process shares it, so one lock serves all.
-    """
-
-    def __enter__(self) -> Arena:
+    def __enter__(self: _Self) -> _Self:
         self.rlock.acquire()
         if self.depth == 0:
             # Owner first: a weakref callback fired in this thread from here on defers its unpin.

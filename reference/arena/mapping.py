@@ -56,7 +56,7 @@ class Mapping:
         self.lay = layout
         self.index_mask = layout.index_size - 1
         self._map_views()
-        if hasattr(mmap, "MADV_HUGEPAGE") and layout.capacity >= HUGE_PAGE:
+        if hasattr(mmap, "MADV_HUGEPAGE") and layout.data_size >= HUGE_PAGE:
             try:  # best effort: honoured only when /sys/kernel/mm/transparent_hugepage/shmem_enabled allows
                 mm.madvise(mmap.MADV_HUGEPAGE, layout.data, layout.total - layout.data)
             except (OSError, ValueError):

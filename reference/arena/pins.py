@@ -37,8 +37,8 @@ from reference.arena.layout import (
     U64,
     ZOMBIE,
 )
-from reference.arena.liveness import pid_alive
 from reference.arena.records import Records
+from reference.liveness import pid_alive
 
 __all__ = ["Pins"]
 

@@ -23,6 +23,7 @@ from reference.arena.index import Index
 from reference.arena.layout import (
     CREATED,
     E_ALLOC,
+    E_INC,
     E_LRU,
     E_OFF,
     ENTRY,
@@ -74,14 +75,19 @@ class Records(Index, Allocator):
         _U64.pack_into(mm, H_USED, _U64.unpack_from(mm, H_USED)[0] + alloc)
         return e, inc
 
-    def seal(self, e: int) -> None:
-        """Make record ``e`` SEALED (visible) and wake waiting gets."""
+    def seal(self, e: int, inc: int) -> bool:
+        """Make record ``e`` SEALED (visible) and wake waiting gets, if it still is incarnation ``inc`` being
+        created; False (and nothing done) if it is not (its creator was taken for dead and it was reclaimed).
+        """
         mm = self.mm
         base = self.lay.entries + e * ENTRY_SIZE
+        if mm[base] != CREATED or _U64.unpack_from(mm, base + E_INC)[0] != inc:
+            return False
         seq, tick = _SEQ_TICK.unpack_from(mm, H_SEQ)  # the seal counter and the LRU clock, adjacent
         mm[base] = SEALED
         _U64.pack_into(mm, base + E_LRU, tick + 1)
         _SEQ_TICK.pack_into(mm, H_SEQ, seq + 1, tick + 1)
+        return True
 
     def pinned(self, e: int) -> bool:
         """Whether any process pins record ``e``."""
@@ -135,7 +141,7 @@ class Records(Index, Allocator):
         order = np.argsort(offs, kind="stable")
         offs, lens = offs[order], lens[order]
         starts = np.concatenate(([lay.data], offs + lens))
-        ends = np.concatenate((offs, [lay.data + lay.capacity]))
+        ends = np.concatenate((offs, [lay.data + lay.data_size]))
         gaps = np.flatnonzero(ends > starts)
         self.set_free_blocks(starts[gaps], (ends - starts)[gaps])
         _U64.pack_into(self.mm, H_USED, int(lens.sum()))

@@ -22,7 +22,7 @@ def implementation() -> Implementation:
         serializer=PickleSerializer(),
         protocols=(5,),
         capabilities=frozenset({"numpy", "recursive", "out_of_band", "zero_copy", "read_only", "store",
-                                "timeouts"}),
+                                "store_zero_copy", "store_read_only", "timeouts"}),
         store_factory=DictStoreFactory(),
         serialization_error=(StoreError,),
         deserialization_error=(StoreError,),

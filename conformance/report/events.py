@@ -1,7 +1,8 @@
-"""A pytest plugin for the report: writes one JSON line per test outcome to ``--conformance-results``.
+"""The report's event writer, a pytest plugin: one JSON line per test outcome to ``--conformance-results``.
 
-Loaded with ``-p conformance.collect`` in each per-implementation pytest subprocess; the parent reads the
-file as it grows (progress) and after the child ends (results), so a crash loses only the tests not run.
+Loaded with ``-p conformance.report.events`` in each per-implementation pytest subprocess; the parent
+(:mod:`conformance.report.runner`) reads the file as it grows (progress) and after the child ends
+(results), so a crash loses only the tests not run.
 """
 
 from __future__ import annotations
@@ -62,11 +63,11 @@ def pytest_collection_finish(session: Any) -> None:
             it.user_properties.append(("clause", _clause(it)))
     if _writer is not None:
         # The implementation as this process loaded it: the report's own process never imports a peer.
-        from conformance.plugin import _IMPL_KEY
+        from conformance.choice import chosen
 
-        impl = getattr(session.config, _IMPL_KEY, None)
-        about = ({"description": impl.description, "capabilities": sorted(impl.capabilities)}
-                 if impl is not None else {})
+        impl = chosen(session.config)
+        about = ({"description": impl.description, "capabilities": sorted(impl.capabilities),
+                  "adapter_tested": dict(impl.adapter_tested)} if impl is not None else {})
         _writer.write({"event": "collected", "implementation": about, "tests": [
             {"nodeid": it.nodeid, "clause": _clause(it)} for it in session.items]})
 
@@ -79,15 +80,16 @@ def pytest_xdist_node_collection_finished(node: Any, ids: List[str]) -> None:
     if _writer is None or _collected_by_worker:
         return
     _collected_by_worker = True
-    from conformance.plugin import _impl_name
+    from conformance.choice import impl_name
     from conformance.registry import ImplementationError, load_implementation
 
     about: Dict[str, Any] = {}
-    name = _impl_name(node.config)
+    name = impl_name(node.config)
     if name:
         try:
             impl = load_implementation(name)
-            about = {"description": impl.description, "capabilities": sorted(impl.capabilities)}
+            about = {"description": impl.description, "capabilities": sorted(impl.capabilities),
+                     "adapter_tested": dict(impl.adapter_tested)}
         except ImplementationError:
             pass  # the workers report it
     _writer.write({"event": "collected", "implementation": about,

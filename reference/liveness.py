@@ -1,5 +1,8 @@
 """Whether a process recorded in a store is still the one that was recorded: :func:`pid_alive`.
 
+Shared by the arena (creators and pinning clients) and the store-like adapters of ``conformance``; it needs
+nothing else of the reference, so importing it loads nothing else.
+
 A store records creators and pinning clients by pid. A pid is only proof of life together with the
 process's start time: a live process that started after the pid was recorded reuses the number and is
 someone else. Linux only (``/proc``); elsewhere a pid that exists counts as alive.
