@@ -7,8 +7,8 @@ values first differ, as a Python expression from the root (``value[2]['a']``).
 
 from __future__ import annotations
 
-import sys
 import struct
+import sys
 from typing import Any, Dict
 
 __all__ = ["Mismatch", "assert_same", "same"]

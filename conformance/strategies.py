@@ -20,11 +20,11 @@ from hypothesis.strategies import SearchStrategy
 from conformance.specimens import (
     BUILTIN_SUBCLASSES,
     HOSTILE_CLASSES,
+    OWN_ERRORS,
     Access,
     Colour,
     Holder,
     Level,
-    OWN_ERRORS,
     RaisesWhilePickled,
     SlottedHolder,
 )
@@ -275,7 +275,8 @@ def _arrays(draw: Any, max_side: int, kinds: Sequence[str]) -> Any:
 def numpy_arrays(*, max_side: int = 5, kinds: Sequence[str] = DTYPE_KINDS) -> SearchStrategy[Any]:
     """Returns a strategy for generating numpy arrays of the dtype ``kinds`` (see :func:`array_dtypes`), 0 to 3
     dimensions (0-d and empty included) with sides up to ``max_side``, C or Fortran order, or a strided,
-    transposed or reversed view; float and complex arrays often hold nans with drawn payloads. Shrinks towards a 0-d ``bool`` array in C order."""
+    transposed or reversed view; float and complex arrays often hold nans with drawn payloads. Shrinks towards
+    a 0-d ``bool`` array in C order."""
     _check_positive("max_side", max_side)
     array_dtypes(kinds=kinds)  # validates kinds now, not at the first draw
     return _arrays(max_side, tuple(kinds))
@@ -358,7 +359,8 @@ def unserializable_nestings(*, max_culprits: int = 3) -> SearchStrategy[Tuple[An
     attribute holders (``__dict__`` and ``__slots__``) around serializable scalars and 1 to
     ``max_culprits`` distinct unserializable objects (:data:`CULPRIT_KINDS`: locks, re-entrant locks,
     generators, sockets, a binary file and a text file open for writing, each on ``os.devnull``), which are
-    listed in ``culprits``. The caller closes the sockets and files (:func:`close_drawn_resources`). Shrinks towards one lock at the top."""
+    listed in ``culprits``. The caller closes the sockets and files (:func:`close_drawn_resources`). Shrinks
+    towards one lock at the top."""
     _check_positive("max_culprits", max_culprits)
     return _nestings(max_culprits)
 

@@ -15,9 +15,9 @@ from typing import Any
 
 from hypothesis import settings
 
+from conformance import test_serializer_errors as error_clauses  # the module: pytest must not collect its clauses here
 from conformance.adapters.pickling import PICKLE_DUMP_ERRORS, PICKLE_LOAD_ERRORS, PicklerSerializer
 from conformance.api import Implementation
-from conformance import test_serializer_errors as error_clauses  # the module: pytest must not collect its clauses here
 
 
 def _pure_python_dumps(obj: Any, *, protocol: int, buffer_callback: Any = None) -> bytes:

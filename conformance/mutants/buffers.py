@@ -176,7 +176,7 @@ def _fast_path_reference(name: str, decide: Callable[[Any], bool]) -> Implementa
     import reference
     from reference.serializer import SerializedObject
 
-    class _FastPath(reference.Serializer):  # type: ignore[misc]
+    class _FastPath(reference.Serializer):
         def serialize(self, obj: Any, *, protocol: Any = None) -> Any:
             chosen = protocol or self.protocol
             if decide(obj):
@@ -238,7 +238,7 @@ def pickle_buffers_inband() -> Implementation:
     """Sends numpy arrays out-of-band but pickle.PickleBuffer objects and memoryviews in-band."""
     import reference
 
-    class _Inband(reference.Serializer):  # type: ignore[misc]
+    class _Inband(reference.Serializer):
         def _pickle(self, obj: Any, protocol: int, file: Any, buffer_callback: Any) -> None:
             callback = buffer_callback and _arrays_only_out_of_band(buffer_callback)
             super()._pickle(obj, protocol, file, callback)

@@ -158,7 +158,7 @@ def foreign_loads_none() -> Implementation:
 def _pathless_serializer() -> type:
     import reference
 
-    class _Pathless(reference.Serializer):  # type: ignore[misc]
+    class _Pathless(reference.Serializer):
         def _serialization_error(self, obj: Any, exc: BaseException, protocol: int) -> Any:
             return reference.SerializationError(f"cannot serialize {type(obj).__name__}: {type(exc).__name__}: {exc}")
 

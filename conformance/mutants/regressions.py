@@ -208,7 +208,7 @@ def _hashes_type_serializer() -> type:
 
     atoms = frozenset({type(None), bool, int, float, str, bytes})
 
-    class _HashesType(reference.Serializer):  # type: ignore[misc]
+    class _HashesType(reference.Serializer):
         def serialize(self, obj: Any, *, protocol: Optional[int] = None) -> Any:
             type(obj) in atoms  # noqa: B015 - the fast path's test before issue 21: hashes type(obj) by its metaclass
             return super().serialize(obj, protocol=protocol)

@@ -123,7 +123,7 @@ def shallow_stack() -> Implementation:
 
 
 def _canonical_nans(value: Any) -> Any:
-    """``value`` with every nan (Python floats and complex parts, numpy float and complex arrays and
+    """``value`` with every nan (Python floats and complex parts, numpy float and complex arrays, numpy float
     scalars) replaced by the canonical nan: its sign and payload lost."""
     import numpy as np
 
@@ -141,9 +141,8 @@ def _canonical_nans(value: Any) -> Any:
         for part in ((value.real, value.imag) if value.dtype.kind == "c" else (value,)):
             part[np.isnan(part)] = np.nan
         return value
-    if isinstance(value, (np.floating, np.complexfloating)) and np.isnan(value):
-        return type(value)(complex(_canonical_nans(complex(value).real), _canonical_nans(complex(value).imag))
-                           if value.dtype.kind == "c" else np.nan)
+    if isinstance(value, np.floating) and np.isnan(value):
+        return type(value)(np.nan)
     return value
 
 
