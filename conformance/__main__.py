@@ -2,6 +2,7 @@
 
     objstore-conformance report [--impl NAME ...] [--out DIR] [--max-examples N] [--profile ci|nightly]
                                 [--xfails NAME=PATH ...] [--junitxml PATH] [--strict-xfail] [-n N]
+                                [--jobs N (default 2)] [--derandomize] [--no-shrink]
     objstore-conformance list
 
 ``report`` exits with 0 when every claimed clause passes, 1 when one fails (or errors, or a run breaks
@@ -34,14 +35,19 @@ def _parser() -> argparse.ArgumentParser:
     rep.add_argument("--profile", choices=["ci", "nightly"], default=None,
                      help="Hypothesis profile: ci (quick, default) or nightly (thorough)")
     rep.add_argument("--jobs", type=int, default=2, metavar="N",
-                     help="implementations run at once (default 2)")
+                     help="implementations run at once, each in its own pytest process (default 2)")
     rep.add_argument("--xfails", action="append", default=[], metavar="NAME=PATH",
                      help="an xfails file for one implementation (default: the shipped one, if any); "
                           "NAME= (empty path) uses none")
     rep.add_argument("--junitxml", default=None, metavar="PATH",
                      help="also write the matrix as JUnit XML (a test case per clause and implementation)")
     rep.add_argument("--strict-xfail", action="store_true",
-                     help="an XPASS (a known failure that passed) fails the gate: take it out of the xfails file")
+                     help="an XPASS (a known failure that passed) fails the gate: take it out of the xfails file; "
+                          "implies --derandomize, so that every run of the same code gives the same verdict")
+    rep.add_argument("--derandomize", action="store_true",
+                     help="the same Hypothesis examples on every run of the same code (no example database)")
+    rep.add_argument("--no-shrink", action="store_true",
+                     help="Hypothesis without its shrink phase: failures as found, not minimized (first runs)")
     rep.add_argument("-n", "--numprocesses", default=None, metavar="N",
                      help="run each implementation's suite in N processes (pytest-xdist's -n; 'auto': one per "
                           "core)")
@@ -78,6 +84,10 @@ def main(argv: Optional[List[str]] = None) -> int:
     if args.jobs < 1:
         return usage(f"--jobs must be a positive integer, got {args.jobs}")
     pytest_args: List[str] = []
+    if args.derandomize or args.strict_xfail:
+        pytest_args.append("--derandomize")
+    if args.no_shrink:
+        pytest_args.append("--no-shrink")
     if args.numprocesses is not None:
         if args.numprocesses != "auto" and not (args.numprocesses.isdigit() and int(args.numprocesses) > 0):
             return usage(f"-n must be a positive integer or 'auto', got {args.numprocesses!r}")

@@ -9,6 +9,12 @@ import traceback
 from typing import Any, Dict, Tuple
 
 from conformance.child import signal
+from conformance.watchdog import WatchedStore
+
+
+def _attach(impl: Any, name: str) -> Any:
+    """Attach to store ``name``; every call on it is bounded (a hang fails the task, naming the call)."""
+    return WatchedStore(impl.store_factory.attach(name))
 
 
 def probe_frames(impl: Any, jobs: Any) -> Dict[str, Tuple[str, Any]]:
@@ -30,7 +36,7 @@ def store_get(impl: Any, payload: Any) -> Dict[str, Any]:
     import numpy as np
 
     name, oid, timeout = payload
-    store = impl.store_factory.attach(name)
+    store = _attach(impl, name)
     try:
         start = time.monotonic()
         value = store.get(oid, timeout=timeout)
@@ -57,7 +63,7 @@ def store_get(impl: Any, payload: Any) -> Dict[str, Any]:
 def store_look(impl: Any, payload: Any) -> Dict[str, Any]:
     """Attach to a store and report whether an object is visible (contains, list, get_buffer, timeout 0)."""
     name, oid = payload
-    store = impl.store_factory.attach(name)
+    store = _attach(impl, name)
     try:
         got = "value"
         try:
@@ -69,15 +75,52 @@ def store_look(impl: Any, payload: Any) -> Dict[str, Any]:
         store.close()
 
 
-def store_put_later(impl: Any, payload: Any) -> bool:
-    """Attach, say ``attached`` on stdout, sleep ``delay`` seconds, then put ``value`` under ``oid``."""
-    name, oid, value, delay = payload
-    store = impl.store_factory.attach(name)
+def store_put_on_cue(impl: Any, payload: Any) -> int:
+    """Attach, say ``attached`` on stdout, then obey the cues the parent writes into the folder ``cues``:
+    cue file ``0``, ``1``, ... holds ``(oid, at)``; wait until ``time.monotonic()`` reaches ``at`` (a clock
+    every process on the machine shares), then put that clock's reading under ``oid``, so that the parent
+    knows when the put started. A file ``stop`` ends the task (so does a minute without a cue); returns the
+    number of puts."""
+    import os
+    import pickle
+
+    name, cues = payload
+    store = _attach(impl, name)
     try:
         signal(b"attached")
-        time.sleep(delay)
-        store.put(value, oid)
-        return True
+        done = 0
+        idle_since = time.monotonic()
+        while not os.path.exists(os.path.join(cues, "stop")) and time.monotonic() - idle_since < 60:
+            try:
+                with open(os.path.join(cues, str(done)), "rb") as f:
+                    oid, at = pickle.load(f)
+            except FileNotFoundError:
+                time.sleep(0.002)
+                continue
+            time.sleep(max(0.0, at - time.monotonic()))
+            store.put(time.monotonic(), oid)
+            done += 1
+            idle_since = time.monotonic()
+        return done
+    finally:
+        store.close()
+
+
+def store_hold(impl: Any, payload: Any) -> Dict[str, Any]:
+    """Attach, get ``oid`` and keep the value, say ``holding`` on stdout, wait for the file ``release``
+    (a minute at most; the parent may kill the task instead), then report whether the value is intact
+    (``min`` and ``max`` of the array) and drop it."""
+    import os
+
+    name, oid, release = payload
+    store = _attach(impl, name)
+    try:
+        held = store.get(oid, timeout=0)
+        signal(b"holding")
+        deadline = time.monotonic() + 60
+        while not os.path.exists(release) and time.monotonic() < deadline:
+            time.sleep(0.005)
+        return {"min": float(held.min()), "max": float(held.max())}
     finally:
         store.close()
 
@@ -85,7 +128,7 @@ def store_put_later(impl: Any, payload: Any) -> bool:
 def store_create_and_hang(impl: Any, payload: Any) -> None:
     """Attach, create an object and write into it, say so on stdout, then wait to be killed unsealed."""
     name, oid, size = payload
-    store = impl.store_factory.attach(name)
+    store = _attach(impl, name)
     buf = store.create(oid, size)
     buf[:size] = b"\x07" * size
     signal(b"created")

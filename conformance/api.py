@@ -13,19 +13,19 @@ with that reason, never passed. An implementation claims only what it truly does
 
 Each optional *operation* has a ``Supports...`` Protocol (zarr's ``supports_*`` made checkable):
 :class:`SupportsInspect`, :class:`SupportsCustomSerializers`, :class:`SupportsRawBuffers` and
-:class:`SupportsClusters`. :class:`Implementation` checks, when it is built, that each capability it claims
-comes with its operations, and raises :class:`ContractError` naming the implementation, the capability and
-the missing operation otherwise; a store's raw-buffer operations are checked again when the suite makes
-one (:func:`check_store`).
+:class:`SupportsClusters`. The Protocols are the check: :data:`CAPABILITY_PROTOCOLS` says which Protocol
+each capability needs of the serializer, the store factory or a store, and :class:`Implementation` checks,
+when it is built, that each one's methods are there and take the contract's call (a store through the class
+its factory's ``create`` is annotated to return, and again on each store the suite makes:
+:func:`check_store`). A gap raises :class:`ContractError` naming the implementation, the capability and the
+missing operation. Reading a Protocol's operations is :mod:`conformance.operations`' job.
 
-One module of about 450 lines on purpose: the whole contract an implementer meets, read top to bottom in
-one place (the Protocols, the capabilities and the checks that enforce them belong together).
+About 450 lines on purpose: the whole contract an implementer meets, read top to bottom in one place (the
+Protocols, the capabilities and the table that ties them together belong together).
 """
 
 from __future__ import annotations
 
-import inspect
-import typing
 from dataclasses import dataclass, field
 from typing import (
     Any,
@@ -43,17 +43,20 @@ from typing import (
     runtime_checkable,
 )
 
+from conformance.operations import annotated_return, missing_operation
+
 __all__ = [
     "CAPABILITIES",
+    "CAPABILITY_PROTOCOLS",
     "Cluster",
     "ContractError",
     "DECLARED_ERRORS",
     "ExceptionTypes",
     "Factory",
-    "Frame",
     "Implementation",
     "InspectFailure",
     "OBJECT_ID_SIZE",
+    "Serialized",
     "Serializer",
     "Store",
     "StoreFactory",
@@ -123,7 +126,7 @@ class ContractError(TypeError):
 
 
 @runtime_checkable
-class Frame(Protocol):
+class Serialized(Protocol):
     """A serialized value: a standard pickle stream (``inband``) plus its out-of-band buffers.
 
     ``inband`` must be a pickle of the protocol asked for, loadable by the stdlib's ``pickle.loads(inband,
@@ -167,7 +170,7 @@ class Serializer(Protocol):
     :class:`SupportsInspect` (capability ``inspect``); an adapter that does not claim them may leave them out.
     """
 
-    def serialize(self, obj: Any, *, protocol: int) -> Frame:
+    def serialize(self, obj: Any, *, protocol: int) -> Serialized:
         """Serialize ``obj`` at pickle ``protocol``."""
 
     def deserialize(self, frame: Any) -> Any:
@@ -206,8 +209,9 @@ class Store(Protocol):
     ``delete`` of a missing object raises the declared ``not_found_error``; ``get`` of one waits (see
     :meth:`get`) and raises the declared ``timeout_error``.
 
-    These are the operations of capability ``store``. A store whose implementation claims ``raw_buffers``
-    also meets :class:`SupportsRawBuffers` (create, seal, abort, get_buffer).
+    These are the operations of capability ``store`` (``name``, an attribute, is checked on each store the
+    suite makes, since a class need not show it). A store whose implementation claims ``raw_buffers`` also
+    meets :class:`SupportsRawBuffers` (create, seal, abort, get_buffer).
     """
 
     #: What another process passes to ``StoreFactory.attach`` to reach this same store.
@@ -219,6 +223,13 @@ class Store(Protocol):
     def get(self, object_id: bytes, *, timeout: Optional[float] = None) -> Any:
         """The value; waits up to ``timeout`` seconds for it to be sealed (``None``: as long as it takes,
         ``0``: not at all), then raises the declared ``timeout_error``."""
+
+    def contains(self, object_id: bytes) -> bool:
+        """True for a sealed object of this store."""
+
+    def delete(self, object_id: bytes) -> None:
+        """Remove a sealed object (readers' views stay valid); the declared ``not_found_error`` if it is
+        missing."""
 
     def list(self) -> Iterable[bytes]:
         """The ids of the sealed objects."""
@@ -237,15 +248,6 @@ class SupportsRawBuffers(Protocol):
     :meth:`seal`; after it, the bytes never change.
     """
 
-    def get_buffer(self, object_id: bytes, *, timeout: Optional[float] = None) -> memoryview:
-        """The sealed object's bytes, read-only and zero-copy."""
-
-    def contains(self, object_id: bytes) -> bool:
-        """True for a sealed object of this store."""
-
-    def delete(self, object_id: bytes) -> None:
-        """Remove a sealed object (readers' views stay valid)."""
-
     def create(self, object_id: bytes, size: int) -> memoryview:
         """Allocate an unsealed object of ``size`` bytes and return its writable memory."""
 
@@ -254,6 +256,9 @@ class SupportsRawBuffers(Protocol):
 
     def abort(self, object_id: bytes) -> None:
         """Drop an unsealed object and free its space."""
+
+    def get_buffer(self, object_id: bytes, *, timeout: Optional[float] = None) -> memoryview:
+        """The sealed object's bytes, read-only and zero-copy."""
 
 
 class StoreFactory(Protocol):
@@ -288,6 +293,21 @@ class Cluster(Protocol):
 
     def close(self) -> None:
         """Stop every node and free everything."""
+
+
+#: What each capability adds to the contract: ``(capability, owner, Protocol)``, where the implementation's
+#: ``owner`` (its ``serializer``, its ``store_factory``, or a ``store`` the factory makes) meets the Protocol
+#: when the capability is claimed (``None``: always). The build-time check reads the operations from the
+#: Protocols themselves (:mod:`conformance.operations`), so the two cannot drift apart.
+CAPABILITY_PROTOCOLS: Tuple[Tuple[Optional[str], str, type], ...] = (
+    (None, "serializer", Serializer),
+    ("custom_serializers", "serializer", SupportsCustomSerializers),
+    ("inspect", "serializer", SupportsInspect),
+    ("store", "store_factory", StoreFactory),
+    ("store", "store", Store),
+    ("raw_buffers", "store", SupportsRawBuffers),
+    ("nodes", "store_factory", SupportsClusters),
+)
 
 
 @dataclass(frozen=True)
@@ -375,21 +395,18 @@ class Implementation:
                     f"exact exception type(s) {raised_by} raises")
 
     def _check_operations(self) -> None:
-        # What can be checked without making a store: the serializer's and the factory's methods, and the
-        # class the factory's create() is annotated to return (a store itself is checked by check_store).
-        for capability, owner, operation in _OPERATIONS:
-            if capability not in self.capabilities:
+        # What can be checked without making a store: the serializer, the factory, and the class the
+        # factory's create() is annotated to return (each store the suite makes is checked by check_store).
+        create = getattr(self.store_factory, "create", None)
+        store_class = annotated_return(create) if callable(create) else None
+        for capability, owner, protocol in CAPABILITY_PROTOCOLS:
+            if capability is not None and capability not in self.capabilities:
                 continue
-            target = self.serializer if owner == "serializer" else self.store_factory
-            problem = _operation_problem(target, operation)
-            if problem is not None:
-                raise ContractError(
-                    f"implementation {self.name!r} claims {capability!r} but its {owner} {problem}; "
-                    f"drop the claim or add the method")
-        if "raw_buffers" in self.capabilities and self.store_factory is not None:
-            store_class = _annotated_return(self.store_factory.create)
-            if store_class is not None:
-                _check_raw_buffers(self.name, store_class, store_class.__qualname__)
+            if owner != "store":
+                _check_protocol(self.name, capability, getattr(self, owner), protocol, owner)
+            elif store_class is not None:
+                _check_protocol(self.name, capability, store_class, protocol,
+                                f"store ({store_class.__qualname__})")
 
     def __repr__(self) -> str:
         return f"load_implementation({self.name!r})"
@@ -414,77 +431,20 @@ Factory = Callable[[], Implementation]
 
 
 def check_store(impl: Implementation, store: Any) -> None:
-    """Raise :class:`ContractError` when ``impl`` claims ``raw_buffers`` and ``store`` (made by its factory)
-    lacks one of the operations of :class:`SupportsRawBuffers`."""
-    if impl.claims("raw_buffers"):
-        _check_raw_buffers(impl.name, store, type(store).__qualname__)
+    """Raise :class:`ContractError` when ``store`` (made by ``impl``'s factory) lacks an operation of a
+    Protocol that ``impl``'s claims need of a store (:data:`CAPABILITY_PROTOCOLS`: :class:`Store`, and
+    :class:`SupportsRawBuffers` with ``raw_buffers``)."""
+    for capability, owner, protocol in CAPABILITY_PROTOCOLS:
+        if owner == "store" and (capability is None or impl.claims(capability)):
+            _check_protocol(impl.name, capability, store, protocol, f"store ({type(store).__qualname__})")
 
 
-class _Operation(typing.NamedTuple):
-    """An optional operation: its name, how the contract calls it, and a call that must bind."""
-
-    name: str
-    signature: str
-    args: Tuple[Any, ...]
-    kwargs: Dict[str, Any]
-
-
-_OPERATIONS: Tuple[Tuple[str, str, _Operation], ...] = (
-    ("inspect", "serializer", _Operation("inspect", "inspect(value, *, name)", (None,), {"name": "value"})),
-    ("custom_serializers", "serializer", _Operation(
-        "register_serializer", "register_serializer(cls, *, serializer, deserializer)", (object,),
-        {"serializer": repr, "deserializer": repr})),
-    ("custom_serializers", "serializer", _Operation(
-        "deregister_serializer", "deregister_serializer(cls)", (object,), {})),
-    ("nodes", "store_factory", _Operation(
-        "create_cluster", "create_cluster(n, *, capacity)", (2,), {"capacity": 1})),
-)
-
-_ID = bytes(OBJECT_ID_SIZE)
-_RAW_BUFFER_OPERATIONS: Tuple[_Operation, ...] = (
-    _Operation("create", "create(object_id, size)", (_ID, 1), {}),
-    _Operation("seal", "seal(object_id)", (_ID,), {}),
-    _Operation("abort", "abort(object_id)", (_ID,), {}),
-    _Operation("get_buffer", "get_buffer(object_id, *, timeout)", (_ID,), {"timeout": 0}),
-)
-
-
-def _check_raw_buffers(name: str, store: Any, label: str) -> None:
-    """Raise :class:`ContractError` for implementation ``name`` when ``store`` (a store, or its class,
-    called ``label``) lacks an operation of :class:`SupportsRawBuffers`."""
-    for operation in _RAW_BUFFER_OPERATIONS:
-        problem = _operation_problem(store, operation)
-        if problem is not None:
-            raise ContractError(f"implementation {name!r} claims 'raw_buffers' but its store ({label}) "
-                                f"{problem}; drop the claim or add the method")
-
-
-def _operation_problem(target: Any, operation: _Operation) -> Optional[str]:
-    """None when ``target`` (an object, or a class: its methods are then unbound) has the operation and it
-    accepts the contract's call; otherwise what is wrong, as the end of a sentence."""
-    method = getattr(target, operation.name, None)
-    if not callable(method):
-        return f"has no {operation.signature} method"
-    args = operation.args
-    if isinstance(target, type):
-        args = (None, *args)  # the unbound method's self
-    try:
-        inspect.signature(method).bind(*args, **operation.kwargs)
-    except TypeError as exc:
-        return (f"has {operation.name}{inspect.signature(method)}, which cannot be called as "
-                f"{operation.signature} ({exc})")
-    except ValueError:
-        return None  # no signature to read (a builtin): trust it
-    return None
-
-
-def _annotated_return(function: Callable[..., Any]) -> Optional[type]:
-    """The class ``function`` is annotated to return, when the annotation resolves to a class (not ``Any``,
-    not a Protocol); otherwise None."""
-    try:
-        hint = typing.get_type_hints(function).get("return")
-    except Exception:  # noqa: BLE001 - an annotation that does not resolve says nothing either way
-        return None
-    if hint is Any or not isinstance(hint, type) or getattr(hint, "_is_protocol", False):
-        return None
-    return hint
+def _check_protocol(name: str, capability: Optional[str], target: Any, protocol: type, label: str) -> None:
+    """Raise :class:`ContractError` for implementation ``name`` when ``target`` (its ``label``: serializer,
+    store factory, or a store or store class) lacks an operation of ``protocol``, which ``capability``
+    (None: every implementation) needs."""
+    problem = missing_operation(target, protocol)
+    if problem is not None:
+        claim = "needs" if capability is None else f"claims {capability!r} but"
+        raise ContractError(f"implementation {name!r} {claim} its {label} {problem}; "
+                            + ("add the method" if capability is None else "drop the claim or add the method"))

@@ -23,8 +23,8 @@ import sys
 import time
 from typing import Any, Dict, List, Tuple
 
-__all__ = ["CHILD_TIMEOUT", "ChildError", "STARTUP_TIMEOUT", "run_in_child", "run_task", "signal", "start_task",
-           "wait_for_line"]
+__all__ = ["CHILD_TIMEOUT", "ChildError", "STARTUP_TIMEOUT", "finish_task", "run_in_child", "run_task", "signal",
+           "start_task", "wait_for_line"]
 
 #: Seconds a child's task may take, from its ``ready`` line, before the child is killed.
 CHILD_TIMEOUT = 60.0
@@ -59,12 +59,22 @@ def run_task(spec: str, task: str, payload: Any = None, *, timeout: float = CHIL
     proc = start_task(spec, task, payload)
     try:
         wait_for_line(proc, READY, timeout=STARTUP_TIMEOUT, what=f"the child running {task!r}")
+    except BaseException:
+        _reap(proc)
+        raise
+    return finish_task(proc, task, timeout=timeout)
+
+
+def finish_task(proc: "subprocess.Popen[bytes]", task: str, *, timeout: float = CHILD_TIMEOUT) -> Any:
+    """Wait up to ``timeout`` seconds for a task started with :func:`start_task`, whose lines the caller
+    has read up to where it needed, and return its result; the child is killed and reaped in any case.
+    Raises :class:`ChildError` as :func:`run_task` does."""
+    try:
         proc.stdin = None  # closed by start_task; communicate() must not flush it
         try:
             out, err = proc.communicate(timeout=timeout)
         except subprocess.TimeoutExpired:
-            raise ChildError(f"the child running {task!r} did not finish within {timeout}s of being "
-                             f"ready") from None
+            raise ChildError(f"the child running {task!r} did not finish within {timeout}s") from None
     finally:
         _reap(proc)
     if proc.returncode != 0 or not out:

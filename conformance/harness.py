@@ -64,12 +64,3 @@ def reproduce(impl: Implementation, *lines: str) -> str:
     except Exception:  # noqa: BLE001 - outside a Hypothesis test
         print(text, file=sys.stdout)
     return text
-
-
-def add_note(exc: BaseException, text: str) -> BaseException:
-    """``exc.add_note(text)`` on 3.11+; on older interpreters the text joins the message's args."""
-    if hasattr(exc, "add_note"):
-        exc.add_note(text)
-    else:
-        exc.args = tuple(exc.args) + (text,)
-    return exc

@@ -83,7 +83,7 @@ OUT_OF_BAND: FrozenSet[str] = frozenset({"out_of_band", "zero_copy", "read_only"
 
 
 class PickleFrame(Frame):
-    """A pickle stream and its out-of-band buffers (the contract's ``Frame``), laid out by ``write_to`` in
+    """A pickle stream and its out-of-band buffers (the contract's ``Serialized``), laid out by ``write_to`` in
     :data:`FORMAT` with one copy of each buffer."""
 
     __slots__ = ()

@@ -13,9 +13,10 @@ from __future__ import annotations
 from typing import Any, Dict, List
 
 from hypothesis import strategies as st
+from hypothesis.errors import InvalidArgument
 from hypothesis.strategies import SearchStrategy
 
-from conformance.strategies import array_dtypes, numpy_arrays, plant_nans
+from conformance.strategies import _check_positive, array_dtypes, numpy_arrays, plant_nans
 
 __all__ = [
     "dtype_layouts",
@@ -103,7 +104,7 @@ def dtype_layouts(*, max_depth: int = 1) -> SearchStrategy[Any]:
     metadata or the aligned flag: :func:`conformance.compare.assert_same` checks all four. Shrinks towards
     one ``bool`` field at offset 0 in a two-byte record."""
     if not isinstance(max_depth, int) or isinstance(max_depth, bool) or max_depth < 0:
-        raise ValueError(f"'max_depth' must be a non-negative integer, got {max_depth!r}")
+        raise InvalidArgument(f"max_depth={max_depth!r} must be a non-negative integer; pass max_depth=0 or more")
     return _layout(max_depth)
 
 
@@ -131,8 +132,7 @@ def layout_arrays(*, max_side: int = 4) -> SearchStrategy[Any]:
     """Returns a strategy for generating arrays of :func:`dtype_layouts` dtypes, or of plain dtypes with
     ``metadata``, 0 to 2 dimensions with sides up to ``max_side``, filled with random bytes (a structured
     dtype's padding too), C-contiguous or reversed. Shrinks towards a 0-d array of zero bytes."""
-    if not isinstance(max_side, int) or isinstance(max_side, bool) or max_side < 1:
-        raise ValueError(f"'max_side' must be a positive integer, got {max_side!r}")
+    _check_positive("max_side", max_side)
     return _layout_array(max_side)
 
 
@@ -161,6 +161,5 @@ def ndarray_subclasses(*, max_side: int = 4) -> SearchStrategy[Any]:
     :func:`conformance.strategies.numpy_arrays`) and record arrays (``np.recarray`` over structured arrays,
     laid out with gaps too). Each must come back as the same subclass, not as a plain ``ndarray``. Shrinks
     towards a 0-d masked ``bool`` array."""
-    if not isinstance(max_side, int) or isinstance(max_side, bool) or max_side < 1:
-        raise ValueError(f"'max_side' must be a positive integer, got {max_side!r}")
+    _check_positive("max_side", max_side)
     return _subclass_array(max_side)

@@ -76,6 +76,15 @@ def pytest_addoption(parser: Any) -> None:
     group.addoption("--conformance-database", default=None, metavar="DIR",
                     help="keep Hypothesis' example database in DIR, so that a failure found once is replayed "
                          "first on the next run (default: Hypothesis' own, .hypothesis/ in the current folder)")
+    group.addoption("--no-shrink", action="store_true", default=False,
+                    help="run Hypothesis without its shrink phase: a failure is reported as found, not minimized "
+                         "(for a first run of a new implementation)")
+    group.addoption("--derandomize", action="store_true", default=False,
+                    help="the same examples on every run of the same code (Hypothesis derandomize=True, no example "
+                         "database): a deterministic gate; objstore-conformance report --strict-xfail uses it")
+    group.addoption("--explore", action="store_true", default=False,
+                    help="random examples even where Hypothesis would derandomize (its default when $CI is set), "
+                         "with the example database: the exploring run beside a derandomized gate")
     group.addoption("--clause", action="append", default=[], metavar="ID",
                     help="run only this clause (repeatable; a trailing '*' matches a prefix)")
     group.addoption("--ray-address", default=None, metavar="ADDRESS",
@@ -93,10 +102,16 @@ def _clause_settings(config: Any) -> Any:
     found = getattr(config, _SETTINGS_KEY, None)
     if found is None:
         try:
+            if config.getoption("derandomize") and config.getoption("explore"):
+                raise ValueError("--derandomize and --explore exclude each other: choose the same examples every "
+                                 "run (a gate) or random ones (exploring)")
             found = clause_settings(config.getoption("conformance_profile"),
                                     max_examples=config.getoption("max_examples"),
                                     hypothesis_profile=config.getoption("hypothesis_profile", None),
-                                    database=config.getoption("conformance_database"))
+                                    database=config.getoption("conformance_database"),
+                                    shrink=not config.getoption("no_shrink"),
+                                    derandomize=True if config.getoption("derandomize") else
+                                    False if config.getoption("explore") else None)
         except ValueError as exc:
             raise pytest.UsageError(str(exc)) from None
         setattr(config, _SETTINGS_KEY, found)
@@ -238,5 +253,9 @@ def pytest_report_header(config: Any) -> Optional[List[str]]:
     name = impl_name(config)
     if not name:
         return None
+    modes = [m for m, on in (("derandomized", config.getoption("derandomize")),
+                             ("exploring", config.getoption("explore")), ("no shrink", config.getoption("no_shrink")))
+             if on]
     return [f"conformance: implementation {name!r}, profile "
-            f"{config.getoption('conformance_profile') or os.environ.get('CONFORMANCE_PROFILE') or 'ci'}"]
+            f"{config.getoption('conformance_profile') or os.environ.get('CONFORMANCE_PROFILE') or 'ci'}"
+            + "".join(f", {m}" for m in modes)]

@@ -106,7 +106,7 @@ def _entry_points() -> Dict[str, object]:
 
 #: Adapters of peer systems and the module each needs: ``available()`` lists them only where it is installed.
 _PEERS = {"ray": "ray", "plasma": "pyarrow.plasma", "dask": "distributed", "dask-serialize": "distributed",
-          "joblib": "joblib", "srsly": "srsly", "torch": "torch"}
+          "joblib": "joblib", "srsly": "srsly", "torch": "torch", "vineyard": "vineyard", "vineyard-native": "vineyard"}
 
 
 def _peer_installed(name: str) -> bool:

@@ -21,12 +21,17 @@ PROFILES: Dict[str, Dict[str, Any]] = {
 
 
 def clause_settings(name: Optional[str] = None, *, max_examples: Optional[int] = None,
-                    hypothesis_profile: Optional[str] = None, database: Optional[str] = None) -> Any:
+                    hypothesis_profile: Optional[str] = None, database: Optional[str] = None,
+                    shrink: bool = True, derandomize: Optional[bool] = None) -> Any:
     """Returns the Hypothesis ``settings`` object the suite applies to each of its clauses: profile ``name``
     (``ci``/``nightly``; default ``$CONFORMANCE_PROFILE`` or ``ci``), or the Hypothesis profile
     ``hypothesis_profile`` as the base, with ``max_examples`` on top, and the example database in the folder
     ``database`` when given. No deadline (stores and children vary in speed), failure blobs printed,
-    slow-generation health checks off.
+    slow-generation health checks off. ``shrink=False`` leaves out Hypothesis' shrink phase (failures as
+    found: :func:`without_shrinking`). ``derandomize=True`` draws the same examples on every run of the same
+    code and uses no example database (``database`` is ignored: Hypothesis' rule), the deterministic gate;
+    ``False`` draws random ones even where Hypothesis would derandomize (its default when ``$CI`` is set);
+    ``None`` keeps Hypothesis' default.
 
     Nothing process-wide changes: the plugin applies this object to the clauses' tests only (see
     :func:`apply_clause_settings`), so a user's own tests keep their own profile. Raises ``ValueError`` for
@@ -48,11 +53,17 @@ def clause_settings(name: Optional[str] = None, *, max_examples: Optional[int] =
         if max_examples < 1:
             raise ValueError(f"--max-examples must be a positive integer, got {max_examples}")
         overrides["max_examples"] = max_examples
-    if database:
-        from hypothesis.database import DirectoryBasedExampleDatabase
+    if derandomize:
+        overrides.update(derandomize=True, database=None)
+    else:
+        if derandomize is not None:
+            overrides["derandomize"] = False
+        if database:
+            from hypothesis.database import DirectoryBasedExampleDatabase
 
-        overrides["database"] = DirectoryBasedExampleDatabase(database)
-    return settings(base, **overrides)
+            overrides["database"] = DirectoryBasedExampleDatabase(database)
+    found = settings(base, **overrides)
+    return found if shrink else without_shrinking(found)
 
 
 def load_profile(name: Optional[str] = None, *, max_examples: Optional[int] = None,

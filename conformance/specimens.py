@@ -229,53 +229,23 @@ class _ExactSubclass:
         return f"{type(self).__name__}({self._base(self)!r}{', ' + repr(extra) if extra else ''})"
 
 
-class IntSubclass(_ExactSubclass, int):
-    """A subclass of ``int`` (hashable, with an instance ``__dict__``)."""
-
-    _base = int
-    __hash__ = int.__hash__
-
-
-class StrSubclass(_ExactSubclass, str):
-    """A subclass of ``str``."""
-
-    _base = str
-    __hash__ = str.__hash__
+def _exact_subclass(base: type) -> Any:
+    """``<Base>Subclass``: a subclass of the builtin ``base`` with :class:`_ExactSubclass` equality, hashable
+    when ``base`` is, and an instance ``__dict__``; importable from this module by its name (so it pickles by
+    reference)."""
+    name = f"{base.__name__.capitalize()}Subclass"
+    return type(name, (_ExactSubclass, base), {
+        "__doc__": f"A subclass of ``{base.__name__}``.", "__module__": __name__, "__qualname__": name,
+        "_base": base, "__hash__": base.__hash__})
 
 
-class BytesSubclass(_ExactSubclass, bytes):
-    """A subclass of ``bytes``."""
-
-    _base = bytes
-    __hash__ = bytes.__hash__
-
-
-class TupleSubclass(_ExactSubclass, tuple):
-    """A subclass of ``tuple``."""
-
-    _base = tuple
-    __hash__ = tuple.__hash__
-
-
-class ListSubclass(_ExactSubclass, list):
-    """A subclass of ``list``."""
-
-    _base = list
-    __hash__ = None
-
-
-class DictSubclass(_ExactSubclass, dict):
-    """A subclass of ``dict``."""
-
-    _base = dict
-    __hash__ = None
-
-
-class SetSubclass(_ExactSubclass, set):
-    """A subclass of ``set``."""
-
-    _base = set
-    __hash__ = None
+IntSubclass = _exact_subclass(int)
+StrSubclass = _exact_subclass(str)
+BytesSubclass = _exact_subclass(bytes)
+TupleSubclass = _exact_subclass(tuple)
+ListSubclass = _exact_subclass(list)
+DictSubclass = _exact_subclass(dict)
+SetSubclass = _exact_subclass(set)
 
 
 #: The builtin subclasses :func:`builtin_subclass_values` draws, by the builtin they subclass.

@@ -10,6 +10,7 @@ from typing import Any, Iterator
 import pytest
 
 from conformance.api import OBJECT_ID_SIZE, check_store
+from conformance.watchdog import WatchedStore
 
 #: The capacity of the stores the clauses make, unless a clause needs another.
 DEFAULT_CAPACITY = 8 << 20
@@ -27,7 +28,10 @@ def new_id() -> bytes:
 
 
 class StoreMaker:
-    """Makes stores for one test and destroys them all afterwards, even when the test fails."""
+    """Makes stores for one test and destroys them all afterwards, even when the test fails.
+
+    Each store is handed out as a :class:`conformance.watchdog.WatchedStore`: a call that hangs fails the
+    clause within seconds, naming the call."""
 
     def __init__(self, impl: Any) -> None:
         self.impl = impl
@@ -35,9 +39,10 @@ class StoreMaker:
 
     def __call__(self, capacity: int = DEFAULT_CAPACITY) -> Any:
         store = self.impl.store_factory.create(capacity=capacity)
-        self.made.append(store)
+        watched = WatchedStore(store)
+        self.made.append(watched)
         check_store(self.impl, store)
-        return store
+        return watched
 
     @contextlib.contextmanager
     def fresh(self, capacity: int = DEFAULT_CAPACITY) -> Iterator[Any]:
@@ -52,7 +57,7 @@ class StoreMaker:
 
     def _destroy(self, store: Any) -> None:
         try:
-            self.impl.store_factory.destroy(store)
+            self.impl.store_factory.destroy(store.inner)
         except Exception:  # noqa: BLE001 - cleanup must not hide the test's own failure
             pass
 

@@ -1,9 +1,13 @@
 """Hypothesis strategies for values a pickle-5 serializer must carry: public, typed, reusable.
 
-Each returns a ``SearchStrategy``; options are keyword-only and checked up front. Examples shrink towards
+Each returns a ``SearchStrategy``; options are keyword-only and checked up front: a bad one raises
+Hypothesis' ``InvalidArgument`` naming it, as ``hypothesis.extra.numpy`` does. Examples shrink towards
 small, flat values (``None``, ``0``, empty containers, 0-d arrays of ``bool``), so a failure is reported
 on the simplest value that shows it. The importable classes some of them draw instances of are in
 :mod:`conformance.specimens`.
+
+One module of about 480 lines on purpose: it is the public namespace a user imports, as
+``hypothesis.extra.numpy`` is; each strategy is a validated, documented wrapper over a private composite.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import threading
 from typing import Any, List, Sequence, Tuple, Type
 
 from hypothesis import strategies as st
+from hypothesis.errors import InvalidArgument
 from hypothesis.strategies import SearchStrategy
 
 from conformance.specimens import (
@@ -55,7 +60,12 @@ __all__ = [
 
 def _check_positive(name: str, value: int) -> None:
     if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        raise ValueError(f"{name!r} must be a positive integer, got {value!r}")
+        raise InvalidArgument(f"{name}={value!r} must be a positive integer; pass {name}=1 or more")
+
+
+def _check_flag(name: str, value: bool) -> None:
+    if not isinstance(value, bool):
+        raise InvalidArgument(f"{name}={value!r} must be True or False")
 
 
 def _texts() -> SearchStrategy[str]:
@@ -118,6 +128,8 @@ def scalar_values(*, allow_nan: bool = True, include_bytearray: bool = True,
     ``allow_nan=False`` leaves nan out (for set elements and dict keys, where nan is never equal to itself);
     ``include_bytearray=False`` leaves the one mutable, unhashable scalar out. Shrinks towards ``None``.
     """
+    _check_flag("allow_nan", allow_nan)
+    _check_flag("include_bytearray", include_bytearray)
     _check_positive("max_int_bits", max_int_bits)
     huge = st.integers(min_value=-(2 ** max_int_bits), max_value=2 ** max_int_bits)
     floats = st.floats(allow_nan=allow_nan, allow_infinity=True)
@@ -200,6 +212,7 @@ def shared_structures(*, max_nodes: int = 6, cycles: bool = True) -> SearchStrat
     Shrinks towards one empty list.
     """
     _check_positive("max_nodes", max_nodes)
+    _check_flag("cycles", cycles)
     return _shared(max_nodes, cycles)
 
 
@@ -224,8 +237,8 @@ def array_dtypes(*, kinds: Sequence[str] = DTYPE_KINDS) -> SearchStrategy[Any]:
     from hypothesis.extra import numpy as hnp
 
     unknown = [k for k in kinds if k not in DTYPE_KINDS]
-    if unknown or not kinds:
-        raise ValueError(f"'kinds' must be a non-empty selection of {DTYPE_KINDS}, got {list(kinds)!r}")
+    if isinstance(kinds, str) or unknown or not kinds:
+        raise InvalidArgument(f"kinds={kinds!r} must be a non-empty list of names from {DTYPE_KINDS}")
     table = {
         "bool": hnp.boolean_dtypes(),
         "int": hnp.integer_dtypes(endianness="?"),
@@ -488,6 +501,7 @@ def mixed_values(*, numpy: bool = False, max_leaves: int = 20) -> SearchStrategy
     ``numpy=False`` draws no array, for implementations that do not claim ``numpy``. Shrinks towards
     ``None``.
     """
+    _check_flag("numpy", numpy)
     _check_positive("max_leaves", max_leaves)
     leaves = [scalar_values(), enum_values()]
     if numpy:
@@ -516,7 +530,7 @@ def deep_values(*, min_depth: int = 50, max_depth: int = 200) -> SearchStrategy[
     _check_positive("min_depth", min_depth)
     _check_positive("max_depth", max_depth)
     if min_depth > max_depth or max_depth > 300:
-        raise ValueError(f"need min_depth <= max_depth <= 300 (deeper nesting is not legal everywhere: "
+        raise InvalidArgument(f"need min_depth <= max_depth <= 300 (deeper nesting is not legal everywhere: "
                          f"CPython's default recursion limit is 1000), got {min_depth!r} and {max_depth!r}")
     return _deep(min_depth, max_depth)
 

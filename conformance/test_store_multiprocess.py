@@ -6,13 +6,22 @@ Every child is bounded by a timeout and killed if it overruns; stores are destro
 
 from __future__ import annotations
 
-from conformance.child import STARTUP_TIMEOUT, run_task, start_task, wait_for_line
+import os
+import tempfile
+
+import pytest
+
+from conformance.child import STARTUP_TIMEOUT, finish_task, run_task, start_task, wait_for_line
 from conformance.clauses import clause
 from conformance.harness import reproduce
 from conformance.store_fixtures import (
+    EVICTION_CAPACITY,
+    EVICTION_ITEMS,
+    eviction_array,
     make_store,  # noqa: F401 - a fixture, named as an argument
     new_id,
     store_snippet,
+    touch,
 )
 
 _CHILD = ["from conformance.child import run_task"]
@@ -89,3 +98,65 @@ def test_store_multiprocess_killed_writer(impl, make_store):
     other = store.put(bytes(700_000))
     assert store.contains(other), "the killed writer's space was not reclaimed"
 
+
+
+@clause("store.multiprocess.pinned_elsewhere", "store", "multiprocess", "eviction")
+def test_store_multiprocess_pinned_elsewhere(impl, make_store):
+    """Clause store.multiprocess.pinned_elsewhere: an object whose value another process holds is pinned
+    for every process: eviction here passes it over, though it is the least recently used, and the other
+    process's value stays intact."""
+    store = make_store(EVICTION_CAPACITY)
+    reproduce(impl, store_snippet(EVICTION_CAPACITY), "import numpy as np",
+              "from conformance.child import start_task, wait_for_line, finish_task",
+              f"a, b, c = (store.put(np.full({EVICTION_ITEMS}, x)) for x in (1.0, 2.0, 3.0))",
+              "p = start_task(impl.name, 'store_hold', (store.name, a, '/tmp/release'))",
+              "wait_for_line(p, b'holding')  # the other process holds a's value",
+              f"store.get(b); store.get(c); d = store.put(np.full({EVICTION_ITEMS}, 4.0))",
+              "store.contains(a), store.contains(b)  # True, False",
+              "open('/tmp/release', 'w').close(); finish_task(p, 'store_hold')  # {'min': 1.0, 'max': 1.0}")
+    a, b, c = (store.put(eviction_array(x)) for x in (1.0, 2.0, 3.0))
+    with tempfile.TemporaryDirectory(prefix="conformance-hold-") as folder:
+        release = os.path.join(folder, "release")
+        proc = start_task(impl.name, "store_hold", (store.name, a, release))
+        try:
+            wait_for_line(proc, b"holding", timeout=STARTUP_TIMEOUT, what="the holding process")
+            touch(store, b)
+            touch(store, c)
+            store.put(eviction_array(4.0))
+            kept = {"a": store.contains(a), "b": store.contains(b)}
+        finally:
+            with open(release, "wb"):
+                pass
+        seen = finish_task(proc, "store_hold")
+    assert kept["a"], "an object was evicted while another process held its value"
+    assert not kept["b"], "the least recently used object nobody held was not the one evicted"
+    assert seen == {"min": 1.0, "max": 1.0}, f"the other process's value changed: {seen}"
+
+
+@clause("store.multiprocess.killed_reader", "store", "multiprocess", "eviction")
+def test_store_multiprocess_killed_reader(impl, make_store):
+    """Clause store.multiprocess.killed_reader: when a reader is killed while it holds a value, its pin
+    dies with it: the object can be evicted for a put that needs its space (the other objects are held
+    here)."""
+    store = make_store(EVICTION_CAPACITY)
+    reproduce(impl, store_snippet(EVICTION_CAPACITY), "import numpy as np",
+              "from conformance.child import start_task, wait_for_line",
+              f"a, b, c = (store.put(np.full({EVICTION_ITEMS}, x)) for x in (1.0, 2.0, 3.0))",
+              "p = start_task(impl.name, 'store_hold', (store.name, a, '/nonexistent'))",
+              "wait_for_line(p, b'holding'); p.kill(); p.wait()",
+              f"held = [store.get(b), store.get(c)]; store.put(np.full({EVICTION_ITEMS}, 4.0))  # evicts a")
+    a, b, c = (store.put(eviction_array(x)) for x in (1.0, 2.0, 3.0))
+    with tempfile.TemporaryDirectory(prefix="conformance-hold-") as folder:
+        proc = start_task(impl.name, "store_hold", (store.name, a, os.path.join(folder, "never")))
+        try:
+            wait_for_line(proc, b"holding", timeout=STARTUP_TIMEOUT, what="the holding process")
+        finally:
+            proc.kill()
+            proc.wait()
+    held = [store.get(b), store.get(c)]
+    try:
+        d = store.put(eviction_array(4.0))
+    except impl.store_full_error as exc:
+        pytest.fail(f"a killed reader's pin outlived it: the object it held could not be evicted ({exc})")
+    assert store.contains(d) and not store.contains(a), "the object of the killed reader was not the one evicted"
+    assert all(v.min() == v.max() == x for v, x in zip(held, (2.0, 3.0))), "a held value changed"

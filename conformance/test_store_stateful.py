@@ -27,6 +27,7 @@ from conformance.clauses import clause
 from conformance.compare import assert_same
 from conformance.harness import reproduce
 from conformance.store_fixtures import new_id
+from conformance.watchdog import WatchedStore
 
 CAPACITY = 2 << 20
 BIG = int(CAPACITY * 0.3) // 8
@@ -48,14 +49,14 @@ def machine_for(impl):
 
         def __init__(self) -> None:
             super().__init__()
-            self.store = impl.store_factory.create(capacity=CAPACITY)
+            self.store = WatchedStore(impl.store_factory.create(capacity=CAPACITY))  # a hang fails in seconds
             self.model: Dict[bytes, Any] = {}
             self.held: Dict[bytes, Any] = {}
             self.sizes: Dict[bytes, int] = {}  # the payload bytes of each object in the model
 
         def teardown(self) -> None:
             self.held.clear()
-            impl.store_factory.destroy(self.store)
+            impl.store_factory.destroy(self.store.inner)
 
         def _reconcile(self) -> None:
             # With eviction, an object may go whenever a put needs room, unless it is held.

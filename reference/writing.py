@@ -8,7 +8,7 @@ pages this process has not mapped yet is faulted in ahead and copied by several 
 reserved, written and sealed in one critical section: copying it costs less than a second trip through
 the lock. :func:`create`, :func:`seal` and :func:`abort` are the same steps for a writer that fills the
 bytes itself (Plasma's raw API); the objects this process is creating are kept per process, and one seal
-(:func:`_seal`) serves both.
+(:meth:`reference.arena.records.Records.seal`, checked by incarnation) serves both.
 
 When an object does not fit, pins of dead processes and unsealed objects of dead writers are reclaimed
 first, then sealed unpinned objects are evicted (:meth:`reference.arena.eviction.Eviction.evict_for`); if
@@ -54,7 +54,8 @@ def put_frame(arena: Arena, oid: ObjectID, frame: Frame, store: str) -> None:
                 raise
             finally:
                 view.release()
-            _seal(arena, oid, e, inc)
+            if not arena.seal(e, inc):
+                raise _no_longer_created(oid)
         return
     with arena:
         e, inc, off = _reserve(arena, oid, size, store)
@@ -69,7 +70,8 @@ def put_frame(arena: Arena, oid: ObjectID, frame: Frame, store: str) -> None:
             _drop(arena, oid, e, inc)
         raise
     with arena:
-        _seal(arena, oid, e, inc)
+        if not arena.seal(e, inc):
+            raise _no_longer_created(oid)
 
 
 def create(arena: Arena, oid: ObjectID, size: int, store: str) -> memoryview:
@@ -87,7 +89,8 @@ def seal(arena: Arena, oid: ObjectID) -> None:
     still exports it). Raises :class:`ObjectNotSealedError` if this process is not creating ``oid``."""
     e, inc = _take_creating(arena, oid, "seal")
     with arena:
-        _seal(arena, oid, e, inc)
+        if not arena.seal(e, inc):
+            raise _no_longer_created(oid)
 
 
 def abort(arena: Arena, oid: ObjectID) -> None:
@@ -175,10 +178,9 @@ def _make_room(arena: Arena, oid: ObjectID, size: int, n: int, store: str) -> in
     )
 
 
-def _seal(arena: Arena, oid: ObjectID, e: int, inc: int) -> None:
-    """Under the lock: seal record ``e`` if it still is incarnation ``inc`` being created, else raise."""
-    if not arena.seal(e, inc):
-        raise ObjectNotSealedError(f"object {oid} is no longer being created (reclaimed?): put it again")
+def _no_longer_created(oid: ObjectID) -> ObjectNotSealedError:
+    """The error of a seal that found its record reclaimed (its creator was taken for dead)."""
+    return ObjectNotSealedError(f"object {oid} is no longer being created (reclaimed?): put it again")
 
 
 def _drop(arena: Arena, oid: ObjectID, e: int, inc: int) -> None:

@@ -110,7 +110,7 @@ def test_user_profile_survives_and_clauses_get_fresh_stores(tmp_path, impl_env):
     if impl_env:
         env["CONFORMANCE_IMPL"] = impl_env
     proc = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-o", "addopts=", "-q",
-                           "test_project.py", "-k", "mine or put_get", "--max-examples", "6"],
+                           "test_project.py", "-k", "mine or put_get_roundtrip", "--max-examples", "6"],
                           capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "3 passed" in proc.stdout, proc.stdout

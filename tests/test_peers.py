@@ -72,15 +72,19 @@ def test_ray_inspect_path_joins_ray_names() -> None:
 
 def test_peers_are_listed_only_where_installed(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(registry, "_entry_points", lambda: {"plasma": object(), "ray": object(),
+                                                            "vineyard": object(), "vineyard-native": object(),
                                                             "thirdparty": object()})
     monkeypatch.setattr(registry.importlib.util, "find_spec", lambda name: None)
     names = registry.available()
     assert "thirdparty" in names and "ray" not in names and "plasma" not in names
+    assert "vineyard" not in names and "vineyard-native" not in names
 
 
 def test_missing_peer_error_names_the_fix(monkeypatch: pytest.MonkeyPatch) -> None:
     for module, name, fix in (("ray", "ray", "objstore-conformance[ray]"),
-                              ("pyarrow", "plasma", "pyarrow==11.0.0")):
+                              ("pyarrow", "plasma", "pyarrow==11.0.0"),
+                              ("vineyard", "vineyard", "objstore-conformance[vineyard]"),
+                              ("vineyard", "vineyard-native", "objstore-conformance[vineyard]")):
         monkeypatch.setitem(sys.modules, module, None)  # importing it raises ImportError
         if module == "pyarrow":
             monkeypatch.setitem(sys.modules, "pyarrow.plasma", None)

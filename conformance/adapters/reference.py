@@ -20,7 +20,7 @@ class ReferenceSerializer:
         self._ser = reference.Serializer()
 
     def serialize(self, obj: Any, *, protocol: int) -> Any:
-        return self._ser.serialize(obj, protocol=protocol)  # a SerializedObject is a Frame already
+        return self._ser.serialize(obj, protocol=protocol)  # a SerializedObject is a conformance.api.Serialized already
 
     def deserialize(self, frame: Any) -> Any:
         return self._ser.deserialize(frame)

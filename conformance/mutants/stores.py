@@ -4,7 +4,10 @@ operation."""
 
 from __future__ import annotations
 
+import copy
+import ctypes
 import os
+import time
 from typing import Any, Dict, List, Optional, Set
 
 from conformance.adapters.shared_memory import ObjectExistsError
@@ -145,6 +148,86 @@ def store_timeout_zero_waits() -> Implementation:
     return shared_memory_mutant("store_timeout_zero_waits", _TimeoutZeroWaits)
 
 
+class _TimeoutZeroBlocks(StoreWrapper):
+    def get(self, object_id: bytes, *, timeout: Optional[float] = None) -> Any:
+        return super().get(object_id, timeout=None if timeout == 0 else timeout)
+
+    def get_buffer(self, object_id: bytes, *, timeout: Optional[float] = None) -> memoryview:
+        return super().get_buffer(object_id, timeout=None if timeout == 0 else timeout)
+
+
+@mutant("store_timeout_zero_blocks", "store.timeouts.zero")
+def store_timeout_zero_blocks() -> Implementation:
+    """get(timeout=0) of a missing object waits for ever (as timeout=None does)."""
+    return shared_memory_mutant("store_timeout_zero_blocks", _TimeoutZeroBlocks)
+
+
+#: Seconds the dawdling mutant's get(timeout=0) waits: well under the half second the clause once allowed.
+_GRACE = 0.25
+
+
+class _TimeoutZeroDawdles(StoreWrapper):
+    def get(self, object_id: bytes, *, timeout: Optional[float] = None) -> Any:
+        return super().get(object_id, timeout=_GRACE if timeout == 0 else timeout)
+
+    def get_buffer(self, object_id: bytes, *, timeout: Optional[float] = None) -> memoryview:
+        return super().get_buffer(object_id, timeout=_GRACE if timeout == 0 else timeout)
+
+
+@mutant("store_timeout_zero_dawdles", "store.timeouts.zero")
+def store_timeout_zero_dawdles() -> Implementation:
+    """get(timeout=0) of a missing object grants a quarter of a second of grace before it raises."""
+    return shared_memory_mutant("store_timeout_zero_dawdles", _TimeoutZeroDawdles)
+
+
+class _BackoffUncapped(StoreWrapper):
+    """Waits by polling with timeout 0, sleeping twice as long after each miss (from 1 ms, no cap)."""
+
+    def _wait(self, look: Any, object_id: bytes, timeout: Optional[float]) -> Any:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        delay = 1e-3
+        while True:
+            try:
+                return look(object_id, timeout=0)
+            except TimeoutError:
+                left = None if deadline is None else deadline - time.monotonic()
+                if left is not None and left <= 0:
+                    raise
+                time.sleep(delay if left is None else min(delay, left))
+                delay *= 2
+
+    def get(self, object_id: bytes, *, timeout: Optional[float] = None) -> Any:
+        return self._wait(super().get, object_id, timeout)
+
+    def get_buffer(self, object_id: bytes, *, timeout: Optional[float] = None) -> memoryview:
+        return self._wait(super().get_buffer, object_id, timeout)
+
+
+@mutant("store_backoff_uncapped", "store.timeouts.wait_for_put")
+def store_backoff_uncapped() -> Implementation:
+    """A waiting get polls with a back-off that doubles without a cap: a seal after a long wait is noticed
+    late."""
+    return shared_memory_mutant("store_backoff_uncapped", _BackoffUncapped)
+
+
+class _BufferPadded(StoreWrapper):
+    def get_buffer(self, object_id: bytes, *, timeout: Optional[float] = None) -> memoryview:
+        import numpy as np
+
+        view = super().get_buffer(object_id, timeout=timeout)
+        if view.nbytes == 0:
+            return view
+        padded = -(-view.nbytes // 64) * 64  # the allocation, 64-byte aligned; its page is mapped
+        address = np.frombuffer(view, dtype=np.uint8).__array_interface__["data"][0]
+        return memoryview((ctypes.c_char * padded).from_address(address)).cast("B").toreadonly()
+
+
+@mutant("store_buffer_padded", "store.immutability.sealed_bytes")
+def store_buffer_padded() -> Implementation:
+    """get_buffer returns the object's allocation: its bytes followed by the alignment padding."""
+    return shared_memory_mutant("store_buffer_padded", _BufferPadded)
+
+
 class _IgnoresTimeout(StoreWrapper):
     def get(self, object_id: bytes, *, timeout: Optional[float] = None) -> Any:
         return super().get(object_id, timeout=0)
@@ -200,3 +283,21 @@ class _ProcessLocal(StoreWrapper):
 def store_process_local() -> Implementation:
     """Keeps its objects in the writer's memory: another process sees an empty store."""
     return shared_memory_mutant("store_process_local", _ProcessLocal)
+
+
+class _SplitsValues(StoreWrapper):
+    def put(self, value: Any, object_id: Optional[bytes] = None) -> bytes:
+        # An envelope around each item, as a store with its own container format writes one: what the
+        # items share with each other (or with the container) is copied apart.
+        if type(value) in (list, tuple):
+            value = type(value)(copy.deepcopy(item) for item in value)
+        elif type(value) is dict:
+            value = {key: copy.deepcopy(item) for key, item in value.items()}
+        return super().put(value, object_id)
+
+
+@mutant("store_splits_values", "store.put_get.identity")
+def store_splits_values() -> Implementation:
+    """put stores each item of a list, tuple or dict apart: references the items share come back as
+    copies."""
+    return shared_memory_mutant("store_splits_values", _SplitsValues)

@@ -166,6 +166,14 @@ def run_implementation(spec: str, *, max_examples: Optional[int] = None, profile
             if exitstatus != r["exitstatus"] and not note:
                 note = f"the pytest process exited with status {exitstatus} after its session ended"
             exitstatus = r["exitstatus"]
+    if not any(r.get("event") == "finished" for r in records) and exitstatus in (0, 1):
+        # The process ended by itself before its session did (pytest-timeout's thread method ends it with
+        # status 1 when a test outlives the timeout): the tests after the last one reported never ran, so
+        # the run broke down; it has no session status (null).
+        reported = sum(1 for r in records if r.get("event") == "test")
+        note = note or (f"the pytest process exited with status {exitstatus} before its session finished, "
+                        f"after {reported} of {total} tests (a test that outlives pytest-timeout ends it, say)")
+        exitstatus = None
     cells = {c: _combine(rs) for c, rs in by_clause.items()}
     return ImplResult(spec, cells, round(time.monotonic() - start, 1), exitstatus,
                       log_text[-4000:] if (exitstatus not in (0, 1) or not cells) else "",
