@@ -130,7 +130,10 @@ def _wraps_everything_serializer() -> type:
             except reference.SerializationError:
                 raise
             except Exception as exc:  # noqa: BLE001 - the defect: every exception becomes the declared one
-                raise self._serialization_error(obj, exc, protocol or self.protocol) from exc
+                # The declared error alone (the reference's own error path now also makes it an instance of
+                # the original type, which is the fix, not the defect).
+                raise reference.SerializationError(
+                    f"cannot serialize {type(obj).__name__}: {type(exc).__name__}: {exc}") from exc
 
     return _WrapsEverything
 
