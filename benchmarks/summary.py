@@ -1,27 +1,30 @@
 """Print the ratios that decide the project's standing, from one asv results file (one run, one machine),
-and the reference beside Ray and Plasma from the results files of their own environments.
+and the reference beside Ray and Plasma from the results of ``objstore-conformance bench`` in their own
+environments.
 
 Usage::
 
-    python -m benchmarks.summary [--results FILE] [--peer-results FILE ...] [--results-dir DIR]
+    python -m benchmarks.summary [--results FILE] [--peer-results FILE ...] [--results-dir DIR] [--impl-dir DIR]
 
 Without ``--results`` it reads the newest results file of the machine in ``~/.asv-machine.json`` under
-``.asv/results`` that holds more than ``bench_peers``. ``ci/bench-summary`` runs the benchmarks it needs on
-the current interpreter first, then ``bench_peers`` in one environment per peer (Ray and Plasma cannot
-share one: numpy 2 against numpy<2), and then calls this with ``--since``, so every number printed comes
-from that invocation.
+``.asv/results``. ``ci/bench-summary`` runs the benchmarks it needs on the current interpreter first, then
+``objstore-conformance bench --impl ray`` and ``--impl plasma`` in one environment per peer (Ray and Plasma
+cannot share one: numpy 2 against numpy<2) into ``.asv/impl``, and then calls this with ``--since``, so every
+number printed comes from that invocation.
 
 The peers' figures (section 0's peer column, section 6) come, for each peer, from the one results file that
-holds the reference and that peer side by side (``bench_peers`` ran both in one asv run): a reference/peer
-ratio is never taken across two files, i.e. across two environments or runs. Without ``--peer-results``
-every results file of the machine is a candidate; of those holding the peer, one of the main file's commit
-is preferred, then the newest.
+holds the reference and that peer side by side (the generic suite measures both in one asv run, each through
+its adapter): a reference/peer ratio is never taken across two files, i.e. across two environments or runs.
+Without ``--peer-results`` every results file under ``--impl-dir`` is a candidate; of those holding the peer,
+one of the main file's commit is preferred, then the newest.
 
 Every time is asv's median over its samples; peak memory is asv's ``peakmem`` (the process's peak RSS). A
 ratio is printed only when both of its sides are in the file; a missing side (asv writes NaN for a skipped
-benchmark) prints ``n/a``.
+benchmark) prints ``n/a``. Results files are read by :mod:`conformance.bench.results`.
 
-Not a benchmark module: asv imports it while discovering benchmarks and finds nothing to run.
+Not a benchmark module: asv imports it while discovering benchmarks and finds nothing to run. About 440
+lines on purpose: the summary's seven sections, each a few lines over one results file, read top to bottom
+(the peers' section and the results reader live in ``peer_figures`` and ``conformance.bench.results``).
 """
 
 from __future__ import annotations
@@ -29,7 +32,6 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
-import math
 import os
 import platform
 import re
@@ -38,64 +40,16 @@ import sys
 from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Sequence
 
+from conformance.bench.payloads import param_bytes
+from conformance.bench.results import Results
+
+from .peer_figures import PEERS, holds_peer, peer_ratios, side_by_side
+
 ROOT = Path(__file__).resolve().parents[1]
 
 SIZES = ["1MiB", "64MiB", "256MiB"]
 GET_SIZES = ["1KiB", "1MiB", "64MiB", "256MiB"]
 ARRAYS = ["float64-1KiB", "float64-1MiB", "float64-64MiB", "float64-256MiB"]
-#: The peers of ``bench_peers``, each measured beside the reference in an environment of its own.
-PEERS = ("ray", "plasma")
-_UNITS = {"KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30}
-
-
-def _bytes(label: str) -> int:
-    for unit, factor in _UNITS.items():
-        if label.endswith(unit):
-            return int(label.rsplit("-", 1)[-1][: -len(unit)]) * factor
-    raise ValueError(label)
-
-
-class Results:
-    """One asv results file: ``get(name, *params)`` is the recorded value, or ``None``."""
-
-    def __init__(self, path: Path, since_ms: int = 0) -> None:
-        self.path = path
-        self.since_ms = since_ms
-        self.data = json.loads(path.read_text())
-        columns = self.data["result_columns"]
-        self._result = columns.index("result")
-        self._params = columns.index("params")
-        self._started = columns.index("started_at")
-
-    def get(self, name: str, *params: str) -> Optional[float]:
-        row = self.data["results"].get(name)
-        if row is None:
-            return None
-        if self.since_ms and (len(row) <= self._started or (row[self._started] or 0) < self.since_ms):
-            return None  # recorded by an earlier run
-        result = row[self._result]
-        param_lists = row[self._params] if len(row) > self._params else []
-        if not param_lists:
-            return result if isinstance(result, (int, float)) else None
-        wanted = tuple(repr(p) for p in params)
-        for combo, value in zip(itertools.product(*param_lists), result or []):
-            if tuple(combo) == wanted:
-                return _number(value)
-        return None
-
-    def newest_ms(self, prefix: str = "") -> int:
-        """When the newest benchmark named ``prefix...`` was recorded (ms since the epoch; 0: never)."""
-        return max((row[self._started] or 0 for name, row in self.data["results"].items()
-                    if name.startswith(prefix) and len(row) > self._started), default=0)
-
-
-def _number(value: Any) -> Optional[float]:
-    """``value`` when it is a measurement; ``None`` for asv's NaN (a skipped benchmark) or a failure."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return None
-    return None if math.isnan(value) else value
-
-
 def results_files(results_dir: Path) -> List[Path]:
     """Every asv results file under ``results_dir`` of the machine in ``~/.asv-machine.json`` (of every
     machine when there is no such file)."""
@@ -111,17 +65,14 @@ def results_files(results_dir: Path) -> List[Path]:
 
 
 def newest_results(results_dir: Path, python: Optional[str] = None) -> Path:
-    """The newest results file (of interpreter ``python``, when given) holding more than ``bench_peers``:
-    a peer environment's file, written last by ``ci/bench-summary``, is not the main one."""
+    """The newest results file (of interpreter ``python``, when given)."""
     files = results_files(results_dir)
     if python is not None:
         files = [f for f in files if json.loads(f.read_text()).get("python") == python]
     if not files:
         raise SystemExit(f"no asv results under {results_dir}"
                          f"{' for ' + python if python else ''}: run ci/bench-summary (or ci/bench) first")
-    main = [f for f in files
-            if any(not name.startswith("bench_peers.") for name in json.loads(f.read_text())["results"])]
-    return max(main or files, key=lambda f: f.stat().st_mtime)
+    return max(files, key=lambda f: f.stat().st_mtime)
 
 
 def _readable(paths: Sequence[Path], since_ms: int) -> List[Results]:
@@ -137,11 +88,9 @@ def _readable(paths: Sequence[Path], since_ms: int) -> List[Results]:
 
 def peer_sources(main: Results, candidates: Sequence[Results]) -> Dict[str, Results]:
     """For each peer of :data:`PEERS`, the one results file its figures and ratios come from: a file in
-    which ``bench_peers`` recorded the reference and that peer side by side (``main`` or one of
+    which ``objstore-conformance bench`` recorded the reference and that peer side by side (``main`` or one of
     ``candidates``); of several, one of ``main``'s commit first, then the newest. A peer no file holds is
     left out (its figures print ``n/a``)."""
-    from .bench_peers import holds_peer
-
     commit = main.data.get("commit_hash")
     files = [main] + [c for c in candidates if c.path.resolve() != main.path.resolve()]
     sources: Dict[str, Results] = {}
@@ -149,7 +98,7 @@ def peer_sources(main: Results, candidates: Sequence[Results]) -> Dict[str, Resu
         holding = [f for f in files if holds_peer(f, peer)]
         if holding:
             sources[peer] = max(holding, key=lambda f: (f.data.get("commit_hash") == commit,
-                                                        f.newest_ms("bench_peers.")))
+                                                        f.newest_ms("bench_store.")))
     return sources
 
 
@@ -240,7 +189,7 @@ def summary(res: Results, sources: Optional[Mapping[str, Results]] = None) -> st
     # 1. put vs memcpy -------------------------------------------------------------------------------------
     rows = []
     for size in SIZES:
-        n = _bytes(size)
+        n = param_bytes(size)
         for memory in ("warm", "cold"):
             put = res.get("bench_store.StorePut.time_put", size, memory)
             copies = [(res.get("bench_store.Memcpy.time_copy", size, memory, how), how)
@@ -266,8 +215,8 @@ def summary(res: Results, sources: Optional[Mapping[str, Results]] = None) -> st
 
     # 3. small objects ---------------------------------------------------------------------------------------
     rows = []
-    small = res.data["results"].get("bench_store.StoreSmall.time_put")
-    labels = [eval(p) for p in small[1][0]] if small and len(small) > 1 and small[1] else []  # noqa: S307
+    small = res.param_values("bench_store.StoreSmall.time_put")
+    labels = small[0] if small else []
     for label in labels:
         put = res.get("bench_store.StoreSmall.time_put", label)
         get = res.get("bench_store.StoreSmall.time_get", label)
@@ -296,7 +245,7 @@ def summary(res: Results, sources: Optional[Mapping[str, Results]] = None) -> st
                 if res.get("bench_serialization.Dumps.peakmem_dumps", p, "reference", "5-oob") is not None),
                None)
     if big is not None:
-        n = _bytes(big)
+        n = param_bytes(big)
         for library, protocol in (("reference", "3"), ("reference", "4"), ("reference", "5-oob"),
                                   ("pickle", "5-inband"), ("pickle", "5-oob")):
             cells = [f"{library} p{protocol}"]
@@ -310,7 +259,7 @@ def summary(res: Results, sources: Optional[Mapping[str, Results]] = None) -> st
             base = res.get("bench_store.StorePut.peakmem_put", SIZES[0], "cold")
             if peak is not None and base is not None and size != SIZES[0]:
                 rows.append([f"store put {size}, cold (RSS: the source and its copy in the store)",
-                             f"{(peak - base) / (_bytes(size) - _bytes(SIZES[0])):.2f}", ""])
+                             f"{(peak - base) / (param_bytes(size) - param_bytes(SIZES[0])):.2f}", ""])
                 break
         for size in SIZES[::-1]:
             put_heap = res.get("bench_store.StoreHeap.track_put", size)
@@ -323,13 +272,11 @@ def summary(res: Results, sources: Optional[Mapping[str, Results]] = None) -> st
                f"{big or 'n/a'}; the payload itself counts 1.00")
     out.append(_table(["what", "dumps", "loads"], rows or [["n/a", "n/a", "n/a"]]))
 
-    # 6. the reference store vs Ray and Plasma (benchmarks/bench_peers.py renders its own section) ----------
-    from .bench_peers import peer_ratios
-
+    # 6. the reference store vs Ray and Plasma (benchmarks/peer_figures.py renders the section) -------------
     envs = {peer: f"{_env_versions(str(src.data.get('python', '')), fallback=False)}, commit "
                   f"{str(src.data.get('commit_hash', '?'))[:12]}, results {src.path}"
             for peer, src in sources.items()}
-    out.append(peer_ratios(res, _time, _ratio, _table, sources=sources, envs=envs))
+    out.append(peer_ratios(_time, _ratio, _table, sources=sources, envs=envs))
     return "\n".join(out)
 
 
@@ -346,8 +293,6 @@ def targets(res: Results, sources: Optional[Mapping[str, Results]] = None) -> st
     """Section 0: each target of issue 12 with this run's figure, the target, and the peers' figures (Ray's
     and Plasma's, each from its file in ``sources``, default :func:`peer_sources` of ``res`` alone; a
     reference/peer ratio is taken within one file only)."""
-    from .bench_peers import side_by_side
-
     if sources is None:
         sources = peer_sources(res, [])
     rows: List[Sequence[str]] = []
@@ -362,7 +307,7 @@ def targets(res: Results, sources: Optional[Mapping[str, Results]] = None) -> st
                          for how in ("memoryview", "np.copyto")))
         # Against the peers, their own benchmark: the same harness for every store (one put per sample),
         # the reference and the peer from the same file (one environment, one run).
-        ratios = [f"ref/{peer} {_ratio(*side_by_side(sources.get(peer), 'bench_peers.PeerPut.time_put', peer, size))}"
+        ratios = [f"ref/{peer} {_ratio(*side_by_side(sources.get(peer), 'bench_store.Put.time_put', peer, size))}"
                   for peer in PEERS]
         ok = None if put is None or cpy is None else put <= cpy
         row(f"put {size}, warm: time / single-thread memcpy", _ratio(put, cpy), "<= 1.00", ok,
@@ -375,7 +320,7 @@ def targets(res: Results, sources: Optional[Mapping[str, Results]] = None) -> st
     gets = [res.get("bench_store.StoreGet.time_get", size) for size in GET_SIZES]
     firsts = [res.get("bench_store.StoreFirstGet.time_get", size) for size in GET_SIZES]
     worst = max([g for g in gets + firsts if g is not None], default=None)
-    peer_gets = [f"{peer} {_time(side_by_side(sources.get(peer), 'bench_peers.PeerGet.time_get', peer, '1MiB')[1])}"
+    peer_gets = [f"{peer} {_time(side_by_side(sources.get(peer), 'bench_store.Get.time_get', peer, '1MiB')[1])}"
                  for peer in PEERS]
     row("get, any size, first get included (worst)", _us(worst) + " us", "<= 8 us",
         None if worst is None else worst <= 8 * us, f"get 1MiB: {', '.join(peer_gets)}")
@@ -469,8 +414,10 @@ def main(argv: Optional[List[str]] = None) -> int:
                                          "or the executable of a --python=same run)")
     parser.add_argument("--peer-results", type=Path, action="append", metavar="FILE",
                         help="a results file to take the peers' figures from (repeatable; default: every "
-                             "results file of the machine under --results-dir, e.g. ci/bench-summary's "
-                             ".venv-bench-ray and .venv-bench-plasma runs)")
+                             "results file under --impl-dir)")
+    parser.add_argument("--impl-dir", type=Path, default=ROOT / ".asv" / "impl",
+                        help="the work folder of `objstore-conformance bench --dir` where ci/bench-summary's "
+                             ".venv-bench-ray and .venv-bench-plasma runs record the peers (default .asv/impl)")
     parser.add_argument("--since", type=int, default=0, metavar="EPOCH_MS",
                         help="ignore benchmarks recorded before this time (ms since the epoch)")
     parser.add_argument("--across-pythons", metavar="REGEX", nargs="?", const="bench_leaks",
@@ -483,7 +430,9 @@ def main(argv: Optional[List[str]] = None) -> int:
         return 0
     path = args.results or newest_results(args.results_dir, args.python)
     res = Results(path, args.since)
-    peer_files = args.peer_results if args.peer_results is not None else results_files(args.results_dir)
+    peer_files = (args.peer_results if args.peer_results is not None else
+                  [f for f in (args.impl_dir / "results").glob("*/*.json")
+                   if f.name not in ("machine.json", "benchmarks.json")])
     print(summary(res, peer_sources(res, _readable(peer_files, args.since))))
     return 0
 

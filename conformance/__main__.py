@@ -3,12 +3,16 @@
     objstore-conformance report [--impl NAME ...] [--out DIR] [--max-examples N] [--profile ci|nightly]
                                 [--xfails NAME=PATH ...] [--junitxml PATH] [--strict-xfail] [-n N]
                                 [--jobs N (default 2)] [--derandomize] [--no-shrink]
+                                [--bench DIR]
     objstore-conformance list
+    objstore-conformance bench --impl NAME [--quick] [--dir DIR] [--bench REGEX]
+                               [--compare BASE [--threshold FACTOR]]
 
 ``report`` exits with 0 when every claimed clause passes, 1 when one fails (or errors, or a run breaks
 down, or, with ``--strict-xfail``, a known failure passes), and 2 without running anything when an
 implementation cannot be loaded or built, an option is wrong or an xfails file names no clause; a usage
-error is one line on stderr naming the problem and the fix.
+error is one line on stderr naming the problem and the fix. ``bench`` runs the asv suite for implementations
+beside the reference and the limits; its exit status is :mod:`conformance.bench.command`'s.
 """
 
 from __future__ import annotations
@@ -51,7 +55,16 @@ def _parser() -> argparse.ArgumentParser:
     rep.add_argument("-n", "--numprocesses", default=None, metavar="N",
                      help="run each implementation's suite in N processes (pytest-xdist's -n; 'auto': one per "
                           "core)")
+    rep.add_argument("--bench", default=None, metavar="DIR",
+                     help="add the figures of `objstore-conformance bench` recorded in DIR (its --dir) as the "
+                          "performance section; default: .objstore-bench when it holds a run")
     sub.add_parser("list", help="list the available implementations, mutants and clauses")
+    from conformance.bench.command import add_arguments
+
+    bench = sub.add_parser("bench", help="benchmark implementations with asv beside the reference and the limits",
+                           epilog="exit status: 0 done (no regression); 1 --compare found a benchmark slower than "
+                                  "--threshold; 2 a usage error (nothing ran); 3 asv failed")
+    add_arguments(bench)
     return parser
 
 
@@ -68,6 +81,10 @@ def main(argv: Optional[List[str]] = None) -> int:
             needs = f" [needs {', '.join(info.requires)}]" if info.requires else ""
             print(f"  {cid}  ({info.location}){needs}: {info.summary}")
         return 0
+    if args.command == "bench":
+        from conformance.bench.command import main as bench_main
+
+        return bench_main(args)
     if args.command != "report":
         _parser().print_help()
         return 2
@@ -111,9 +128,23 @@ def main(argv: Optional[List[str]] = None) -> int:
         problem = xfails_problem(xf) if xf else None
         if problem:
             return usage(problem)
+    from pathlib import Path
+
+    from conformance.bench.asvrun import INDEX
+    from conformance.report.performance import load as load_performance
+
+    bench_dir = Path(args.bench if args.bench is not None else ".objstore-bench")
+    if args.bench is not None and not (bench_dir / INDEX).exists():
+        return usage(f"--bench {args.bench}: no {INDEX} there; run `objstore-conformance bench --impl NAME "
+                     f"--dir {args.bench}` first")
+    try:
+        perf = load_performance(bench_dir)
+    except ValueError as exc:
+        return usage(str(exc))
     report = run_report(specs, max_examples=args.max_examples, profile=args.profile, jobs=args.jobs,
                         xfails=xfails, database_root=args.out, strict_xfail=args.strict_xfail,
                         pytest_args=pytest_args)
+    report.performance = perf
     print(terminal(report, colour=sys.stdout.isatty()))
     paths = write(report, args.out, junitxml=args.junitxml)
     print("\nwritten: " + ", ".join(str(p) for p in paths))

@@ -10,7 +10,7 @@ from typing import Any, Iterator
 import pytest
 
 from conformance.api import OBJECT_ID_SIZE, check_store
-from conformance.watchdog import WatchedStore
+from conformance.watchdog import BOUND, CallHung, WatchedStore, bounded
 
 #: The capacity of the stores the clauses make, unless a clause needs another.
 DEFAULT_CAPACITY = 8 << 20
@@ -57,8 +57,9 @@ class StoreMaker:
 
     def _destroy(self, store: Any) -> None:
         try:
-            self.impl.store_factory.destroy(store.inner)
-        except Exception:  # noqa: BLE001 - cleanup must not hide the test's own failure
+            # Bounded too: a call that hung may still hold the store's lock.
+            bounded(lambda: self.impl.store_factory.destroy(store.inner), "store_factory.destroy(store)", BOUND)
+        except (Exception, CallHung):  # noqa: BLE001 - cleanup must not hide the test's own failure
             pass
 
     def cleanup(self) -> None:

@@ -11,7 +11,8 @@ runs in a daemon thread while the caller waits for it, at most:
 * ``BOUND`` seconds for anything else (a put, a delete, a ``get`` without a timeout of an object that is
   there), which no correct store comes near even on a machine loaded many times over.
 
-Both bounds start when the call does: whatever the call waits for (another process being ready) was waited
+Calls run one at a time on a reused worker thread (one that hung is left to its call). Both bounds start
+when the call does: whatever the call waits for (another process being ready) was waited
 for before it. A call that overruns raises :class:`CallHung`, which derives from ``BaseException`` on
 purpose: Hypothesis shrinks a failing example by replaying it, and every replay of a hang would cost the
 bound again, so the clause ends at the first hang (as pytest's own timeout does). The hung thread is a
@@ -20,6 +21,7 @@ daemon: it is left behind, and ends with the process.
 
 from __future__ import annotations
 
+import queue
 import threading
 import time
 from typing import Any, Callable, List, Optional, TypeVar, Union
@@ -51,9 +53,28 @@ def describe_call(operation: str, args: tuple, kwargs: dict) -> str:
     return f"store.{operation}({', '.join(parts)})"
 
 
+class _Worker:
+    """A daemon thread that runs the calls it is handed, one at a time. Reused from call to call (a thread
+    per call costs ten times more on a busy machine); one whose call hung is never reused."""
+
+    def __init__(self) -> None:
+        self.jobs: "queue.SimpleQueue[Callable[[], None]]" = queue.SimpleQueue()
+        threading.Thread(target=self._run, name="conformance-watchdog", daemon=True).start()
+
+    def _run(self) -> None:
+        while True:
+            self.jobs.get()()
+
+
+_idle: List[_Worker] = []
+_idle_lock = threading.Lock()
+
+
 def bounded(call: Callable[[], T], what: Union[str, Callable[[], str]], seconds: float) -> T:
     """Run ``call()`` and return its result (or raise its exception); raise :class:`CallHung` naming
     ``what`` (or ``what()``, made only then) if it has not returned after ``seconds``."""
+    with _idle_lock:
+        worker = _idle.pop() if _idle else _Worker()
     outcome: List[Any] = []
     done = threading.Event()
 
@@ -65,12 +86,13 @@ def bounded(call: Callable[[], T], what: Union[str, Callable[[], str]], seconds:
         finally:
             done.set()
 
-    worker = threading.Thread(target=run, name="conformance-watchdog", daemon=True)
-    worker.start()
+    worker.jobs.put(run)
     if not done.wait(seconds):
         call_text = what if isinstance(what, str) else what()
         raise CallHung(f"{call_text} did not return within {seconds:.0f} s: the call hangs (the bound is generous: "
                        f"a timeout's own length plus {SLACK:.0f} s, or {BOUND:.0f} s for a call without one)")
+    with _idle_lock:
+        _idle.append(worker)
     ok, value = outcome[0]
     if ok:
         return value

@@ -23,9 +23,14 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.append(str(ROOT))  # benchmarks/ is not part of the installed distribution
 
+# The shipped suite (objstore-conformance bench) is checked here too, with one implementation beside the
+# reference: its modules read the variable when they are imported.
+os.environ.setdefault("OBJSTORE_BENCH_IMPL", "shared_memory")
+
 import benchmarks  # noqa: E402
 from benchmarks import bench_leaks  # noqa: E402
 from benchmarks.common import MiB, size_bytes  # noqa: E402
+from conformance.bench import objstore_bench_suite  # noqa: E402
 
 BENCHMARK_PREFIXES = ("time_", "peakmem_", "track_", "mem_", "timeraw_")
 #: Parameter values above this size are left out here (asv runs them; a test need not).
@@ -44,8 +49,11 @@ def _too_big(value: Any) -> bool:
 
 
 def _modules() -> List[Any]:
-    names = [m.name for m in pkgutil.iter_modules(benchmarks.__path__) if m.name.startswith("bench_")]
-    return [importlib.import_module(f"benchmarks.{name}") for name in sorted(names)]
+    modules = []
+    for package in (benchmarks, objstore_bench_suite):
+        names = [m.name for m in pkgutil.iter_modules(package.__path__) if m.name.startswith("bench_")]
+        modules += [importlib.import_module(f"{package.__name__}.{name}") for name in sorted(names)]
+    return modules
 
 
 def _benchmarks() -> Iterator[Tuple[str, type, str]]:
@@ -55,7 +63,8 @@ def _benchmarks() -> Iterator[Tuple[str, type, str]]:
                 continue
             for attr in sorted(dir(cls)):
                 if attr.startswith(BENCHMARK_PREFIXES):
-                    yield f"{module.__name__.split('.')[-1]}.{cls_name}.{attr}", cls, attr
+                    suite = "shipped." if module.__name__.startswith("conformance.") else ""
+                    yield f"{suite}{module.__name__.split('.')[-1]}.{cls_name}.{attr}", cls, attr
 
 
 def _param_sets(cls: type) -> List[Tuple[Any, ...]]:
@@ -194,23 +203,25 @@ def test_asv_check() -> None:
 # The summary merges the peers' results files: Ray and Plasma run in environments of their own.
 
 _COLUMNS = ["result", "params", "version", "started_at", "duration"]
-_PEER_PARAMS = [["'reference'", "'ray'", "'plasma'"], ["'1KiB'", "'1MiB'", "'64MiB'"]]
+_VALUES = ["int", "dict-10", "1KiB", "1MiB", "64MiB"]
 
 
 def _asv_file(directory: Path, name: str, python: str, peers: Dict[str, Dict[str, float]], *,
               started_ms: int = 1_000, commit: str = "c0ffee" * 6 + "abcd", get_1kib: float = 0.0) -> Path:
-    """A small asv results file (asv 0.6's layout) with ``bench_peers.PeerPut.time_put``: ``peers`` maps a
-    store to its time by size; every other value is NaN, as asv writes a skipped benchmark. ``get_1kib``
-    adds ``bench_store.StoreGet.time_get`` at 1 KiB, as the main run (not a peer env's) records it."""
-    stores = [p.strip("'") for p in _PEER_PARAMS[0]]
-    sizes = [p.strip("'") for p in _PEER_PARAMS[1]]
-    values = [peers.get(store, {}).get(size, float("nan")) for store in stores for size in sizes]
+    """A small asv results file (asv 0.6's layout). With ``peers`` (implementation -> time by size), the
+    generic suite's ``bench_store.Put.time_put`` as ``objstore-conformance bench --impl PEER`` records it:
+    the reference and the one peer, every other value NaN, as asv writes a skipped benchmark. ``get_1kib``
+    adds the repository suite's ``bench_store.StoreGet.time_get`` at 1 KiB, as the main run records it."""
     data = {
         "commit_hash": commit, "env_name": name, "date": 0, "python": python, "requirements": {},
         "env_vars": {}, "params": {"machine": "testbox", "python": python},
-        "result_columns": _COLUMNS, "version": 2,
-        "results": {"bench_peers.PeerPut.time_put": [values, _PEER_PARAMS, "v", started_ms, 1.0]},
+        "result_columns": _COLUMNS, "version": 2, "results": {},
     }
+    if peers:
+        impls = ["reference"] + [p for p in peers if p != "reference"]
+        values = [peers.get(impl, {}).get(size, float("nan")) for impl in impls for size in _VALUES]
+        params = [[repr(i) for i in impls], [repr(v) for v in _VALUES]]
+        data["results"]["bench_store.Put.time_put"] = [values, params, "v", started_ms, 1.0]
     if get_1kib:
         data["results"]["bench_store.StoreGet.time_get"] = [[get_1kib], [["'1KiB'"]], "v", started_ms, 1.0]
     directory.mkdir(parents=True, exist_ok=True)
@@ -227,15 +238,16 @@ def _put_row(text: str, size: str) -> List[str]:
 
 @pytest.fixture()
 def peer_files(tmp_path: Path) -> Dict[str, Path]:
-    """A main run without peers, a Ray env run and a Plasma env run, each with its own reference figures
-    (different on purpose: a ratio taken across files would show)."""
+    """A main run (the repository suite's results), a Ray env run and a Plasma env run of the generic suite
+    (``objstore-conformance bench --dir .asv/impl``), each with its own reference figures (different on
+    purpose: a ratio taken across files would show)."""
     results = tmp_path / "results" / "testbox"
+    impl = tmp_path / "impl" / "results"
     return {
-        "main": _asv_file(results, "existing-py_same", "/no/such/same/python", {"reference": {"1MiB": 1.0}},
-                          get_1kib=7e-6),
-        "ray": _asv_file(results, "existing-py_ray", "/no/such/ray/python",
+        "main": _asv_file(results, "existing-py_same", "/no/such/same/python", {}, get_1kib=7e-6),
+        "ray": _asv_file(impl / "testbox--ray", "existing-py_ray", "/no/such/ray/python",
                          {"reference": {"1MiB": 2e-3, "64MiB": 40e-3}, "ray": {"1MiB": 4e-3, "64MiB": 50e-3}}),
-        "plasma": _asv_file(results, "existing-py_plasma", "/no/such/plasma/python",
+        "plasma": _asv_file(impl / "testbox--plasma", "existing-py_plasma", "/no/such/plasma/python",
                             {"reference": {"1MiB": 3e-3, "64MiB": 30e-3}, "plasma": {"1MiB": 1.5e-3}}),
     }
 
@@ -293,20 +305,22 @@ def test_summary_main_merges_only_this_runs_peer_files(peer_files: Dict[str, Pat
                                                        monkeypatch: pytest.MonkeyPatch,
                                                        capsys: pytest.CaptureFixture[str]) -> None:
     """``--since`` (ci/bench-summary's run mode) drops an older run's Ray file; ``--no-run`` takes the main
-    file and the peers' files from the results directory, not a peer file as the main one."""
+    file from the results directory and the peers' files from the generic runs' folder (``--impl-dir``)."""
     from benchmarks import summary
 
     monkeypatch.setenv("HOME", str(tmp_path))  # no ~/.asv-machine.json: every machine directory
     results_dir = tmp_path / "results"
+    impl_dir = tmp_path / "impl"
     for path, mtime in ((peer_files["main"], 100), (peer_files["ray"], 200), (peer_files["plasma"], 300)):
         os.utime(path, (mtime, mtime))
-    summary.main(["--results-dir", str(results_dir)])
+    summary.main(["--results-dir", str(results_dir), "--impl-dir", str(impl_dir)])
     text = capsys.readouterr().out
     assert f"results: {peer_files['main']}" in text and "7.00 us" in text  # section 0's get
     assert _put_row(text, "1MiB")[6::5] == ["0.50x", "2.00x"]
 
-    _asv_file(results_dir / "testbox", "existing-py_plasma", "/no/such/plasma/python",
+    _asv_file(impl_dir / "results" / "testbox--plasma", "existing-py_plasma2", "/no/such/plasma/python",
               {"reference": {"1MiB": 3e-3}, "plasma": {"1MiB": 1.5e-3}}, started_ms=5_000)
-    summary.main(["--results", str(peer_files["main"]), "--results-dir", str(results_dir), "--since", "2000"])
+    summary.main(["--results", str(peer_files["main"]), "--results-dir", str(results_dir), "--impl-dir",
+                  str(impl_dir), "--since", "2000"])
     row = _put_row(capsys.readouterr().out, "1MiB")
     assert row[2:] == ["n/a", "n/a", "n/a", "3", "ms", "1.5", "ms", "2.00x"], row

@@ -92,24 +92,13 @@ def test_missing_peer_error_names_the_fix(monkeypatch: pytest.MonkeyPatch) -> No
             registry.load_implementation(name)
 
 
-def test_bench_peers_refuses_an_unknown_store() -> None:
-    from benchmarks.bench_peers import STORES, open_store
-
-    assert STORES[0] == "reference"
-    with pytest.raises(ValueError, match="unknown store"):
-        open_store("redis")
-
-
 def test_peer_ratios_render_without_results() -> None:
     from benchmarks import summary
-    from benchmarks.bench_peers import peer_ratios
+    from benchmarks.peer_figures import peer_ratios
 
-    class Empty:
-        def get(self, name: str, *params: str) -> None:
-            return None
-
-    text = peer_ratios(Empty(), summary._time, summary._ratio, summary._table)
+    text = peer_ratios(summary._time, summary._ratio, summary._table, sources={})
     assert "ref/ray" in text and "ref/plasma" in text and "n/a" in text
+    assert "objstore-conformance bench --impl ray" in text
 
 
 @pytest.mark.parametrize("peer", ["ray", "plasma"])

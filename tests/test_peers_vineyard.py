@@ -50,8 +50,18 @@ def store(factory: VineyardStoreFactory) -> Iterator[Any]:
 
 # What every daemon may listen on.
 
-def _listeners(pid: str = "self") -> Set[Tuple[str, int]]:
-    """(address, port) of every listening TCP socket of ``pid``'s network namespace (/proc/PID/net/tcp[6])."""
+def _listeners(pid: int) -> Set[Tuple[str, int]]:
+    """(address, port) of every listening TCP socket that process ``pid`` holds, read from its network
+    namespace's /proc/PID/net/tcp[6] and kept only where the socket's inode is one of its file descriptors
+    (other processes of the machine open and close ports meanwhile)."""
+    inodes = set()
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            target = os.readlink(f"/proc/{pid}/fd/{fd}")
+        except OSError:
+            continue
+        if target.startswith("socket:["):
+            inodes.add(target[8:-1])
     found = set()
     for name in ("tcp", "tcp6"):
         try:
@@ -61,7 +71,7 @@ def _listeners(pid: str = "self") -> Set[Tuple[str, int]]:
             continue
         for row in rows:
             fields = row.split()
-            if fields[3] != "0A":  # TCP_LISTEN
+            if fields[3] != "0A" or fields[9] not in inodes:  # TCP_LISTEN, of this process
                 continue
             address, port = fields[1].split(":")
             found.add((address, int(port, 16)))
@@ -80,31 +90,30 @@ def _interfaces(pid: int) -> List[str]:
 
 
 def test_a_store_listens_on_no_tcp_port_at_all() -> None:
-    before = _listeners()
     daemon = runtime.start_vineyardd(8 << 20)
     try:
         assert daemon.socket.startswith(runtime.run_folder())
-        assert _listeners(str(daemon.proc.pid)) - before == set(), "vineyardd --rpc=false opened a TCP port"
+        assert _listeners(daemon.proc.pid) == set(), "vineyardd --rpc=false opened a TCP port"
         assert os.path.exists(os.path.join(daemon.folder, "vineyardd.out")), "no log under the run's folder"
     finally:
         daemon.stop()
 
 
 def test_a_cluster_listens_only_inside_its_own_loopback_namespace() -> None:
-    before = _listeners()
+    """A socket lives in the network namespace of the process that opened it: every daemon of the cluster is
+    in a namespace whose only interface is lo, so none listens on this machine's network."""
     cluster = runtime.start_cluster(2, 8 << 20)
     try:
         ours = os.readlink("/proc/self/ns/net")
-        assert _listeners() - before == set() or all(_is_loopback(a) for a, _ in _listeners() - before), \
-            "the cluster added a listener to this machine's network namespace that is not loopback"
         for pid in [cluster.proc.pid, *cluster.pids]:
             assert os.readlink(f"/proc/{pid}/ns/net") != ours, f"daemon {pid} shares this machine's network"
             assert _interfaces(pid) == ["lo"], f"daemon {pid}'s namespace has {_interfaces(pid)}, not only lo"
-        inside = _listeners(str(cluster.pids[0]))
-        ports = {port for _, port in inside}
-        assert {runtime.ETCD_CLIENT_PORT, runtime.ETCD_PEER_PORT, runtime.RPC_PORT, runtime.RPC_PORT + 1} <= ports
-        etcd = [a for a, p in inside if p in (runtime.ETCD_CLIENT_PORT, runtime.ETCD_PEER_PORT)]
-        assert etcd and all(_is_loopback(a) for a in etcd), f"etcd listens on {etcd}"
+        etcd_pid, *node_pids = cluster.pids
+        etcd = _listeners(etcd_pid)
+        assert {p for _, p in etcd} == {runtime.ETCD_CLIENT_PORT, runtime.ETCD_PEER_PORT}, f"etcd listens on {etcd}"
+        assert all(_is_loopback(a) for a, _ in etcd), f"etcd listens beyond 127.0.0.1: {etcd}"
+        rpc = set().union(*(_listeners(p) for p in node_pids))
+        assert {p for _, p in rpc} == {runtime.RPC_PORT, runtime.RPC_PORT + 1}, f"the daemons listen on {rpc}"
         assert os.path.exists(os.path.join(cluster.folder, "etcd.out"))
         assert os.path.exists(os.path.join(cluster.folder, "node1.out"))
     finally:

@@ -13,6 +13,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
+from conformance.report.performance import to_json as performance_json
 from conformance.report.render import html_page, markdown
 from conformance.report.results import SYMBOLS, Report
 
@@ -43,6 +44,7 @@ def to_json(report: Report) -> Dict[str, Any]:
             "adapter_tested": dict(i.adapter_tested),
             "results": {c: asdict(report.cell(i, c)) for c in report.clause_ids},
         } for i in report.impls],
+        "performance": performance_json(report.performance),
     }
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import html
 import json
 
+from conformance.report.performance import html_section, markdown_section
 from conformance.report.results import ADAPTER_MARK, SYMBOLS, Report
 
 __all__ = ["ADAPTER_LEGEND", "LEGEND", "html_page", "markdown", "terminal"]
@@ -93,6 +94,9 @@ def markdown(report: Report) -> str:
     notes = [f"- `{i.name}`: {i.note}" for i in report.impls if i.note]
     if notes:
         out += ["## Notes on the runs", "", *notes, ""]
+    section = markdown_section(report.performance)
+    if section:
+        out += [section]
     out += ["## Clauses", ""]
     out += [f"- `{cid}`: {report.summaries.get(cid, '')}" for cid in report.clause_ids]
     return "\n".join(out) + "\n"
@@ -130,6 +134,9 @@ table {{ border-collapse: collapse; }}
 td, th {{ border: 1px solid #ccc; padding: 2px 8px; text-align: center; }}
 th.c {{ text-align: left; font-weight: normal; }}
 pre {{ background: #f6f6f6; padding: 8px; overflow-x: auto; }}
+table.perf td {{ text-align: right; }}
+table.perf td:first-child, table.perf td:nth-child(2), table.perf td:nth-child(6) {{ text-align: left; }}
+.charts {{ display: flex; flex-wrap: wrap; gap: 2em; margin: 1em 0; }}
 </style></head><body>
 <h1>Conformance report</h1>
 <p>Settings: <code>{e(json.dumps(report.settings))}</code>; run time {report.seconds}s.
@@ -143,6 +150,7 @@ Verdict: <b>{e(report.verdict)}</b>.</p>
 <h2>Failures</h2>
 {"".join(details) or "<p>None.</p>"}
 {"".join(f"<p><b>{e(i.name)}</b>: {e(i.note)}</p>" for i in report.impls if i.note)}
+{html_section(report.performance)}
 <h2>Clauses</h2><ul>{clauses}</ul>
 </body></html>
 """

@@ -78,6 +78,8 @@ class Report:
     seconds: float
     settings: Dict[str, Any]
     strict_xfail: bool = False
+    #: The benchmarks' figures (``conformance.report.performance.Performance``), when ``report --bench`` found any.
+    performance: Any = None
 
     def cell(self, impl: ImplResult, clause_id: str) -> ClauseResult:
         return impl.clauses.get(clause_id, ClauseResult(status="not run"))
