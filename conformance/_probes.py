@@ -68,3 +68,16 @@ def same_class(value: Any) -> Any:
     a, b = value
     return {"same_class": type(a) is type(b), "isinstance": isinstance(a, type(b)),
             "calls": [a.hello(), b.hello()]}
+
+
+def own_facts(value: Any) -> Any:
+    """``value`` is an instance with a ``facts(cls)`` method, sent alone: what it says of itself and its
+    class."""
+    return value.facts(type(value))
+
+
+def last_item_facts(value: Any) -> Any:
+    """``value`` is a long list whose last item has a ``facts(cls)`` method: the list's length, and what
+    that item says of itself and its class."""
+    item = value[-1]
+    return {"length": len(value), "facts": item.facts(type(item))}

@@ -93,6 +93,10 @@ CAPABILITIES: Dict[str, str] = {
                        "in another process) share one copy",
     "store_read_only": "arrays from get are read-only: writing to them raises and the stored value never "
                        "changes",
+    "memoryview": "memoryview objects serialize (out-of-band at protocol 5 where out_of_band is claimed) and come "
+                  "back as memoryviews of the same format, shape and bytes",
+    "error_paths": "a serialization error's message names each unserializable object inside the value, with "
+                   "a path from the value (value[0]['key'].attr) that evaluates to it",
 }
 
 #: Object ids at the contract level are ``bytes`` of this length (adapters translate to their own type).

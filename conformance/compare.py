@@ -7,8 +7,8 @@ values first differ, as a Python expression from the root (``value[2]['a']``).
 
 from __future__ import annotations
 
-import math
 import struct
+import sys
 from typing import Any, Dict
 
 __all__ = ["Mismatch", "assert_same", "same"]
@@ -23,8 +23,8 @@ def _float_bits(x: float) -> bytes:
 
 
 def _same_float(a: float, b: float) -> bool:
-    if math.isnan(a):
-        return math.isnan(b)  # the payload of a nan is not a promise pickle makes
+    # Bit for bit, nan included: pickle writes a float's 8 bytes as they are (BINFLOAT), so a nan keeps its
+    # sign and payload; a serializer that writes every nan as the canonical one loses data (issue 21).
     return _float_bits(a) == _float_bits(b)
 
 
@@ -94,6 +94,8 @@ class _Comparer:
                     self.fail(path, f"element {x!r:.80} is missing")
         elif _is_array(a):
             _compare_arrays(self, a, b, path)
+        elif _is_numpy_scalar(a):
+            _compare_numpy_scalars(self, a, b, path)
         elif ta in (int, bool, str, bytes, bytearray, type(None)):
             if a != b:
                 self.fail(path, f"{b!r:.200} came back for {a!r:.200}")
@@ -107,8 +109,32 @@ class _Comparer:
 
 
 def _is_array(x: Any) -> bool:
-    t = type(x)
-    return t.__module__ == "numpy" and t.__name__ == "ndarray"
+    """An ``ndarray`` or an instance of a subclass (a masked array, a record array); the caller has already
+    checked that both sides have the same type."""
+    np = sys.modules.get("numpy")
+    return np is not None and isinstance(x, np.ndarray)
+
+
+def _is_numpy_scalar(x: Any) -> bool:
+    np = sys.modules.get("numpy")
+    return np is not None and isinstance(x, np.generic)
+
+
+def _compare_numpy_scalars(cmp: _Comparer, a: Any, b: Any, path: str) -> None:
+    # A numpy scalar is its dtype and its bytes (np.float32(nan) != itself, and == would hide a payload).
+    if a.dtype != b.dtype or _dtype_extras(a.dtype) != _dtype_extras(b.dtype):
+        cmp.fail(path, f"a scalar of dtype {_describe_dtype(b.dtype)} came back for {_describe_dtype(a.dtype)}")
+    if a.tobytes() != b.tobytes():
+        cmp.fail(path, f"{b!r:.80} came back for {a!r:.80} (compared bit for bit)")
+
+
+def _dtype_extras(dtype: Any) -> Any:
+    """What ``dtype ==`` ignores: metadata and the aligned-struct flag, of the dtype and of its fields and
+    sub-array base, as nested plain data."""
+    fields = dtype.fields or {}
+    return (dict(dtype.metadata or {}), bool(dtype.isalignedstruct),
+            tuple((name, _dtype_extras(fields[name][0])) for name in (dtype.names or ())),
+            _dtype_extras(dtype.subdtype[0]) if dtype.subdtype else None)
 
 
 def _native(dtype: Any) -> Any:
@@ -121,29 +147,66 @@ def _describe_dtype(dtype: Any) -> str:
 
 def _compare_arrays(cmp: _Comparer, a: Any, b: Any, path: str) -> None:
     # Byte order is compared up to numpy's own behaviour: numpy (2.x) unpickles an in-band array of a
-    # non-native dtype as native order, values intact. So dtypes must match up to byte order, and the
-    # values bit for bit once both are in native order.
+    # non-native dtype as native order, values intact. So dtypes must match up to byte order (offsets and
+    # itemsize included: ``==`` compares them), metadata and the aligned flag too, and the values bit for
+    # bit once both are in native order.
     if _native(a.dtype) != _native(b.dtype) or a.dtype.names != b.dtype.names or (
             cmp.check_byte_order and a.dtype.descr != b.dtype.descr):
         cmp.fail(path, f"dtype {_describe_dtype(b.dtype)} came back for {_describe_dtype(a.dtype)}")
+    if _dtype_extras(a.dtype) != _dtype_extras(b.dtype):
+        cmp.fail(path, f"dtype metadata or aligned flag {_dtype_extras(b.dtype)} came back for "
+                       f"{_dtype_extras(a.dtype)}")
     if a.shape != b.shape:
         cmp.fail(path, f"shape {b.shape} came back for {a.shape}")
+    np = sys.modules["numpy"]
+    if isinstance(a, np.ma.MaskedArray):
+        _compare_masked(cmp, a, b, path)
+        return
     if a.dtype.hasobject:
         for i, (x, y) in enumerate(zip(a.ravel(order="K").tolist() if a.ndim else [a.item()],
                                        b.ravel(order="K").tolist() if b.ndim else [b.item()])):
             cmp.compare(x, y, f"{path}.flat[{i}]")
+    else:
+        _compare_values(cmp, a, b, path)
+
+
+def _compare_values(cmp: _Comparer, a: Any, b: Any, path: str) -> None:
+    """The items of two arrays of one dtype up to byte order, bit for bit: field by field for a structured
+    dtype (the bytes between fields are not values, and numpy does not keep them when it copies)."""
+    if a.dtype.names:
+        for name in a.dtype.names:
+            _compare_values(cmp, a[name], b[name], f"{path}[{name!r}]")
+    elif a.dtype == b.dtype:
+        if a.tobytes() != b.tobytes():
+            cmp.fail(path, "the array's values differ (compared bit for bit)")
     elif a.astype(_native(a.dtype)).tobytes() != b.astype(_native(b.dtype)).tobytes():
         cmp.fail(path, "the array's values differ (compared bit for bit in native byte order)")
+
+
+def _compare_masked(cmp: _Comparer, a: Any, b: Any, path: str) -> None:
+    np = sys.modules["numpy"]
+    cmp.compare(np.ma.getdata(a), np.ma.getdata(b), f"{path}.data")
+    if not np.array_equal(np.ma.getmaskarray(a), np.ma.getmaskarray(b)):
+        cmp.fail(path, f"mask {np.ma.getmaskarray(b).tolist()!r:.80} came back for "
+                       f"{np.ma.getmaskarray(a).tolist()!r:.80}")
+    # numpy stores a fill value in the array's dtype once pickled (int8's default 999999 comes back as 63):
+    # compare both as that dtype.
+    with np.errstate(all="ignore"):
+        fills = [np.asarray(m.fill_value).astype(_native(a.dtype)).tobytes() for m in (a, b)]
+    if fills[0] != fills[1]:
+        cmp.fail(path, f"fill value {b.fill_value!r} came back for {a.fill_value!r}")
 
 
 def assert_same(expected: Any, actual: Any, *, path: str = "value", check_identity: bool = True,
                 check_byte_order: bool = False) -> None:
     """Raise :class:`Mismatch` unless ``actual`` is an exact copy of ``expected``.
 
-    Exact means: the same types throughout (``bool`` is not ``int``, ``bytes`` is not ``bytearray``), floats
-    equal bit for bit (``-0.0`` is not ``0.0``; any nan matches any nan), numpy arrays of the same dtype
-    (field names included; byte order as numpy's pickling keeps it, or exactly with ``check_byte_order``),
-    shape and bits, and, when
+    Exact means: the same types throughout (``bool`` is not ``int``, ``bytes`` is not ``bytearray``, a masked
+    array is not an ``ndarray``, ``np.float32`` is not ``float``), floats equal bit for bit (``-0.0`` is not
+    ``0.0``; a nan's sign and payload count), numpy scalars of the same dtype and bytes, numpy arrays of the
+    same dtype (field names, offsets, itemsize, metadata and the aligned flag included; byte order as numpy's
+    pickling keeps it, or exactly with ``check_byte_order``), shape and bits (a masked array's mask and fill
+    value too; numpy's pickling drops the hard-mask flag), and, when
     ``check_identity``, the same identity structure: two references to one mutable object come back as two
     references to one object, distinct objects stay distinct, and cycles stay cycles. Other objects compare
     with ``==``.

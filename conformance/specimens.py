@@ -23,13 +23,17 @@ __all__ = [
     "Level",
     "ListSubclass",
     "MutatesWhilePickled",
+    "OWN_ERRORS",
     "RaisesOnReduce",
+    "RaisesWhilePickled",
     "RaisingGetattr",
     "RecursingGetattr",
     "RecursingGetattribute",
     "ReduceError",
+    "SaveError",
     "SetSubclass",
     "SlottedHolder",
+    "StateError",
     "StrSubclass",
     "TupleSubclass",
 ]
@@ -132,6 +136,55 @@ class RaisesOnReduce:
 
     def __repr__(self) -> str:
         return f"RaisesOnReduce({self.message!r})"
+
+
+class StateError(RuntimeError):
+    """A ``RuntimeError`` of a value's own, raised while it is saved (a state that cannot be captured now)."""
+
+
+class SaveError(OSError):
+    """An ``OSError`` of a value's own, raised while it is saved (a resource it reads from fails)."""
+
+
+#: The errors of the values' own that :class:`RaisesWhilePickled` raises, by name (none is a pickling
+#: refusal: not ``PicklingError``, ``TypeError``, ``AttributeError``, ``ValueError`` or ``RecursionError``).
+OWN_ERRORS: Dict[str, type] = {"ReduceError": ReduceError, "StateError": StateError, "SaveError": SaveError}
+
+
+class RaisesWhilePickled:
+    """Raises ``OWN_ERRORS[error](message)`` from ``hook`` when pickled: ``"__reduce_ex__"`` (asked first by
+    every pickler), ``"__reduce__"`` or ``"__getstate__"`` (asked by the default reduction). Every
+    pickler, C or pure-Python, meets the error, whatever the value around it."""
+
+    def __init__(self, hook: str = "__reduce__", error: str = "ReduceError", message: str = "") -> None:
+        if hook not in ("__reduce_ex__", "__reduce__", "__getstate__") or error not in OWN_ERRORS:
+            raise ValueError(f"hook {hook!r} or error {error!r} is not one RaisesWhilePickled knows")
+        self.hook = hook
+        self.error = error
+        self.message = message
+
+    def _raise_if(self, hook: str) -> None:
+        if self.hook == hook:
+            raise OWN_ERRORS[self.error](self.message or f"{self.error} from {hook}")
+
+    def __reduce_ex__(self, protocol: Any) -> Any:
+        self._raise_if("__reduce_ex__")
+        return self.__reduce__()
+
+    def __reduce__(self) -> Any:
+        self._raise_if("__reduce__")
+        return _rebuild_raiser, (self.hook, self.error, self.message), self.__getstate__()
+
+    def __getstate__(self) -> Any:
+        self._raise_if("__getstate__")
+        return None
+
+    def __repr__(self) -> str:
+        return f"RaisesWhilePickled({self.hook!r}, {self.error!r}, {self.message!r})"
+
+
+def _rebuild_raiser(hook: str, error: str, message: str) -> RaisesWhilePickled:
+    return RaisesWhilePickled(hook, error, message)
 
 
 class MutatesWhilePickled:

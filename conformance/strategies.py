@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import functools
 import operator
+import struct
 import threading
 from typing import Any, List, Sequence, Tuple, Type
 
@@ -24,29 +25,32 @@ from hypothesis.strategies import SearchStrategy
 from conformance.specimens import (
     BUILTIN_SUBCLASSES,
     HOSTILE_CLASSES,
+    OWN_ERRORS,
     Access,
     Colour,
     Holder,
     Level,
-    MutatesWhilePickled,
-    RaisesOnReduce,
-    ReduceError,
+    RaisesWhilePickled,
     SlottedHolder,
 )
 
 __all__ = [
+    "CULPRIT_KINDS",
     "DTYPE_KINDS",
     "PLAIN_KINDS",
     "array_dtypes",
     "builtin_subclass_values",
+    "close_drawn_resources",
     "deep_values",
     "enum_values",
     "failing_values",
     "hashable_values",
     "hostile_objects",
     "mixed_values",
+    "nan_floats",
     "native_values",
     "numpy_arrays",
+    "plant_nans",
     "scalar_values",
     "shared_member_arrays",
     "shared_structures",
@@ -70,10 +74,56 @@ def _texts() -> SearchStrategy[str]:
     return st.lists(st.one_of(st.characters(), surrogate), max_size=12).map("".join)
 
 
+#: Bits of a float of each width: (exponent bits, mantissa bits).
+_FLOAT_BITS = {2: (5, 10), 4: (8, 23), 8: (11, 52)}
+
+
+def _nan_bits(draw: Any, width: int) -> int:
+    """A nan of ``width`` bytes as an unsigned integer: a drawn sign, and a drawn non-zero mantissa (quiet
+    or signalling, with a payload), rarely the canonical one."""
+    exponent_bits, mantissa_bits = _FLOAT_BITS[width]
+    mantissa = draw(st.integers(1, 2 ** mantissa_bits - 1))
+    sign = draw(st.integers(0, 1))
+    return (sign << (exponent_bits + mantissa_bits)) | (((1 << exponent_bits) - 1) << mantissa_bits) | mantissa
+
+
+@st.composite
+def _nan_float(draw: Any) -> float:
+    bits = _nan_bits(draw, 8)
+    return float(struct.unpack("<d", struct.pack("<Q", bits))[0])
+
+
+def nan_floats() -> SearchStrategy[float]:
+    """Returns a strategy for generating Python float nans with a drawn sign and payload (quiet and
+    signalling): pickle keeps a float's 8 bytes, so each must come back bit for bit. Shrinks towards the nan
+    with the smallest payload (a signalling one)."""
+    return _nan_float()
+
+
+def plant_nans(draw: Any, array: Any) -> Any:
+    """A C-contiguous copy of ``array`` (a float or complex array of any byte order) in which some drawn
+    elements (or components) are nans with drawn payloads; ``array`` itself when it has no such elements.
+    For use inside ``@st.composite``."""
+    import numpy as np
+
+    if array.dtype.kind not in "fc" or array.size == 0 or array.dtype.itemsize // (
+            2 if array.dtype.kind == "c" else 1) not in _FLOAT_BITS:
+        return array
+    width = array.dtype.itemsize // (2 if array.dtype.kind == "c" else 1)
+    flat = np.array(array, order="C").reshape(-1)
+    order = "<" if array.dtype.byteorder == "<" or (array.dtype.byteorder in "=|" and np.little_endian) else ">"
+    bits = flat.view(np.dtype(f"{order}u{width}"))
+    for index in draw(st.lists(st.integers(0, bits.size - 1), min_size=1, max_size=3)):
+        bits[index] = _nan_bits(draw, width)
+    return flat.reshape(array.shape)
+
+
+
 def scalar_values(*, allow_nan: bool = True, include_bytearray: bool = True,
                   max_int_bits: int = 300) -> SearchStrategy[Any]:
     """Returns a strategy for generating native scalars: ``None``, bool, int (huge too: up to
-    ``max_int_bits`` bits), float (nan, -0.0, inf), complex, str (lone surrogates too), bytes and bytearray.
+    ``max_int_bits`` bits), float (-0.0, inf, nan: with drawn signs and payloads too), complex, str (lone
+    surrogates too), bytes and bytearray.
 
     ``allow_nan=False`` leaves nan out (for set elements and dict keys, where nan is never equal to itself);
     ``include_bytearray=False`` leaves the one mutable, unhashable scalar out. Shrinks towards ``None``.
@@ -83,9 +133,10 @@ def scalar_values(*, allow_nan: bool = True, include_bytearray: bool = True,
     _check_positive("max_int_bits", max_int_bits)
     huge = st.integers(min_value=-(2 ** max_int_bits), max_value=2 ** max_int_bits)
     floats = st.floats(allow_nan=allow_nan, allow_infinity=True)
+    nans = [nan_floats(), st.builds(complex, nan_floats(), st.floats())] if allow_nan else []
     return st.one_of(
         st.none(), st.booleans(), st.integers(), huge,
-        floats, st.sampled_from([0.0, -0.0, float("inf"), float("-inf")]),
+        floats, st.sampled_from([0.0, -0.0, float("inf"), float("-inf")]), *nans,
         st.complex_numbers(allow_nan=allow_nan, allow_infinity=True),
         _texts(), st.binary(max_size=24),
         *([st.binary(max_size=24).map(bytearray)] if include_bytearray else []),
@@ -220,6 +271,8 @@ def _arrays(draw: Any, max_side: int, kinds: Sequence[str]) -> Any:
             a[idx] = draw(elements)
     else:
         a = draw(hnp.arrays(dtype, shape))
+        if a.dtype.kind in "fc" and draw(st.booleans()):
+            a = plant_nans(draw, a)  # nans with payloads: each must come back bit for bit
     layout = draw(st.sampled_from(["C", "F", "strided", "transposed", "reversed"]))
     if layout == "F":
         a = np.asfortranarray(a)
@@ -235,18 +288,53 @@ def _arrays(draw: Any, max_side: int, kinds: Sequence[str]) -> Any:
 def numpy_arrays(*, max_side: int = 5, kinds: Sequence[str] = DTYPE_KINDS) -> SearchStrategy[Any]:
     """Returns a strategy for generating numpy arrays of the dtype ``kinds`` (see :func:`array_dtypes`), 0 to 3
     dimensions (0-d and empty included) with sides up to ``max_side``, C or Fortran order, or a strided,
-    transposed or reversed view. Shrinks towards a 0-d ``bool`` array in C order."""
+    transposed or reversed view; float and complex arrays often hold nans with drawn payloads. Shrinks towards
+    a 0-d ``bool`` array in C order."""
     _check_positive("max_side", max_side)
     array_dtypes(kinds=kinds)  # validates kinds now, not at the first draw
     return _arrays(max_side, tuple(kinds))
 
 
-def _culprits() -> SearchStrategy[Any]:
+#: The kinds of unserializable object :func:`unserializable_nestings` draws.
+CULPRIT_KINDS = ("Lock", "RLock", "generator", "socket", "binary file", "text file for writing")
+
+
+#: Sockets and files drawn and not closed yet (an example Hypothesis discards never reaches a clause's own
+#: clean-up): :func:`close_drawn_resources` closes them.
+_OPEN_RESOURCES: List[Any] = []
+
+
+def close_drawn_resources() -> None:
+    """Close every socket and file :func:`unserializable_nestings` (or :func:`hostile_objects`) has drawn so
+    far; a clause calls it when its check is done."""
+    while _OPEN_RESOURCES:
+        _OPEN_RESOURCES.pop().close()
+
+
+def _culprit(kind: str) -> Any:
+    import os
+    import socket
+
     def gen() -> Any:
         yield 1
 
-    return st.sampled_from(["Lock", "RLock", "generator"]).map(
-        lambda k: threading.Lock() if k == "Lock" else threading.RLock() if k == "RLock" else gen())
+    if kind == "Lock":
+        return threading.Lock()
+    if kind == "RLock":
+        return threading.RLock()
+    if kind == "generator":
+        return gen()
+    if kind == "socket":
+        resource: Any = socket.socket(socket.AF_INET, socket.SOCK_STREAM)  # never bound or connected
+    else:
+        # cloudpickle saves a text file open for reading by its contents; these two it refuses, as pickle does.
+        resource = open(os.devnull, "rb") if kind == "binary file" else open(os.devnull, "w")  # noqa: SIM115
+    _OPEN_RESOURCES.append(resource)
+    return resource
+
+
+def _culprits() -> SearchStrategy[Any]:
+    return st.sampled_from(CULPRIT_KINDS).map(_culprit)
 
 
 @st.composite
@@ -282,8 +370,10 @@ def _nestings(draw: Any, max_culprits: int) -> Tuple[Any, List[Any]]:
 def unserializable_nestings(*, max_culprits: int = 3) -> SearchStrategy[Tuple[Any, List[Any]]]:
     """Returns a strategy for generating ``(value, culprits)``: ``value`` nests lists, tuples, dicts and
     attribute holders (``__dict__`` and ``__slots__``) around serializable scalars and 1 to
-    ``max_culprits`` distinct unserializable objects (locks, re-entrant locks, generators), which are
-    listed in ``culprits``. Shrinks towards one lock at the top."""
+    ``max_culprits`` distinct unserializable objects (:data:`CULPRIT_KINDS`: locks, re-entrant locks,
+    generators, sockets, a binary file and a text file open for writing, each on ``os.devnull``), which are
+    listed in ``culprits``. The caller closes the sockets and files (:func:`close_drawn_resources`). Shrinks
+    towards one lock at the top."""
     _check_positive("max_culprits", max_culprits)
     return _nestings(max_culprits)
 
@@ -311,15 +401,10 @@ def hostile_objects(*, max_culprits: int = 2) -> SearchStrategy[Tuple[Any, List[
 
 @st.composite
 def _failing_values(draw: Any) -> Tuple[Any, Type[BaseException]]:
-    kind = draw(st.sampled_from(["reduce", "mutated"]))
-    if kind == "reduce":
-        core: Any = RaisesOnReduce(draw(st.text(max_size=8)))
-        expected: Type[BaseException] = ReduceError
-    else:
-        core = {"first": draw(scalar_values())}
-        core["mutator"] = MutatesWhilePickled(core)
-        core["last"] = draw(scalar_values())
-        expected = RuntimeError
+    hook = draw(st.sampled_from(["__reduce__", "__reduce_ex__", "__getstate__"]))
+    error = draw(st.sampled_from(sorted(OWN_ERRORS)))
+    core: Any = RaisesWhilePickled(hook, error, draw(st.text(max_size=8)))
+    expected: Type[BaseException] = OWN_ERRORS[error]
     fillers = draw(st.lists(st.one_of(st.integers(), st.text(max_size=4), st.none()), max_size=3))
     items: List[Any] = draw(st.permutations([core] + fillers))
     value: Any = items
@@ -334,11 +419,14 @@ def _failing_values(draw: Any) -> Tuple[Any, Type[BaseException]]:
 
 def failing_values() -> SearchStrategy[Tuple[Any, Type[BaseException]]]:
     """Returns a strategy for generating ``(value, error type)``: pickling ``value`` raises an exception of
-    ``error type`` that is not pickle refusing the value: the :class:`ReduceError` of a
-    :class:`RaisesOnReduce` inside it, or the ``RuntimeError`` of a dict that changes size while it is
-    pickled (:class:`MutatesWhilePickled`), nested in lists, tuples, dicts and :class:`Holder` objects.
+    ``error type`` that is not pickle refusing the value: an error of the value's own
+    (:data:`conformance.specimens.OWN_ERRORS`: a plain ``Exception``, a ``RuntimeError`` and an ``OSError``
+    subclass) raised by a :class:`conformance.specimens.RaisesWhilePickled` inside it from
+    ``__reduce_ex__``, ``__reduce__`` or ``__getstate__``, nested in lists, tuples, dicts and :class:`Holder`
+    objects. Every pickler meets the error (a dict changed while pickled is no such trigger: CPython's
+    pure-Python pickler takes a dict's items in batches and never notices).
 
-    Shrinks towards a ``RaisesOnReduce`` at the top.
+    Shrinks towards a ``RaisesWhilePickled`` raising from ``__reduce__`` at the top.
     """
     return _failing_values()
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from conformance.clauses import clause
 from conformance.dynamic import check_case
+from conformance.harness import reproduce
 
 
 @clause("serializer.classes.methods", "dynamic_classes")
@@ -150,8 +151,116 @@ def test_serializer_classes_named_tuple(impl):
 def test_serializer_classes_unhashable_metaclass(impl):
     """Clause serializer.classes.unhashable_metaclass: a class made at run time whose metaclass makes it
     unhashable (``__eq__`` without ``__hash__``), and its instance, come back in a fresh interpreter: one
-    class of that metaclass, still unhashable, with its attributes and methods."""
+    class of that metaclass, still unhashable, with its attributes and methods; the instance also when it
+    is the whole value, and at the end of a long list (a serializer's fast path looks at those first)."""
     check_facts_in_child(impl, "unhashable_metaclass", UNHASHABLE_METACLASS_SOURCE, "Counter", (2,))
+    check_instances_in_child(impl, "UNHASHABLE_METACLASS_SOURCE", UNHASHABLE_METACLASS_SOURCE,
+                             {"counter": ("Counter", (2,), {})})
+
+
+#: Run-time subclasses of builtins: an ``IntEnum``, a ``typing.NamedTuple`` and a ``str`` subclass. A type
+#: test that asks ``isinstance(x, int)`` (or ``tuple``, ``str``) instead of ``type(x) is int`` takes their
+#: instances for builtins, and stdlib pickle then saves their classes by a name no interpreter can import.
+RUNTIME_BUILTIN_SUBCLASSES_SOURCE = '''
+import enum
+import typing
+
+class Priority(enum.IntEnum):
+    LOW = 1
+    HIGH = 2 ** 40
+
+    def label(self):
+        return self.name.lower()
+
+    def facts(self, cls):
+        return {"same_class": type(self) is cls, "is_member": self is cls[self.name], "value": int(self),
+                "label": self.label(), "members": [(m.name, int(m)) for m in cls]}
+
+class Pair(typing.NamedTuple):
+    x: int
+    y: str = "b"
+
+    def facts(self, cls):
+        return {"same_class": type(self) is cls, "value": tuple(self), "fields": cls._fields,
+                "made": tuple(cls(3)), "has_dict": hasattr(self, "__dict__")}
+
+class Tag(str):
+    def shout(self):
+        return self.upper() + "!"
+
+    def facts(self, cls):
+        return {"same_class": type(self) is cls, "value": str(self), "shout": self.shout(),
+                "attributes": dict(vars(self))}
+'''
+
+#: The length of the long list the instances are also sent at the end of: longer than any fast path scans.
+LONG_LIST = 300
+
+
+def _instance(namespace, class_name, args, attributes):
+    cls = namespace[class_name]
+    obj = cls[args[0]] if hasattr(cls, "__members__") else cls(*args)  # an enum's member, by name
+    for key, value in attributes.items():
+        setattr(obj, key, value)
+    return obj
+
+
+def check_instances_in_child(impl, source_name: str, source: str, cases) -> None:
+    """For each ``case -> (class name, args, attributes)``: build ``source`` at run time, make the instance
+    and send it, alone and as the last item of a list of :data:`LONG_LIST` ints, to a fresh interpreter,
+    which asks it for its ``facts(cls)``; the answers must be what they are here. ``args`` of one str name
+    an enum member."""
+    import pytest
+
+    from conformance import _probes
+    from conformance.child import run_in_child
+    from conformance.dynamic import build
+    from conformance.harness import frame_buffer
+
+    protocol = max(impl.protocols)
+    first = next(iter(cases))
+    class_name, args, attributes = cases[first]
+    reproduce(impl, "from conformance.child import run_in_child", "from conformance.dynamic import build",
+              f"from conformance.test_serializer_classes import {source_name}",
+              f"cls = build({source_name})[{class_name!r}]",
+              f"value = cls[{args[0]!r}] if hasattr(cls, '__members__') else cls(*{args!r})"
+              + "".join(f"; value.{k} = {v!r}" for k, v in attributes.items()),
+              f"frame = bytes(frame_buffer(impl.serializer.serialize(value, protocol={protocol}))[0])",
+              f"run_in_child({impl.name!r}, [({first!r}, 'own_facts', frame)])")
+    twins = build(source)
+    namespace = build(source)
+    jobs, expected = [], {}
+    for case, (class_name, args, attributes) in cases.items():
+        twin = _instance(twins, class_name, args, attributes)
+        obj = _instance(namespace, class_name, args, attributes)
+        for where, value, probe in (("alone", obj, "own_facts"),
+                                    ("last of a long list", [*range(LONG_LIST), obj], "last_item_facts")):
+            label = f"{case} ({where})"
+            twin_value = twin if where == "alone" else [*range(LONG_LIST), twin]
+            expected[label] = getattr(_probes, probe)(twin_value)
+            try:
+                frame = impl.serializer.serialize(value, protocol=protocol)
+            except Exception as exc:  # noqa: BLE001 - any failure to serialize fails the clause
+                pytest.fail(f"{label}: serialize raised {type(exc).__name__}: {exc}", pytrace=False)
+            jobs.append((label, probe, bytes(frame_buffer(frame)[0])))
+    for label, (status, actual) in run_in_child(impl.name, jobs).items():
+        if status != "ok":
+            pytest.fail(f"{label}: in a fresh interpreter: {actual}", pytrace=False)
+        assert actual == expected[label], f"{label}: the child got {actual!r}, here it is {expected[label]!r}"
+
+
+@clause("serializer.classes.builtin_subclasses", "dynamic_classes")
+def test_serializer_classes_builtin_subclasses(impl):
+    """Clause serializer.classes.builtin_subclasses: instances of classes made at run time that subclass
+    builtins (an ``IntEnum`` member, a ``typing.NamedTuple``, a ``str`` subclass with an attribute), sent as
+    the whole value and as the last item of a list of 300 ints, come back in a fresh interpreter as
+    instances of one run-time class, with their values, fields, attributes and methods: a type test must not
+    take them for the builtins they subclass."""
+    check_instances_in_child(impl, "RUNTIME_BUILTIN_SUBCLASSES_SOURCE", RUNTIME_BUILTIN_SUBCLASSES_SOURCE, {
+        "int_enum": ("Priority", ("HIGH",), {}),
+        "named_tuple": ("Pair", (1,), {}),
+        "str_subclass": ("Tag", ("hi",), {"note": 5}),
+    })
 
 
 #: ``typing`` constructs made at run time: a TypedDict, a Generic class and an alias of it, a runtime-checkable

@@ -4,6 +4,8 @@ declared errors.
 
 from __future__ import annotations
 
+import re
+
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -13,12 +15,15 @@ from conformance.harness import frame_buffer, reproduce
 
 
 def _corruptions(frame_bytes):
+    """``(kind, bytes)``: the frame truncated, foreign bytes (never starting as the frame does), or the frame
+    with one of its first 64 bytes changed."""
     n = len(frame_bytes)
     return st.one_of(
-        st.integers(0, n - 1).map(lambda k: frame_bytes[:k]),                     # truncated
-        st.binary(min_size=0, max_size=64),                                        # foreign bytes
-        st.tuples(st.integers(0, min(n, 64) - 1), st.integers(1, 255)).map(        # a header byte flipped
-            lambda t: frame_bytes[:t[0]] + bytes([frame_bytes[t[0]] ^ t[1]]) + frame_bytes[t[0] + 1:]),
+        st.integers(0, n - 1).map(lambda k: ("truncated", frame_bytes[:k])),
+        st.binary(min_size=0, max_size=64).filter(lambda b: not frame_bytes.startswith(b[:4]))
+        .map(lambda b: ("foreign", b)),
+        st.tuples(st.integers(0, min(n, 64) - 1), st.integers(1, 255)).map(
+            lambda t: ("changed", frame_bytes[:t[0]] + bytes([frame_bytes[t[0]] ^ t[1]]) + frame_bytes[t[0] + 1:])),
     )
 
 
@@ -40,12 +45,17 @@ def _assert_refused(impl, value, culprits, protocol, what=""):
 @clause("serializer.errors.unserializable")
 @given(case=strategies.unserializable_nestings())
 def test_serializer_errors_unserializable(impl, case):
-    """Clause serializer.errors.unserializable: a value holding a lock, a re-entrant lock or a generator,
-    however nested, fails to serialize with the implementation's declared serialization error."""
+    """Clause serializer.errors.unserializable: a value holding a lock, a re-entrant lock, a generator, a
+    socket or an open file (binary, or text open for writing), however nested, fails to serialize with the
+    implementation's declared serialization error."""
     value, culprits = case
     protocol = max(impl.protocols)
-    reproduce(impl, f"value = {value!r}", f"impl.serializer.serialize(value, protocol={protocol})")
-    _assert_refused(impl, value, culprits, protocol)
+    reproduce(impl, "import os, socket, threading", f"value = {value!r}",
+              f"impl.serializer.serialize(value, protocol={protocol})")
+    try:
+        _assert_refused(impl, value, culprits, protocol)
+    finally:
+        strategies.close_drawn_resources()  # sockets and files
 
 
 @clause("serializer.errors.corrupt")
@@ -53,24 +63,26 @@ def test_serializer_errors_unserializable(impl, case):
 def test_serializer_errors_corrupt(impl, data):
     """Clause serializer.errors.corrupt: deserializing a truncated frame, foreign bytes, or a frame with a
     header byte changed either gives a value back or raises the declared deserialization error; it never
-    raises anything else, and a truncated frame or foreign bytes never load."""
+    raises anything else, and a truncated frame or foreign bytes never load: they raise the declared error
+    (no ``None``, no empty value)."""
     import numpy as np
 
     protocol = max(impl.protocols)
     value = {"a": [1, 2.5, "x"], "b": np.arange(7, dtype="<i8")}
     frame_bytes = bytes(frame_buffer(impl.serializer.serialize(value, protocol=protocol))[0])
-    corrupt = data.draw(_corruptions(frame_bytes), label="corrupt")
+    kind, corrupt = data.draw(_corruptions(frame_bytes), label="corrupt")
     reproduce(impl, "import numpy as np", f"value = {value!r}",
-              f"corrupt = {corrupt!r}", "impl.serializer.deserialize(corrupt)")
-    truncated = frame_bytes.startswith(corrupt) and len(corrupt) < len(frame_bytes)
+              f"corrupt = {corrupt!r}  # {kind}", "impl.serializer.deserialize(corrupt)")
     try:
-        impl.serializer.deserialize(corrupt)
+        loaded = impl.serializer.deserialize(corrupt)
     except impl.deserialization_error:
         return
     except Exception as exc:  # noqa: BLE001 - the wrong type is the failure
         raise AssertionError(f"deserialize raised {type(exc).__name__}, not one of the declared "
                              f"{[t.__name__ for t in impl.deserialization_error]}: {exc}") from exc
-    assert not truncated, f"a frame truncated to {len(corrupt)} of {len(frame_bytes)} bytes loaded"
+    assert kind != "truncated", (f"a frame truncated to {len(corrupt)} of {len(frame_bytes)} bytes loaded, "
+                                 f"as {loaded!r:.80}")
+    assert kind != "foreign", f"{len(corrupt)} foreign bytes (not a frame) loaded, as {loaded!r:.80}"
 
 
 @clause("serializer.errors.hostile_attributes")
@@ -84,25 +96,28 @@ def test_serializer_errors_hostile_attributes(impl, case):
     protocol = max(impl.protocols)
     reproduce(impl, "from conformance.specimens import *  # the hostile classes, Holder, SlottedHolder",
               "import threading", f"value = {value!r}", f"impl.serializer.serialize(value, protocol={protocol})")
-    _assert_refused(impl, value, culprits, protocol,
-                    f", for a {type(value).__name__} whose attribute access raises")
+    try:
+        _assert_refused(impl, value, culprits, protocol,
+                        f", for a {type(value).__name__} whose attribute access raises")
+    finally:
+        strategies.close_drawn_resources()  # sockets and files
 
 
 @clause("serializer.errors.original_type")
 @given(case=strategies.failing_values())
 def test_serializer_errors_original_type(impl, case):
     """Clause serializer.errors.original_type: an exception that is not a pickling refusal propagates with
-    its type: the error a value's own ``__reduce__`` raises, or the ``RuntimeError`` of a dict changed while
-    it is pickled, reaches the caller as an instance of that type (as from ``pickle.dumps``), so code that
-    catches it keeps catching it.
+    its type: the error a value's own ``__reduce_ex__``, ``__reduce__`` or ``__getstate__`` raises (an
+    ``Exception``, a ``RuntimeError`` or an ``OSError`` of its own) reaches the caller as an instance of
+    that type (as from ``pickle.dumps``, C or pure-Python), so code that catches it keeps catching it.
 
     A pickling refusal (``PicklingError``, ``TypeError``, ``AttributeError``, ``ValueError``,
     ``RecursionError``: pickle's ways of saying a value cannot be pickled) may be turned into the declared
     serialization error; anything else says something about the value's own state, not its picklability."""
     value, expected = case
     protocol = max(impl.protocols)
-    reproduce(impl, "from conformance.specimens import *  # RaisesOnReduce, MutatesWhilePickled, Holder",
-              f"value = {value!r}  # (a MutatesWhilePickled sits in the dict that holds it)",
+    reproduce(impl, "from conformance.specimens import *  # RaisesWhilePickled, Holder",
+              f"value = {value!r}",
               f"impl.serializer.serialize(value, protocol={protocol})  # must raise {expected.__name__}")
     try:
         frame = impl.serializer.serialize(value, protocol=protocol)
@@ -113,3 +128,41 @@ def test_serializer_errors_original_type(impl, case):
                              f"raised while pickled: {exc!r:.300}") from exc
     raise AssertionError(f"serialize returned a frame of {frame.frame_size} bytes although pickling the value "
                          f"raises {expected.__name__}")
+
+
+#: A path from the value, as an error message writes it: ``value``, then items and attributes.
+_PATH = re.compile(r"value(?:\[(?:'[^']*'|\"[^\"]*\"|-?\d+)\]|\.[A-Za-z_][A-Za-z0-9_]*)*")
+
+
+@clause("serializer.errors.culprit_path", "error_paths")
+@given(case=strategies.unserializable_nestings())
+def test_serializer_errors_culprit_path(impl, case):
+    """Clause serializer.errors.culprit_path: the declared serialization error for a value holding
+    unserializable objects (locks, generators, sockets, open files) names each of them in its message: its
+    type's name, and a path from the value (``value[0]['k1'].a0``) that evaluates to it."""
+    value, culprits = case
+    protocol = max(impl.protocols)
+    reproduce(impl, "import os, socket, threading", f"value = {value!r}",
+              f"impl.serializer.serialize(value, protocol={protocol})  # the message names each culprit's path")
+    try:
+        try:
+            frame = impl.serializer.serialize(value, protocol=protocol)
+        except impl.serialization_error as exc:
+            message = str(exc)
+        else:
+            raise AssertionError(f"serialize accepted a value holding {len(culprits)} unserializable object(s) "
+                                 f"(frame of {frame.frame_size} bytes)")
+        reached = {}
+        for path in _PATH.findall(message):
+            try:
+                reached[id(eval(path, {"value": value}))] = path  # noqa: S307 - paths are the contract under test
+            except Exception:  # noqa: BLE001, S112 - text that looks like a path but is not one
+                continue
+        for culprit in culprits:
+            assert id(culprit) in reached, (
+                f"the error names no path to the {type(culprit).__name__} {culprit!r:.60}: {message!r:.400}")
+            assert type(culprit).__name__ in message, (
+                f"the error does not name the type {type(culprit).__name__} of {reached[id(culprit)]}: "
+                f"{message!r:.400}")
+    finally:
+        strategies.close_drawn_resources()  # sockets and files

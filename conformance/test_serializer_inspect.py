@@ -19,6 +19,13 @@ def test_serializer_inspect_culprits(impl, case):
     value, culprits = case
     reproduce(impl, f"value = {value!r}", "ok, failures = impl.serializer.inspect(value, name='value')",
               "[(f.path, f.obj) for f in failures]")
+    try:
+        _check_culprits(impl, value, culprits)
+    finally:
+        strategies.close_drawn_resources()  # sockets and files
+
+
+def _check_culprits(impl, value, culprits):
     ok, failures = impl.serializer.inspect(value, name="value")
     assert not ok, "inspect says a value holding a lock serializes"
     found = {}

@@ -217,7 +217,8 @@ def plasma_implementation() -> Implementation:
     # The serializer capabilities are the reference serializer's, which Plasma stores: claimed because the
     # values in the store have them. register_serializer and inspect are the reference's API, not Plasma's.
     caps = {"numpy", "numpy_byte_order", "recursive", "by_value_functions", "dynamic_classes", "out_of_band",
-            "zero_copy", "read_only", "store", "store_zero_copy", "store_read_only", "raw_buffers", "multiprocess",
+            "zero_copy", "read_only", "memoryview", "error_paths", "store", "store_zero_copy", "store_read_only",
+            "raw_buffers", "multiprocess",
             "eviction", "timeouts"}
     return Implementation(
         name="plasma",

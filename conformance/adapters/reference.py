@@ -43,7 +43,7 @@ def reference_implementation() -> Implementation:
     from conformance.adapters.reference_store import ReferenceStoreFactory
 
     caps = {"numpy", "numpy_byte_order", "recursive", "by_value_functions", "dynamic_classes", "out_of_band",
-            "zero_copy", "read_only", "custom_serializers", "inspect"}
+            "zero_copy", "read_only", "custom_serializers", "inspect", "memoryview", "error_paths"}
     factory = ReferenceStoreFactory()
     return Implementation(
         name="reference",

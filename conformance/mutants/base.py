@@ -75,7 +75,7 @@ def reference_mutant(name: str, serializer: Any, **fields: Any) -> Implementatio
     from conformance.adapters.reference import reference_implementation
 
     base = reference_implementation()
-    fields.setdefault("capabilities", SERIALIZER_CAPS | {"custom_serializers", "inspect"})
+    fields.setdefault("capabilities", SERIALIZER_CAPS | {"custom_serializers", "inspect", "memoryview", "error_paths"})
     return dataclasses.replace(base, name=f"mutant.{name}", serializer=serializer, store_factory=None,
                                description="a mutant", **fields)
 

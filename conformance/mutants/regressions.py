@@ -130,7 +130,10 @@ def _wraps_everything_serializer() -> type:
             except reference.SerializationError:
                 raise
             except Exception as exc:  # noqa: BLE001 - the defect: every exception becomes the declared one
-                raise self._serialization_error(obj, exc, protocol or self.protocol) from exc
+                # The declared error alone (the reference's own error path now also makes it an instance of
+                # the original type, which is the fix, not the defect).
+                raise reference.SerializationError(
+                    f"cannot serialize {type(obj).__name__}: {type(exc).__name__}: {exc}") from exc
 
     return _WrapsEverything
 
@@ -198,3 +201,23 @@ def store_evicts_then_fails() -> Implementation:
                               lambda inner: _EvictsThenFails(inner, base.serializer, base.store_full_error))
     return dataclasses.replace(base, name="mutant.store_evicts_then_fails", store_factory=factory,
                                description="a store mutant")
+
+
+# -- issue 21. the stdlib fast path hashed a value's type ------------------------------------------------------
+def _hashes_type_serializer() -> type:
+    import reference
+
+    atoms = frozenset({type(None), bool, int, float, str, bytes})
+
+    class _HashesType(reference.Serializer):
+        def serialize(self, obj: Any, *, protocol: Optional[int] = None) -> Any:
+            type(obj) in atoms  # noqa: B015 - the fast path's test before issue 21: hashes type(obj) by its metaclass
+            return super().serialize(obj, protocol=protocol)
+
+    return _HashesType
+
+
+@mutant("unhashable_type_lookup", "serializer.classes.unhashable_metaclass")
+def unhashable_type_lookup() -> Implementation:
+    """Looks a value's type up in a set first: an instance of an unhashable metaclass's class raises TypeError."""
+    return reference_mutant("unhashable_type_lookup", _bent_reference(serializer_class=_hashes_type_serializer()))

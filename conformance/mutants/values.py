@@ -120,3 +120,37 @@ def _shallow_dumps(obj: Any, *, protocol: int, buffer_callback: Any = None) -> b
 def shallow_stack() -> Implementation:
     """Refuses values nested more than 40 levels deep, as a pickler on a small thread stack does."""
     return serializer_mutant("shallow_stack", MutantSerializer(_shallow_dumps))
+
+
+def _canonical_nans(value: Any) -> Any:
+    """``value`` with every nan (Python floats and complex parts, numpy float and complex arrays, numpy float
+    scalars) replaced by the canonical nan: its sign and payload lost."""
+    import numpy as np
+
+    t = type(value)
+    if t is float:
+        return float("nan") if value != value else value
+    if t is complex:
+        return complex(_canonical_nans(value.real), _canonical_nans(value.imag))
+    if t in (list, tuple):
+        return t(_canonical_nans(v) for v in value)
+    if t is dict:
+        return {k: _canonical_nans(v) for k, v in value.items()}
+    if t is np.ndarray and value.dtype.kind in "fc":
+        value = value.copy()
+        for part in ((value.real, value.imag) if value.dtype.kind == "c" else (value,)):
+            part[np.isnan(part)] = np.nan
+        return value
+    if isinstance(value, np.floating) and np.isnan(value):
+        return type(value)(np.nan)
+    return value
+
+
+def _load_canonical_nans(inband: Any, *, buffers: Any) -> Any:
+    return _canonical_nans(pickle.loads(inband, buffers=buffers))
+
+
+@mutant("canonical_nan", "serializer.native.roundtrip", "serializer.numpy.roundtrip")
+def canonical_nan() -> Implementation:
+    """Gives every nan back as the canonical nan (floats, complex parts, float arrays): sign and payload lost."""
+    return serializer_mutant("canonical_nan", MutantSerializer(loads=_load_canonical_nans))

@@ -7,6 +7,7 @@ read back from the frame are views of it (zero copy) and aligned.
 
 from __future__ import annotations
 
+import pickle
 import struct
 from typing import Any, List, Sequence
 
@@ -22,6 +23,11 @@ ALIGN = 64
 
 class SerializationError(Exception):
     """A value cannot be serialized; the cause is chained."""
+
+
+#: How pickle (and dill) refuse a value. Anything else raised while pickling (a value's own error from its
+#: ``__reduce__`` or ``__getstate__``) propagates with its own type, as from ``pickle.dumps``.
+REFUSALS = (pickle.PicklingError, TypeError, AttributeError, ValueError, RecursionError)
 
 
 class FrameError(ValueError):
@@ -68,7 +74,7 @@ class DillSerializer:
                 inband = dill.dumps(obj, protocol=protocol, buffer_callback=buffers.append)
             else:
                 inband = dill.dumps(obj, protocol=protocol)
-        except Exception as exc:  # noqa: BLE001 - dill and pickle raise many types; callers catch one
+        except REFUSALS as exc:  # pickle's ways of refusing a value; callers catch one type
             raise SerializationError(f"cannot serialize {type(obj).__name__}: {exc}") from exc
         return DillFrame(inband, [b.raw() for b in buffers])
 
