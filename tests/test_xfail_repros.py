@@ -26,7 +26,6 @@ CITED = ("dask", "dask-serialize", "joblib", "srsly")  # torch passes every clau
 #: (script, argument, module the run needs): each reproduction, once per peer that shares it.
 RUNS: List[Tuple[str, str, str]] = [
     ("joblib_shared_members.py", "", "joblib"),
-    ("joblib_dict_changed_size.py", "", "joblib"),
     ("dask_serialize_frames.py", "", "distributed"),
     ("cloudpickle_slots.py", "cloudpickle", "cloudpickle"),
     ("cloudpickle_slots.py", "srsly", "srsly"),
