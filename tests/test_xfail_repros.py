@@ -22,11 +22,12 @@ ROOT = Path(__file__).resolve().parent.parent
 REPRO = ROOT / "docs" / "repro"
 XFAILS = ROOT / "conformance" / "xfails"
 #: The xfails files of the adapters written with the kit: every entry there must be cited.
-CITED = ("dask", "dask-serialize", "joblib", "srsly")  # torch passes every clause it claims: no file
+CITED = ("dask", "dask-serialize", "joblib", "srsly", "torch")
 #: (script, argument, module the run needs): each reproduction, once per peer that shares it.
 RUNS: List[Tuple[str, str, str]] = [
     ("joblib_shared_members.py", "", "joblib"),
     ("dask_serialize_frames.py", "", "distributed"),
+    ("forkingpickler_sockets.py", "", "torch"),
     ("cloudpickle_slots.py", "cloudpickle", "cloudpickle"),
     ("cloudpickle_slots.py", "srsly", "srsly"),
     ("cloudpickle_slots.py", "dask", "distributed"),
@@ -75,7 +76,7 @@ def test_every_xfail_cites_an_issue_or_a_reproduction(name):
 @pytest.mark.parametrize("script, which, module", RUNS, ids=[f"{s}-{w or m}" for s, w, m in RUNS])
 def test_reproduction_still_reproduces(script, which, module):
     if importlib.util.find_spec(module) is None:
-        pytest.skip(f"{module} is not installed here (tox -e peers-light runs this)")
+        pytest.skip(f"{module} is not installed here (tox -e peers-light and -e peers run this)")
     proc = subprocess.run([sys.executable, str(REPRO / script), *([which] if which else [])], capture_output=True,
                           text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]
