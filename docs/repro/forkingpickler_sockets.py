@@ -11,9 +11,9 @@ tests/test_xfail_repros.py runs this script.
 """
 import pickle
 import socket
+from multiprocessing.reduction import ForkingPickler
 
 import torch.multiprocessing  # noqa: F401 - registers torch's reductions on ForkingPickler
-from multiprocessing.reduction import ForkingPickler
 
 with socket.socket() as sock:
     try:
