@@ -16,13 +16,13 @@ Each is taken with ``np.copyto`` and with a ``memoryview`` slice assignment (lib
 from __future__ import annotations
 
 import multiprocessing
-import time
 from collections import OrderedDict
 from typing import Any, Dict
 
 import numpy as np
 
 from conformance.bench.objstore_bench_suite import bench_limits
+from conformance.bench.targets import median_get_seconds
 
 from .common import KiB, array_of, destroy_store, float64_array, new_store, shared_store, sizes, store_capacity
 
@@ -280,14 +280,7 @@ def _get_in_child(name: str, object_id: Any, rounds: int, conn: Any) -> None:
 
     store = ObjectStore.attach(name)
     try:
-        store.get(object_id)  # attach-time work and first-call caches out of the timing
-        times = []
-        for _ in range(rounds):
-            start = time.perf_counter()
-            store.get(object_id)
-            times.append(time.perf_counter() - start)
-        times.sort()
-        conn.send(times[len(times) // 2])
+        conn.send(median_get_seconds(store, object_id, rounds))
     finally:
         store.close()
         conn.close()

@@ -20,7 +20,7 @@ from typing import Any, Dict, List, Tuple
 
 from conformance.api import Implementation
 
-__all__ = ["IMPL_ENV", "REFERENCE", "get_in_child", "implementation", "specs", "store"]
+__all__ = ["IMPL_ENV", "REFERENCE", "get_in_child", "implementation", "median_get_seconds", "specs", "store"]
 
 #: The environment variable naming the implementations to measure (comma-separated ``--impl`` specs).
 IMPL_ENV = "OBJSTORE_BENCH_IMPL"
@@ -67,6 +67,19 @@ def store(spec: str, key: Any, capacity: int) -> Any:
     return entry[1]
 
 
+def median_get_seconds(store: Any, oid: Any, rounds: int) -> float:
+    """The median time of ``rounds`` calls ``store.get(oid)``, after one untimed call (attach-time work and
+    first-call caches stay out of the timing)."""
+    store.get(oid)
+    times = []
+    for _ in range(rounds):
+        start = time.perf_counter()
+        store.get(oid)
+        times.append(time.perf_counter() - start)
+    times.sort()
+    return times[len(times) // 2]
+
+
 def get_in_child(spec: str, name: str, oid: bytes, rounds: int, conn: Any) -> None:
     """In another process (``bench_store.GetOtherProcess``; here, in an importable module, because a spawned
     child imports its target by module name): attach to the store ``name`` through ``spec``'s factory, time
@@ -74,14 +87,7 @@ def get_in_child(spec: str, name: str, oid: bytes, rounds: int, conn: Any) -> No
     try:
         attached = implementation(spec).store_factory.attach(name)  # type: ignore[union-attr]
         try:
-            attached.get(oid)  # attach-time work and first-call caches out of the timing
-            times = []
-            for _ in range(rounds):
-                start = time.perf_counter()
-                attached.get(oid)
-                times.append(time.perf_counter() - start)
-            times.sort()
-            conn.send(times[len(times) // 2])
+            conn.send(median_get_seconds(attached, oid, rounds))
         finally:
             attached.close()
     except Exception as exc:  # noqa: BLE001 - reported to the parent, which raises it
