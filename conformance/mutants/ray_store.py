@@ -92,13 +92,11 @@ def _ray_fresh_put_per_get() -> Implementation:
     from conformance.adapters import ray_store
 
     class Directory(ray_store.DirectoryActor):
-        async def put(self, object_id: bytes, value: Any) -> Optional[List[Any]]:
-            import ray
-
+        async def put(self, object_id: bytes, value: Any) -> bool:
             if object_id in self.refs:
-                return None
+                return False
             self.refs[object_id] = value[0]
-            return [ray.put(value[0])]
+            return True
 
         async def lookup(self, object_id: bytes, wait: float) -> Optional[List[Any]]:
             import ray
