@@ -207,3 +207,30 @@ def test_destroyed_store_leaves_no_actor_or_object(impl: Any) -> None:
     while not clean(leftovers()) and time.monotonic() < deadline:
         time.sleep(0.2)
     assert clean(leftovers()), f"a destroyed store left an actor or objects in Ray: {leftovers()} after {before}"
+
+
+def test_ray_adapter_cost_measures_every_operation_and_leaves_nothing(ray_up: Any, capsys: Any) -> None:
+    """``benchmarks/ray_adapter_cost.py`` (the README's breakdown of Ray's store row) runs on this Ray: one
+    figure per round for the directory round trip and for bare and adapter put and get at every size, and
+    the store it made is gone afterwards."""
+    import sys
+    from pathlib import Path
+
+    from conformance.adapters.ray_store import leftovers
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks/ is not installed
+    try:
+        from benchmarks import ray_adapter_cost
+    finally:
+        sys.path.pop(0)
+    actors = leftovers()["actors"]
+    figures = ray_adapter_cost.measure(rounds=2, calls=3)
+    expected = {"directory round trip (lookup of an id)"} | {
+        f"{kind} {op} {size}" for kind, op in [("bare", "ray.put"), ("bare", "ray.get"), ("adapter", "put"),
+                                               ("adapter", "get")] for size in ray_adapter_cost.SIZES}
+    assert set(figures) == expected
+    assert all(len(per_round) == 2 and all(s > 0 for s in per_round) for per_round in figures.values())
+    assert leftovers()["actors"] == actors, "the script's store actor outlived it"
+    assert ray_adapter_cost.main(["--rounds", "1", "--calls", "2"]) == 0
+    printed = capsys.readouterr().out
+    assert all(op in printed for op in expected)
