@@ -25,9 +25,8 @@ directory, and leaves everything else to Ray:
 * **One round trip an operation**, the least the directory can cost, and only ``get`` is answered with a
   ref: a ref in an answer makes the caller a borrower of the object (about 0.4 ms more a call here), so
   ``put`` and ``contains`` are answered yes or no. ``benchmarks/ray_adapter_cost.py`` measures the round
-  trip beside bare ``ray.put`` and ``ray.get``. The actor stays an async one: a threaded actor answers
-  about 0.25 ms sooner, but then the caller's private memory swings by megabytes over put/get/delete
-  cycles of 64 KiB arrays (``store.leaks.rss`` failed on it), which the async actor's does not.
+  trip beside bare ``ray.put`` and ``ray.get``. (A threaded actor answers about 0.25 ms sooner than this
+  async one; it is not used, since waiting gets would then each hold one of a bounded number of threads.)
 * The actors are *not* detached: they share the fate of the driver that made them, so a suite that
   crashes leaves no actor (and so no object) behind on the cluster; :meth:`RayStoreFactory.destroy` and
   :meth:`RayCluster.close` kill them explicitly when it does not.
