@@ -14,13 +14,14 @@ with that reason, never passed. An implementation claims only what it truly does
 Each optional *operation* has a ``Supports...`` Protocol (zarr's ``supports_*`` made checkable):
 :class:`SupportsInspect`, :class:`SupportsCustomSerializers`, :class:`SupportsRawBuffers` and
 :class:`SupportsClusters`. The Protocols are the check: :data:`CAPABILITY_PROTOCOLS` says which Protocol
-each capability needs of the serializer, the store factory or a store, and :class:`Implementation` checks,
-when it is built, that each one's methods are there and take the contract's call (a store through the class
-its factory's ``create`` is annotated to return, and again on each store the suite makes:
-:func:`check_store`). A gap raises :class:`ContractError` naming the implementation, the capability and the
-missing operation. Reading a Protocol's operations is :mod:`conformance.operations`' job.
+each capability needs of the serializer, the store factory, a store or a cluster, and :class:`Implementation`
+checks, when it is built, that each one's methods are there and take the contract's call (a store through
+the class its factory's ``create`` is annotated to return, and again on each store the suite makes:
+:func:`check_store`; a cluster likewise, through ``create_cluster``'s annotation and :func:`check_cluster`).
+A gap raises :class:`ContractError` naming the implementation, the capability and the missing operation.
+Reading a Protocol's operations is :mod:`conformance.operations`' job.
 
-About 450 lines on purpose: the whole contract an implementer meets, read top to bottom in one place (the
+About 470 lines on purpose: the whole contract an implementer meets, read top to bottom in one place (the
 Protocols, the capabilities and the table that ties them together belong together).
 """
 
@@ -55,6 +56,7 @@ __all__ = [
     "Factory",
     "Implementation",
     "InspectFailure",
+    "MADE_BY_FACTORY",
     "OBJECT_ID_SIZE",
     "Serialized",
     "Serializer",
@@ -64,6 +66,7 @@ __all__ = [
     "SupportsCustomSerializers",
     "SupportsInspect",
     "SupportsRawBuffers",
+    "check_cluster",
     "check_store",
 ]
 
@@ -296,7 +299,8 @@ class Cluster(Protocol):
 
 
 #: What each capability adds to the contract: ``(capability, owner, Protocol)``, where the implementation's
-#: ``owner`` (its ``serializer``, its ``store_factory``, or a ``store`` the factory makes) meets the Protocol
+#: ``owner`` (its ``serializer``, its ``store_factory``, a ``store`` the factory makes, or a ``cluster`` its
+#: ``create_cluster`` makes) meets the Protocol
 #: when the capability is claimed (``None``: always). The build-time check reads the operations from the
 #: Protocols themselves (:mod:`conformance.operations`), so the two cannot drift apart.
 CAPABILITY_PROTOCOLS: Tuple[Tuple[Optional[str], str, type], ...] = (
@@ -307,7 +311,11 @@ CAPABILITY_PROTOCOLS: Tuple[Tuple[Optional[str], str, type], ...] = (
     ("store", "store", Store),
     ("raw_buffers", "store", SupportsRawBuffers),
     ("nodes", "store_factory", SupportsClusters),
+    ("nodes", "cluster", Cluster),
 )
+#: The owners made by the factory, each with the factory method that makes it (checked through the class
+#: that method is annotated to return, and again on each one the suite makes).
+MADE_BY_FACTORY = {"store": "create", "cluster": "create_cluster"}
 
 
 @dataclass(frozen=True)
@@ -395,18 +403,20 @@ class Implementation:
                     f"exact exception type(s) {raised_by} raises")
 
     def _check_operations(self) -> None:
-        # What can be checked without making a store: the serializer, the factory, and the class the
-        # factory's create() is annotated to return (each store the suite makes is checked by check_store).
-        create = getattr(self.store_factory, "create", None)
-        store_class = annotated_return(create) if callable(create) else None
+        # What can be checked without making a store or a cluster: the serializer, the factory, and the
+        # classes the factory's create() and create_cluster() are annotated to return (each store and
+        # cluster the suite makes is checked again, by check_store and check_cluster).
         for capability, owner, protocol in CAPABILITY_PROTOCOLS:
             if capability is not None and capability not in self.capabilities:
                 continue
-            if owner != "store":
+            if owner not in MADE_BY_FACTORY:
                 _check_protocol(self.name, capability, getattr(self, owner), protocol, owner)
-            elif store_class is not None:
-                _check_protocol(self.name, capability, store_class, protocol,
-                                f"store ({store_class.__qualname__})")
+                continue
+            maker = getattr(self.store_factory, MADE_BY_FACTORY[owner], None)
+            made_class = annotated_return(maker) if callable(maker) else None
+            if made_class is not None:
+                _check_protocol(self.name, capability, made_class, protocol,
+                                f"{owner} ({made_class.__qualname__})")
 
     def __repr__(self) -> str:
         return f"load_implementation({self.name!r})"
@@ -437,6 +447,14 @@ def check_store(impl: Implementation, store: Any) -> None:
     for capability, owner, protocol in CAPABILITY_PROTOCOLS:
         if owner == "store" and (capability is None or impl.claims(capability)):
             _check_protocol(impl.name, capability, store, protocol, f"store ({type(store).__qualname__})")
+
+
+def check_cluster(impl: Implementation, cluster: Any) -> None:
+    """Raise :class:`ContractError` when ``cluster`` (made by ``impl``'s ``create_cluster``) lacks an
+    operation of :class:`Cluster` (the Protocols of :data:`CAPABILITY_PROTOCOLS` owned by a cluster)."""
+    for capability, owner, protocol in CAPABILITY_PROTOCOLS:
+        if owner == "cluster" and (capability is None or impl.claims(capability)):
+            _check_protocol(impl.name, capability, cluster, protocol, f"cluster ({type(cluster).__qualname__})")
 
 
 def _check_protocol(name: str, capability: Optional[str], target: Any, protocol: type, label: str) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import time
 
+from conformance.api import ContractError, check_cluster
 from conformance.clauses import clause
 from conformance.harness import reproduce
 from conformance.watchdog import WatchedCluster
@@ -30,7 +31,14 @@ def test_store_nodes_pull_on_demand(impl):
               "cluster.is_local(0, oid), cluster.is_local(1, oid)  # True, False",
               f"import time; time.sleep({WATCH}); cluster.is_local(1, oid)  # still False",
               "cluster.node(1).get(oid, timeout=60); cluster.is_local(1, oid)  # True")
-    cluster = WatchedCluster(impl.store_factory.create_cluster(2, capacity=4 << 20))
+    made = impl.store_factory.create_cluster(2, capacity=4 << 20)
+    try:
+        check_cluster(impl, made)
+    except ContractError:
+        if callable(getattr(made, "close", None)):
+            made.close()
+        raise
+    cluster = WatchedCluster(made)
     try:
         value = {"a": np.arange(1000), "b": "text"}
         oid = cluster.node(0).put(value)

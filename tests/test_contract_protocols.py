@@ -2,8 +2,9 @@
 
 For each row of ``CAPABILITY_PROTOCOLS`` an implementation is built whose parts have exactly the
 Protocols' methods (copied from the Protocols themselves): it builds. Taking any one method away makes the
-build (or ``check_store``, for a store the factory does not describe) raise ``ContractError`` naming that
-method. So the operations checked for a capability are its Protocol's members, no more and no less.
+build (or ``check_store`` / ``check_cluster``, for a store or cluster the factory does not describe) raise
+``ContractError`` naming that method. So the operations checked for a capability are its Protocol's
+members, no more and no less.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from conformance.api import (
     Implementation,
     Serialized,
     Store,
+    check_cluster,
     check_store,
 )
 
@@ -36,7 +38,8 @@ def members(protocol: type) -> List[str]:
                   if not name.startswith("_") and inspect.isfunction(getattr(protocol, name)))
 
 
-def _fake(owner: str, *, without: Optional[str] = None, store_class: Any = None) -> type:
+def _fake(owner: str, *, without: Optional[str] = None, store_class: Any = None,
+          cluster_class: Any = None) -> type:
     """A plain class with every method of the Protocols ``owner`` meets (copied from them), but ``without``."""
     methods: Dict[str, Any] = {}
     for _capability, row_owner, protocol in CAPABILITY_PROTOCOLS:
@@ -48,6 +51,12 @@ def _fake(owner: str, *, without: Optional[str] = None, store_class: Any = None)
 
         create.__annotations__ = {"return": store_class}  # what the build-time check reads
         methods["create"] = create
+    if owner == "store_factory" and cluster_class is not None and without != "create_cluster":
+        def create_cluster(self: Any, n: int, *, capacity: int) -> Any:
+            return cluster_class()
+
+        create_cluster.__annotations__ = {"return": cluster_class}
+        methods["create_cluster"] = create_cluster
     if owner == "store":
         methods["name"] = "fake"  # Store's one data member
     methods.pop(without, None)
@@ -57,8 +66,10 @@ def _fake(owner: str, *, without: Optional[str] = None, store_class: Any = None)
 def _build(missing: Tuple[str, str] = ("", ""), *, annotate: bool = True) -> Implementation:
     owner, name = missing
     store_class = _fake("store", without=name if owner == "store" else None)
+    cluster_class = _fake("cluster", without=name if owner == "cluster" else None)
     factory_class = _fake("store_factory", without=name if owner == "store_factory" else None,
-                          store_class=store_class if annotate else None)
+                          store_class=store_class if annotate else None,
+                          cluster_class=cluster_class if annotate else None)
     serializer_class = _fake("serializer", without=name if owner == "serializer" else None)
     return Implementation(name="x", serializer=serializer_class(), capabilities=ALL,
                           store_factory=factory_class(), **ERRORS)
@@ -72,28 +83,31 @@ def _rows() -> List[Any]:
 def test_every_row_names_a_known_capability_and_an_owner():
     for capability, owner, protocol in CAPABILITY_PROTOCOLS:
         assert capability is None or capability in CAPABILITIES
-        assert owner in ("serializer", "store_factory", "store")
+        assert owner in ("serializer", "store_factory", "store", "cluster")
         assert members(protocol), f"{protocol.__name__} declares no operation"
 
 
 def test_an_implementation_with_exactly_the_protocols_methods_builds():
     impl = _build()
     check_store(impl, impl.store_factory.create(capacity=1))
+    check_cluster(impl, impl.store_factory.create_cluster(2, capacity=1))
 
 
 @pytest.mark.parametrize("capability, owner, name", _rows())
 def test_each_checked_operation_is_a_protocol_member(capability, owner, name):
     """Taking one method of a Protocol away is refused, naming it: at build time for the serializer, the
-    factory and the store class ``create`` is annotated with, by check_store for a store it does not name."""
+    factory and the store (cluster) class ``create`` (``create_cluster``) is annotated with, by check_store
+    (check_cluster) for a store (cluster) it does not name."""
     with pytest.raises(ContractError) as info:
         _build((owner, name))
     message = str(info.value)
     assert f"has no {name}(" in message, message
     assert (f"claims {capability!r}" if capability else "needs") in message, message
-    if owner == "store":
-        impl = _build(annotate=False)  # create() says nothing: the store itself is checked
-        with pytest.raises(ContractError, match=rf"its store \(Fake_store\) has no {name}\("):
-            check_store(impl, _fake("store", without=name)())
+    if owner in ("store", "cluster"):
+        impl = _build(annotate=False)  # create() says nothing: the store (cluster) itself is checked
+        check = check_store if owner == "store" else check_cluster
+        with pytest.raises(ContractError, match=rf"its {owner} \(Fake_{owner}\) has no {name}\("):
+            check(impl, _fake(owner, without=name)())
 
 
 class TypedStore(Store):
