@@ -40,8 +40,8 @@ from conformance.api import OBJECT_ID_SIZE, Implementation, StoreFactory
 from reference.frame import Frame, FrameError, FrameFormat, byte_view
 from reference.frame import read_frame as _read
 
-__all__ = ["FORMAT", "FrameError", "ID_DIRECTORY_CLAUSES", "IdDirectory", "IdDirectoryError", "OUT_OF_BAND",
-           "PICKLE_DUMP_ERRORS", "PICKLE_LOAD_ERRORS", "PickleFrame", "PickleLikeSerializer",
+__all__ = ["FORMAT", "FrameError", "ID_DIRECTORY_CLAUSES", "IdDirectory", "IdDirectoryError", "NoRawBuffers",
+           "OUT_OF_BAND", "PICKLE_DUMP_ERRORS", "PICKLE_LOAD_ERRORS", "PickleFrame", "PickleLikeSerializer",
            "pickle_like_implementation", "read_frame"]
 
 #: The frame format of the kit (and of the shipped adapters around plain picklers): magic ``b"CFPK"``,
@@ -173,6 +173,33 @@ ID_DIRECTORY_CLAUSES: Dict[str, str] = {
     "store.multiprocess.unsealed_invisible": "the adapter's id directory hides an unsealed object from other "
                                              "processes, not the store",
 }
+
+
+class NoRawBuffers:
+    """A store's ``create``, ``seal``, ``abort`` and ``get_buffer`` for a system that has none (capability
+    ``raw_buffers`` not claimed), each raising ``NotImplementedError`` that names the operation and says why.
+
+    Put it first among a store's bases and set :attr:`NO_RAW_BUFFERS` to the reason, with ``{op}`` where the
+    operation's name goes; the suite never calls these on a store that does not claim ``raw_buffers``, so
+    only a caller who tries learns why.
+    """
+
+    NO_RAW_BUFFERS = "this store has no {op}"
+
+    def _no_raw_buffers(self, op: str) -> NotImplementedError:
+        return NotImplementedError(self.NO_RAW_BUFFERS.format(op=op) + " (capability 'raw_buffers' is not claimed)")
+
+    def create(self, object_id: bytes, size: int) -> memoryview:
+        raise self._no_raw_buffers("create")
+
+    def seal(self, object_id: bytes) -> None:
+        raise self._no_raw_buffers("seal")
+
+    def abort(self, object_id: bytes) -> None:
+        raise self._no_raw_buffers("abort")
+
+    def get_buffer(self, object_id: bytes, *, timeout: Optional[float] = None) -> memoryview:
+        raise self._no_raw_buffers("get_buffer")
 
 
 class IdDirectoryError(Exception):

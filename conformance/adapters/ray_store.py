@@ -53,6 +53,7 @@ from typing import Any, Dict, Iterable, List, Optional
 
 from conformance.adapters.ray_runtime import ensure_ray, started_here
 from conformance.api import OBJECT_ID_SIZE
+from conformance.kit import NoRawBuffers
 
 __all__ = ["CALL_TIMEOUT", "NAMESPACE", "NODE_STORE_MEMORY", "DirectoryActor", "ObjectIdExistsError",
            "ObjectIdNotFoundError", "RayCluster", "RayStore", "RayStoreError", "RayStoreFactory", "leftovers"]
@@ -165,12 +166,15 @@ class DirectoryActor:
             await asyncio.sleep(min(0.05, max(0.0, deadline - time.monotonic())))
 
 
-class RayStore:
+class RayStore(NoRawBuffers):
     """A client of one store: its directory actor, and the node it lives on (the contract's ``Store``).
 
     ``name`` is the directory's actor name; ``attach(name)`` in any process of the same Ray reaches it.
     With ``remote_get`` (a cluster node that is not the caller's), ``get`` runs on the store's node.
     """
+
+    NO_RAW_BUFFERS = ("Ray has no public {op}: its plasma create/seal/abort belong to the core worker and "
+                      "ray.get returns values, not raw bytes")
 
     def __init__(self, name: str, actor: Any, *, peers: Iterable[Any] = (), remote_get: bool = False) -> None:
         self.name = name
@@ -229,23 +233,6 @@ class RayStore:
 
     def list(self) -> List[bytes]:
         return list(_bounded_get(self._actor.ids.remote()))
-
-    def _no_raw_buffers(self, op: str) -> NotImplementedError:
-        return NotImplementedError(f"Ray has no public {op}: its plasma create/seal/abort belong to the core "
-                                   f"worker and ray.get returns values, not raw bytes (capability "
-                                   f"'raw_buffers' is not claimed)")
-
-    def create(self, object_id: bytes, size: int) -> memoryview:
-        raise self._no_raw_buffers("create")
-
-    def seal(self, object_id: bytes) -> None:
-        raise self._no_raw_buffers("seal")
-
-    def abort(self, object_id: bytes) -> None:
-        raise self._no_raw_buffers("abort")
-
-    def get_buffer(self, object_id: bytes, *, timeout: Optional[float] = None) -> memoryview:
-        raise self._no_raw_buffers("get_buffer")
 
     def close(self) -> None:
         """Drop this client's handle; the store lives on until destroyed (or its creator exits)."""

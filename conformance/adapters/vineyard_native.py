@@ -39,7 +39,13 @@ from conformance.adapters.vineyard import (
 )
 from conformance.adapters.vineyard_runtime import Vineyardd, start_vineyardd
 from conformance.api import OBJECT_ID_SIZE, Implementation
-from conformance.kit import ID_DIRECTORY_CLAUSES, PICKLE_DUMP_ERRORS, PICKLE_LOAD_ERRORS, PickleLikeSerializer
+from conformance.kit import (
+    ID_DIRECTORY_CLAUSES,
+    PICKLE_DUMP_ERRORS,
+    PICKLE_LOAD_ERRORS,
+    NoRawBuffers,
+    PickleLikeSerializer,
+)
 
 __all__ = ["BLOB_TYPENAME", "SERIALIZER_STORE_SIZE", "VineyardNativeStore", "VineyardReference", "fetch",
            "vineyard_native_implementation"]
@@ -92,8 +98,11 @@ def _dumps(obj: Any, *, protocol: int, buffer_callback: Any = None) -> bytes:
     return pickle.dumps(VineyardReference(socket, int(object_id)), protocol=protocol)
 
 
-class VineyardNativeStore(VineyardStore):
+class VineyardNativeStore(NoRawBuffers, VineyardStore):
     """A client of a Vineyard store that keeps values with Vineyard's own ``put`` and ``get``."""
+
+    NO_RAW_BUFFERS = ("'vineyard-native' stores whole values with client.put/get; {op} is the 'vineyard' "
+                      "adapter's (blobs)")
 
     def put(self, value: Any, object_id: Optional[bytes] = None) -> bytes:
         oid = os.urandom(OBJECT_ID_SIZE) if object_id is None else _check_id(object_id)
@@ -123,22 +132,6 @@ class VineyardNativeStore(VineyardStore):
         if self.client.get_meta(vineyard_id).typename == BLOB_TYPENAME:
             vineyard_id = self.client.get_object(vineyard_id).member("value").id
         return self.client.get(vineyard_id)
-
-    def _no_raw_buffers(self, op: str) -> NotImplementedError:
-        return NotImplementedError(f"'vineyard-native' stores whole values with client.put/get; {op} is the "
-                                   f"'vineyard' adapter's (blobs), and 'raw_buffers' is not claimed here")
-
-    def create(self, object_id: bytes, size: int) -> memoryview:
-        raise self._no_raw_buffers("create")
-
-    def seal(self, object_id: bytes) -> None:
-        raise self._no_raw_buffers("seal")
-
-    def abort(self, object_id: bytes) -> None:
-        raise self._no_raw_buffers("abort")
-
-    def get_buffer(self, object_id: bytes, *, timeout: Optional[float] = None) -> memoryview:
-        raise self._no_raw_buffers("get_buffer")
 
 
 def vineyard_native_implementation() -> Implementation:
