@@ -459,7 +459,7 @@ def check_cluster(impl: Implementation, cluster: Any) -> None:
 
 def _check_protocol(name: str, capability: Optional[str], target: Any, protocol: type, label: str) -> None:
     """Raise :class:`ContractError` for implementation ``name`` when ``target`` (its ``label``: serializer,
-    store factory, or a store or store class) lacks an operation of ``protocol``, which ``capability``
+    store factory, a store or cluster, or the class of one) lacks an operation of ``protocol``, which ``capability``
     (None: every implementation) needs."""
     problem = missing_operation(target, protocol)
     if problem is not None:
