@@ -21,23 +21,12 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import time
 from functools import partial
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Dict, List, Optional
+
+from conformance.bench.targets import median_seconds
 
 SIZES = {"1KiB": 2**10, "1MiB": 2**20, "64MiB": 64 * 2**20}
-
-
-def median_seconds(call: Callable[[], Any], calls: int, after: Optional[Callable[[Any], None]] = None) -> float:
-    """The median time of ``calls`` calls of ``call``; ``after`` gets each result, untimed."""
-    times = []
-    for _ in range(calls):
-        start = time.perf_counter()
-        result = call()
-        times.append(time.perf_counter() - start)
-        if after is not None:
-            after(result)
-    return statistics.median(times)
 
 
 def measure(rounds: int, calls: int) -> Dict[str, List[float]]:

@@ -16,11 +16,12 @@ from __future__ import annotations
 import atexit
 import os
 import time
-from typing import Any, Dict, List, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from conformance.api import Implementation
 
-__all__ = ["IMPL_ENV", "REFERENCE", "get_in_child", "implementation", "median_get_seconds", "specs", "store"]
+__all__ = ["IMPL_ENV", "REFERENCE", "get_in_child", "implementation", "median_get_seconds", "median_seconds", "specs",
+           "store"]
 
 #: The environment variable naming the implementations to measure (comma-separated ``--impl`` specs).
 IMPL_ENV = "OBJSTORE_BENCH_IMPL"
@@ -67,17 +68,25 @@ def store(spec: str, key: Any, capacity: int) -> Any:
     return entry[1]
 
 
+def median_seconds(call: Callable[[], Any], rounds: int, after: Optional[Callable[[Any], None]] = None) -> float:
+    """The median time of ``rounds`` calls of ``call`` (of an even count, the upper middle one); ``after``
+    gets each call's result, outside the timing (to delete what a put made, say)."""
+    times = []
+    for _ in range(rounds):
+        start = time.perf_counter()
+        result = call()
+        times.append(time.perf_counter() - start)
+        if after is not None:
+            after(result)
+    times.sort()
+    return times[len(times) // 2]
+
+
 def median_get_seconds(store: Any, oid: Any, rounds: int) -> float:
     """The median time of ``rounds`` calls ``store.get(oid)``, after one untimed call (attach-time work and
     first-call caches stay out of the timing)."""
     store.get(oid)
-    times = []
-    for _ in range(rounds):
-        start = time.perf_counter()
-        store.get(oid)
-        times.append(time.perf_counter() - start)
-    times.sort()
-    return times[len(times) // 2]
+    return median_seconds(lambda: store.get(oid), rounds)
 
 
 def get_in_child(spec: str, name: str, oid: bytes, rounds: int, conn: Any) -> None:
