@@ -51,7 +51,7 @@ def _fake(owner: str, *, without: Optional[str] = None, store_class: Any = None,
 
         create.__annotations__ = {"return": store_class}  # what the build-time check reads
         methods["create"] = create
-    if owner == "store_factory" and cluster_class is not None and without != "create_cluster":
+    if owner == "store_factory" and cluster_class is not None:
         def create_cluster(self: Any, n: int, *, capacity: int) -> Any:
             return cluster_class()
 
