@@ -1,7 +1,7 @@
 """Where the time of Ray's store row goes: bare ``ray.put``/``ray.get`` beside the ``ray`` adapter's put and
 get, and the directory round trip that sets them apart, in one process on one Ray.
 
-    python -m benchmarks.ray_adapter_cost [--rounds N] [--calls N]      (needs the ``ray`` extra)
+    python -m benchmarks.ray_adapter_cost [--rounds N] [--calls N] [--sizes 1KiB 1MiB 64MiB]   (needs Ray)
 
 The contract names objects by 20-byte ids the caller chooses; Ray names them by the ``ObjectRef`` it returns.
 The adapter (:mod:`conformance.adapters.ray_store`) keeps the mapping in a directory actor, so its ``put`` is
@@ -22,15 +22,18 @@ from __future__ import annotations
 import argparse
 import statistics
 from functools import partial
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Sequence
 
 from conformance.bench.targets import median_seconds
 
 SIZES = {"1KiB": 2**10, "1MiB": 2**20, "64MiB": 64 * 2**20}
 
 
-def measure(rounds: int, calls: int) -> Dict[str, List[float]]:
-    """Every operation's per-round medians (seconds), keyed ``"<op> <size>"``."""
+def measure(rounds: int, calls: int, sizes: Sequence[str] = tuple(SIZES)) -> Dict[str, List[float]]:
+    """Every operation's per-round medians (seconds), keyed ``"<op> <size>"``, for ``sizes`` (keys of
+    :data:`SIZES`). One size at a time: its puts are timed first, then the objects whose gets are timed are
+    put, and deleted before the next size, so Ray's store (200 MiB when ``ensure_ray`` starts it) never holds
+    more than two objects of a size and the put in flight."""
     import numpy as np
 
     from conformance.adapters.ray_runtime import ensure_ray
@@ -41,26 +44,25 @@ def measure(rounds: int, calls: int) -> Dict[str, List[float]]:
     store = factory.create(capacity=2**30)
     figures: Dict[str, List[float]] = {}
     try:
-        values = {size: np.ones(nbytes // 8) for size, nbytes in SIZES.items()}
-        refs = {size: ray.put(value) for size, value in values.items()}
-        ids = {size: store.put(value) for size, value in values.items()}
-        probe = next(iter(ids.values()))
+        probe = store.put(b"probe")
 
         def lookup(oid: bytes) -> Any:
             return ray.get(store._actor.lookup.remote(oid, 0))
 
         for _ in range(rounds):
             ops: Dict[str, float] = {
-                "directory round trip (lookup of an id)": median_seconds(
-                    partial(lookup, probe), calls),
+                "directory round trip (lookup of an id)": median_seconds(partial(lookup, probe), calls),
             }
-            for size, value in values.items():
+            for size in sizes:
+                value = np.ones(SIZES[size] // 8)
                 n = calls if size != "64MiB" else max(5, calls // 10)
-                ref, oid = refs[size], ids[size]
                 ops[f"bare ray.put {size}"] = median_seconds(partial(ray.put, value), n)
                 ops[f"adapter put {size}"] = median_seconds(partial(store.put, value), n, store.delete)
+                ref, oid = ray.put(value), store.put(value)
                 ops[f"bare ray.get {size}"] = median_seconds(partial(ray.get, ref), calls)
                 ops[f"adapter get {size}"] = median_seconds(partial(store.get, oid), calls)
+                store.delete(oid)
+                del ref
             for op, seconds in ops.items():
                 figures.setdefault(op, []).append(seconds)
     finally:
@@ -76,8 +78,10 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=3, help="rounds of every operation (default 3)")
     parser.add_argument("--calls", type=int, default=100, help="calls per figure (64 MiB puts: a tenth)")
+    parser.add_argument("--sizes", nargs="+", choices=list(SIZES), default=list(SIZES),
+                        help="array sizes (default: all)")
     args = parser.parse_args(argv)
-    figures = measure(args.rounds, args.calls)
+    figures = measure(args.rounds, args.calls, args.sizes)
     width = max(map(len, figures))
     print(f"{'operation':<{width}}  median      spread over {args.rounds} rounds")
     for op, per_round in sorted(figures.items(), key=lambda item: (item[0].split()[-1], item[0])):
